@@ -1,0 +1,58 @@
+/**
+ * Typed, HTTP-free domain errors. The server maps each `code`/`status` pair onto the
+ * error shape of API.md (`{error: {code, message, details?}}`); nothing here knows about express.
+ */
+export class AppError extends Error {
+  constructor(
+    /** HTTP-like status the server will answer with (4xx/5xx). */
+    readonly status: number,
+    /** snake_case machine-readable code. */
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, details?: unknown, code = 'invalid_request') {
+    super(400, code, message, details);
+  }
+}
+export class UnauthorizedError extends AppError {
+  constructor(message = 'A valid API key is required: send "Authorization: Bearer <key>".') {
+    super(401, 'unauthorized', message);
+  }
+}
+export class ForbiddenError extends AppError {
+  constructor(message = 'This key does not have the role needed for this route or project.') {
+    super(403, 'forbidden', message);
+  }
+}
+export class NotFoundError extends AppError {
+  constructor(what: string) {
+    super(404, 'not_found', `${what} was not found.`);
+  }
+}
+export class ConflictError extends AppError {
+  constructor(message: string, code = 'conflict', details?: unknown) {
+    super(409, code, message, details);
+  }
+}
+export class PayloadTooLargeError extends AppError {
+  constructor(limit: string) {
+    super(413, 'payload_too_large', `The request body is larger than the limit of ${limit}.`);
+  }
+}
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string) {
+    super(415, 'unsupported_media_type', message);
+  }
+}
+export class ServiceUnavailableError extends AppError {
+  constructor(message = 'The database is unavailable; try again shortly.') {
+    super(503, 'service_unavailable', message);
+  }
+}

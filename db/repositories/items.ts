@@ -1,0 +1,331 @@
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.ts';
+import { items, labels, predictions } from '../schema.ts';
+import { queryRows } from './rows.ts';
+
+export type ItemRow = typeof items.$inferSelect;
+export type NewItem = typeof items.$inferInsert;
+export type LabelRow = typeof labels.$inferSelect;
+export type PredictionRow = typeof predictions.$inferSelect;
+
+/**
+ * Inserts items; an item whose externalId the project already holds is skipped (ingest is idempotent).
+ * Returns the ids actually inserted.
+ */
+export async function insertItems(db: DbOrTx, rows: NewItem[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const inserted = await db
+    .insert(items)
+    .values(rows)
+    .onConflictDoNothing({ target: [items.projectId, items.externalId] })
+    .returning({ id: items.id });
+  return new Set(inserted.map((r) => r.id));
+}
+
+export async function insertLabelRows(db: DbOrTx, rows: (typeof labels.$inferInsert)[]): Promise<void> {
+  if (rows.length) await db.insert(labels).values(rows);
+}
+
+export async function findItem(db: DbOrTx, projectId: string, itemId: string): Promise<ItemRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.id, itemId)));
+  return row;
+}
+
+export async function lockItem(db: DbOrTx, projectId: string, itemId: string): Promise<ItemRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.id, itemId)))
+    .for('update');
+  return row;
+}
+
+export async function itemLabels(db: DbOrTx, itemId: string): Promise<LabelRow[]> {
+  return db.select().from(labels).where(eq(labels.itemId, itemId)).orderBy(asc(labels.id));
+}
+
+export async function latestLabel(db: DbOrTx, itemId: string): Promise<LabelRow | undefined> {
+  const [row] = await db.select().from(labels).where(eq(labels.itemId, itemId)).orderBy(desc(labels.id)).limit(1);
+  return row;
+}
+
+export async function findPrediction(db: DbOrTx, itemId: string, version: number): Promise<PredictionRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(predictions)
+    .where(and(eq(predictions.itemId, itemId), eq(predictions.modelVersion, version)));
+  return row;
+}
+
+export async function predictionsFor(db: DbOrTx, itemIds: string[], version: number): Promise<Map<string, PredictionRow>> {
+  if (!itemIds.length) return new Map();
+  const rows = await db
+    .select()
+    .from(predictions)
+    .where(and(inArray(predictions.itemId, itemIds), eq(predictions.modelVersion, version)));
+  return new Map(rows.map((r) => [r.itemId, r]));
+}
+
+/** Items an annotator may be served: pending pool items not leased to someone else right now. */
+function servable(projectId: string, keyId: string, now: Date) {
+  return and(
+    eq(items.projectId, projectId),
+    eq(items.split, 'pool'),
+    eq(items.status, 'pending'),
+    or(isNull(items.leaseExpiresAt), lt(items.leaseExpiresAt, now), eq(items.leasedBy, keyId)),
+  );
+}
+
+/**
+ * Picks up to `limit` servable items and leases them to `keyId` until `expiresAt`, in one transaction with
+ * `FOR UPDATE SKIP LOCKED`, so that two annotators asking at once never get the same item. Items already
+ * leased to this key come first (a reload shows the same items), then held-out items up to `holdoutWanted`
+ * (random order), then the rest by `order`.
+ */
+export async function leaseItems(
+  db: DbOrTx,
+  q: {
+    projectId: string;
+    keyId: string;
+    limit: number;
+    now: Date;
+    expiresAt: Date;
+    order: 'uncertainty' | 'random';
+    holdoutWanted: number;
+    /** Candidate ids to restrict to (a strategy's choice), in priority order; undefined means no restriction. */
+    candidates?: string[];
+  },
+): Promise<ItemRow[]> {
+  const picked: ItemRow[] = [];
+  const take = async (extra: ReturnType<typeof and> | undefined, order: 'uncertainty' | 'random' | 'mine', n: number) => {
+    if (n <= 0) return;
+    const exclude = picked.length ? sql`${items.id} not in (${sql.join(picked.map((p) => sql`${p.id}`), sql`, `)})` : undefined;
+    const orderBy =
+      order === 'mine'
+        ? // Stable across calls (not lease expiry, which each call renews), so a reload shows the same items.
+          [sql`${items.uncertainty} desc nulls last`, asc(items.rand), asc(items.seq)]
+        : order === 'random'
+          ? [asc(items.rand), asc(items.seq)]
+          : [sql`${items.uncertainty} desc nulls last`, asc(items.rand)];
+    const rows = await db
+      .select()
+      .from(items)
+      .where(and(servable(q.projectId, q.keyId, q.now), extra, exclude))
+      .orderBy(...orderBy)
+      .limit(n)
+      .for('update', { skipLocked: true });
+    picked.push(...rows);
+  };
+  await take(and(eq(items.leasedBy, q.keyId), gt(items.leaseExpiresAt, q.now)), 'mine', q.limit);
+  await take(eq(items.holdout, true), 'random', Math.min(q.holdoutWanted, q.limit - picked.length));
+  if (q.candidates) {
+    const wanted = q.candidates.slice(0, Math.max(0, q.limit - picked.length) * 4);
+    if (wanted.length) {
+      const rows = await db
+        .select()
+        .from(items)
+        .where(and(servable(q.projectId, q.keyId, q.now), inArray(items.id, wanted)))
+        .for('update', { skipLocked: true });
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const have = new Set(picked.map((p) => p.id));
+      for (const id of wanted) {
+        if (picked.length >= q.limit) break;
+        const r = byId.get(id);
+        if (r && !have.has(id)) picked.push(r);
+      }
+    }
+  }
+  await take(eq(items.holdout, false), q.order, q.limit - picked.length);
+  if (picked.length) {
+    await db
+      .update(items)
+      .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
+      .where(inArray(items.id, picked.map((p) => p.id)));
+  }
+  return picked.map((p) => ({ ...p, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
+}
+
+/** Counts the human-labelled held-out items and all human-labelled pool items (to keep the held-out share). */
+export async function holdoutCounts(db: DbOrTx, projectId: string): Promise<{ labeledHoldout: number; labeledPool: number; servableHoldout: number }> {
+  const rows = await db
+    .select({ holdout: items.holdout, status: items.status, n: count() })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.split, 'pool')))
+    .groupBy(items.holdout, items.status);
+  let labeledHoldout = 0;
+  let labeledPool = 0;
+  let servableHoldout = 0;
+  for (const r of rows) {
+    const n = Number(r.n);
+    if (r.status === 'labeled') {
+      labeledPool += n;
+      if (r.holdout) labeledHoldout += n;
+    }
+    if (r.status === 'pending' && r.holdout) servableHoldout += n;
+  }
+  return { labeledHoldout, labeledPool, servableHoldout };
+}
+
+export async function applyHumanLabel(
+  db: DbOrTx,
+  itemId: string,
+  label: string,
+  source: 'human' | 'imported' | 'auto',
+): Promise<void> {
+  await db
+    .update(items)
+    .set({ label, labelSource: source, status: source === 'auto' ? 'auto' : 'labeled', leasedBy: null, leaseExpiresAt: null })
+    .where(eq(items.id, itemId));
+}
+
+export interface LabeledExample {
+  id: string;
+  input: Uint8Array | null;
+  data: Record<string, unknown>;
+  label: string;
+}
+
+/** Human or imported labels on pool items that may be trained on (held-out items excluded). */
+export async function trainingExamples(db: DbOrTx, projectId: string): Promise<LabeledExample[]> {
+  return db
+    .select({ id: items.id, input: items.input, data: items.data, label: sql<string>`${items.label}` })
+    .from(items)
+    .where(
+      and(
+        eq(items.projectId, projectId),
+        eq(items.split, 'pool'),
+        eq(items.holdout, false),
+        isNotNull(items.label),
+        inArray(items.labelSource, ['human', 'imported']),
+      ),
+    )
+    .orderBy(asc(items.seq));
+}
+
+/** The evaluation set: imported gold items and human-labelled held-out pool items. */
+export async function goldExamples(db: DbOrTx, projectId: string): Promise<LabeledExample[]> {
+  return db
+    .select({ id: items.id, input: items.input, data: items.data, label: sql<string>`${items.label}` })
+    .from(items)
+    .where(
+      and(
+        eq(items.projectId, projectId),
+        isNotNull(items.label),
+        ne(items.labelSource, 'auto'),
+        or(eq(items.split, 'gold'), eq(items.holdout, true)),
+      ),
+    )
+    .orderBy(asc(items.seq));
+}
+
+export async function countTrainable(db: DbOrTx, projectId: string): Promise<{ n: number; classes: number }> {
+  const rows = await db
+    .select({ label: items.label, n: count() })
+    .from(items)
+    .where(
+      and(
+        eq(items.projectId, projectId),
+        eq(items.split, 'pool'),
+        eq(items.holdout, false),
+        isNotNull(items.label),
+        inArray(items.labelSource, ['human', 'imported']),
+      ),
+    )
+    .groupBy(items.label);
+  return { n: rows.reduce((s, r) => s + Number(r.n), 0), classes: rows.length };
+}
+
+/** A page of pool items still without a prediction from `version`, oldest first. */
+export async function unscoredPoolItems(
+  db: DbOrTx,
+  projectId: string,
+  version: number,
+  limit: number,
+): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
+  return db
+    .select({ id: items.id, input: items.input, data: items.data })
+    .from(items)
+    .where(
+      and(
+        eq(items.projectId, projectId),
+        eq(items.split, 'pool'),
+        or(isNull(items.predVersion), ne(items.predVersion, version)),
+      ),
+    )
+    .orderBy(asc(items.seq))
+    .limit(limit);
+}
+
+export interface ScoredItem {
+  itemId: string;
+  probs: number[];
+  label: string;
+  confidence: number;
+  uncertainty: number;
+}
+
+/** Stores one model version's predictions and copies the score onto the items for the queue, in one statement each. */
+export async function writePredictions(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
+  if (!scored.length) return;
+  await db
+    .insert(predictions)
+    .values(
+      scored.map((s) => ({
+        projectId,
+        itemId: s.itemId,
+        modelVersion: version,
+        probs: s.probs,
+        label: s.label,
+        confidence: s.confidence,
+        uncertainty: s.uncertainty,
+      })),
+    )
+    .onConflictDoUpdate({
+      target: [predictions.itemId, predictions.modelVersion],
+      set: {
+        probs: sql`excluded.probs`,
+        label: sql`excluded.label`,
+        confidence: sql`excluded.confidence`,
+        uncertainty: sql`excluded.uncertainty`,
+      },
+    });
+  await queryRows(
+    db,
+    sql`update items as i set pred_version = ${version}, pred_label = u.label, confidence = u.conf, uncertainty = u.unc
+        from unnest(${sql.param(scored.map((s) => s.itemId))}::text[], ${sql.param(scored.map((s) => s.label))}::text[],
+                    ${sql.param(scored.map((s) => s.confidence))}::real[], ${sql.param(scored.map((s) => s.uncertainty))}::real[])
+             as u(id, label, conf, unc)
+        where i.id = u.id and i.project_id = ${projectId}`,
+  );
+}
+
+/** A page of a project's items in insertion order, for export. */
+export async function itemsPage(db: DbOrTx, projectId: string, afterSeq: number, limit: number): Promise<ItemRow[]> {
+  return db
+    .select()
+    .from(items)
+    .where(and(eq(items.projectId, projectId), gt(items.seq, afterSeq)))
+    .orderBy(asc(items.seq))
+    .limit(limit);
+}
+
+/** Human decisions made by one key since `since`, and in all. */
+export async function labelsByKey(db: DbOrTx, projectId: string, keyId: string, since: Date): Promise<{ today: number; total: number }> {
+  const [r] = await queryRows<{ today: string | number; total: string | number }>(
+    db,
+    sql`select count(*) filter (where created_at >= ${since.toISOString()}::timestamptz) as today, count(*) as total
+        from labels where project_id = ${projectId} and key_id = ${keyId}`,
+  );
+  return { today: Number(r?.today ?? 0), total: Number(r?.total ?? 0) };
+}
+
+/** Returns unlabelled held-out items to the ordinary pool (labelled ones stay in the evaluation set). */
+export async function releaseHoldout(db: DbOrTx, projectId: string): Promise<void> {
+  await db
+    .update(items)
+    .set({ holdout: false })
+    .where(and(eq(items.projectId, projectId), eq(items.holdout, true), eq(items.status, 'pending')));
+}

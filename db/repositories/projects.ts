@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { and, count, eq, inArray } from 'drizzle-orm';
+import type { DbOrTx } from '../client.ts';
+import { items, projects } from '../schema.ts';
+
+export type ProjectRow = typeof projects.$inferSelect;
+
+export async function insertProject(
+  db: DbOrTx,
+  p: { name: string; modality: ProjectRow['modality']; labels: string[]; settings: Record<string, unknown> },
+): Promise<ProjectRow> {
+  const [row] = await db
+    .insert(projects)
+    .values({ id: randomUUID(), ...p })
+    .returning();
+  return row;
+}
+
+export async function findProject(db: DbOrTx, id: string): Promise<ProjectRow | undefined> {
+  const [row] = await db.select().from(projects).where(eq(projects.id, id));
+  return row;
+}
+
+/** Locks the project row for the rest of the transaction (serialises version numbering and activation). */
+export async function lockProject(db: DbOrTx, id: string): Promise<ProjectRow | undefined> {
+  const [row] = await db.select().from(projects).where(eq(projects.id, id)).for('update');
+  return row;
+}
+
+export async function listProjects(db: DbOrTx, ids?: string[]): Promise<ProjectRow[]> {
+  const q = db.select().from(projects);
+  return ids ? q.where(inArray(projects.id, ids)).orderBy(projects.createdAt) : q.orderBy(projects.createdAt);
+}
+
+export async function setActiveVersion(db: DbOrTx, id: string, version: number | null): Promise<void> {
+  await db.update(projects).set({ activeVersion: version }).where(eq(projects.id, id));
+}
+
+export async function updateSettings(db: DbOrTx, id: string, settings: Record<string, unknown>): Promise<ProjectRow> {
+  const [row] = await db.update(projects).set({ settings }).where(eq(projects.id, id)).returning();
+  return row;
+}
+
+export interface ProjectCounts {
+  items: number;
+  labeled: number;
+  autoLabeled: number;
+  pending: number;
+  gold: number;
+  human: number;
+  imported: number;
+}
+
+export async function projectCounts(db: DbOrTx, projectId: string): Promise<ProjectCounts> {
+  const rows = await db
+    .select({ status: items.status, split: items.split, source: items.labelSource, n: count() })
+    .from(items)
+    .where(eq(items.projectId, projectId))
+    .groupBy(items.status, items.split, items.labelSource);
+  const c: ProjectCounts = { items: 0, labeled: 0, autoLabeled: 0, pending: 0, gold: 0, human: 0, imported: 0 };
+  for (const r of rows) {
+    const n = Number(r.n);
+    c.items += n;
+    if (r.split === 'gold') c.gold += n;
+    if (r.status === 'labeled') c.labeled += n;
+    if (r.status === 'auto') c.autoLabeled += n;
+    if (r.status === 'pending') c.pending += n;
+    if (r.source === 'human') c.human += n;
+    if (r.source === 'imported') c.imported += n;
+  }
+  return c;
+}
+
+/** Whether the project holds any imported gold item (then no pool slice is reserved as held-out data). */
+export async function hasImportedGold(db: DbOrTx, projectId: string): Promise<boolean> {
+  const [r] = await db
+    .select({ n: count() })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.split, 'gold')));
+  return Number(r?.n ?? 0) > 0;
+}
+

@@ -1,0 +1,181 @@
+/**
+ * Furrow's one schema, used over both drivers (PGlite and postgres.js). Migrations under db/migrations are
+ * generated from this file by drizzle-kit (`npm run db:generate`) and applied on start.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** bytea as Uint8Array on both drivers (postgres.js hands back a Buffer, which is one). */
+export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+  toDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)),
+  fromDriver: (v) => (v instanceof Uint8Array ? v : new Uint8Array(v as ArrayBuffer)),
+});
+
+const tsz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const projects = pgTable('projects', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  modality: text('modality').$type<'image' | 'text' | 'vector'>().notNull(),
+  labels: jsonb('labels').$type<string[]>().notNull(),
+  settings: jsonb('settings').$type<Record<string, unknown>>().notNull(),
+  /** The model version that serves predictions; null before the first training. */
+  activeVersion: integer('active_version'),
+  createdAt: tsz('created_at').notNull().defaultNow(),
+});
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    /** null for admin keys (all projects). */
+    projectId: text('project_id').references(() => projects.id, { onDelete: 'cascade' }),
+    role: text('role').$type<'admin' | 'engineer' | 'annotator' | 'client'>().notNull(),
+    name: text('name').notNull(),
+    /** sha256 of the secret, hex. Keys are 256-bit random, so a fast hash is enough. */
+    keyHash: text('key_hash').notNull(),
+    /** First characters of the key, safe to show and log. */
+    prefix: text('prefix').notNull(),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+    revokedAt: tsz('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash_idx').on(t.keyHash)],
+);
+
+export const items = pgTable(
+  'items',
+  {
+    id: text('id').primaryKey(),
+    /** Insertion order, for stable batching and export. */
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    externalId: text('external_id'),
+    split: text('split').$type<'pool' | 'gold'>().notNull(),
+    /** A pool item reserved as held-out evaluation data (settings.goldFraction): labelled by humans, never trained on. */
+    holdout: boolean('holdout').notNull().default(false),
+    status: text('status').$type<'pending' | 'labeled' | 'auto'>().notNull(),
+    /** The item as ingested (ItemData). */
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    /** Model-ready bytes: HWC uint8 for images at the project's size, float32 for vectors; null for text. */
+    input: bytea('input'),
+    /** The item's current label and where it came from; history is in `labels`. */
+    label: text('label'),
+    labelSource: text('label_source').$type<'human' | 'auto' | 'imported'>(),
+    /** Uniform random number for the cold-start (class-agnostic) sample. */
+    rand: real('rand').notNull(),
+    predVersion: integer('pred_version'),
+    predLabel: text('pred_label'),
+    confidence: real('confidence'),
+    uncertainty: real('uncertainty'),
+    leasedBy: text('leased_by'),
+    leaseExpiresAt: tsz('lease_expires_at'),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('items_project_external_idx').on(t.projectId, t.externalId),
+    index('items_queue_idx').on(t.projectId, t.status, t.split, t.uncertainty),
+    index('items_project_seq_idx').on(t.projectId, t.seq),
+  ],
+);
+
+export const predictions = pgTable(
+  'predictions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    itemId: text('item_id')
+      .notNull()
+      .references(() => items.id, { onDelete: 'cascade' }),
+    modelVersion: integer('model_version').notNull(),
+    probs: real('probs').array().notNull(),
+    label: text('label').notNull(),
+    confidence: real('confidence').notNull(),
+    uncertainty: real('uncertainty').notNull(),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('predictions_item_version_idx').on(t.itemId, t.modelVersion)],
+);
+
+export const labels = pgTable(
+  'labels',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    itemId: text('item_id')
+      .notNull()
+      .references(() => items.id, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    source: text('source').$type<'human' | 'auto' | 'imported'>().notNull(),
+    /** The key that gave a human label (null for imported and auto labels). */
+    keyId: text('key_id'),
+    /** The model's label for the item when this decision was made, and whether they agreed. */
+    predictedLabel: text('predicted_label'),
+    agreedWithModel: boolean('agreed_with_model'),
+    modelVersion: integer('model_version'),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('labels_item_idx').on(t.itemId, t.id), index('labels_project_idx').on(t.projectId, t.source)],
+);
+
+export const modelVersions = pgTable(
+  'model_versions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    /** Only complete, evaluated versions are written: 'ready' may be activated, 'rejected' may not. */
+    status: text('status').$type<'ready' | 'rejected'>().notNull(),
+    spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
+    weights: bytea('weights').notNull(),
+    metrics: jsonb('metrics').$type<Record<string, unknown>>().notNull(),
+    trainedOnLabels: integer('trained_on_labels').notNull(),
+    jobId: text('job_id'),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('model_versions_project_version_idx').on(t.projectId, t.version)],
+);
+
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<'train' | 'prelabel'>().notNull(),
+    status: text('status').$type<'queued' | 'running' | 'succeeded' | 'failed'>().notNull(),
+    progress: real('progress').notNull().default(0),
+    error: text('error'),
+    modelVersion: integer('model_version'),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    attempts: integer('attempts').notNull().default(0),
+    /** Which process runs it, and when it last said it was alive (a stale heartbeat means a dead worker). */
+    lockedBy: text('locked_by'),
+    heartbeatAt: tsz('heartbeat_at'),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+    startedAt: tsz('started_at'),
+    finishedAt: tsz('finished_at'),
+  },
+  (t) => [index('jobs_status_idx').on(t.status, t.createdAt), index('jobs_project_idx').on(t.projectId, t.kind, t.status)],
+);

@@ -1,0 +1,424 @@
+/**
+ * The training loop, batched prediction, Monte-Carlo dropout and weight bookkeeping shared by the three
+ * classifiers. A model file only describes its network (a `NetworkDef`): its weights, how to turn inputs
+ * into a batch tensor, and the forward pass split at the embedding layer.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ValidationError } from '../core/errors.ts';
+import type { ModelInput } from '../core/types.ts';
+import type { Classifier, FitOptions, FitResult, ModelSpec, SerializedModel } from './classifier.ts';
+import { createPrng, type Prng } from './prng.ts';
+import { matMulFast } from './wasm-ops.ts';
+
+/** A named weight. Non-trainable ones (e.g. standardisation statistics) are serialised but not optimised. */
+export interface Param {
+  name: string;
+  variable: tf.Variable;
+  trainable: boolean;
+}
+
+/** Training defaults a network picks for itself. */
+export interface TrainDefaults {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** When epochs is not given, run at least this many optimiser steps (tiny labelled sets need more epochs). */
+  minSteps: number;
+  /** Cap on the epochs added by minSteps. */
+  maxEpochs: number;
+  /** Rows per forward pass when predicting (bounds peak memory). */
+  predictBatchSize: number;
+}
+
+/** Everything model-specific; `P` is the validated / featurised form of a list of inputs. */
+export interface NetworkDef<P> {
+  spec: ModelSpec;
+  params: Param[];
+  /** Width of the embedding (penultimate) layer. */
+  embedDim: number;
+  defaults: TrainDefaults;
+  /** Validates the inputs (throws ValidationError) and precomputes what batches need. */
+  prepare(inputs: ModelInput[]): P;
+  /** Builds the input tensor for `rows` of the prepared inputs; `augment` is given only while training. */
+  batch(prepared: P, rows: ArrayLike<number>, augment: Prng | undefined): tf.Tensor;
+  /** Input to embedding [n, embedDim]; `dropout` (a mask source) is given only while training. */
+  trunk(x: tf.Tensor, dropout: Prng | undefined): tf.Tensor2D;
+  /** Embedding to logits [n, numClasses]; `dropout` is given while training and for MC-dropout passes. */
+  head(h: tf.Tensor2D, dropout: Prng | undefined): tf.Tensor2D;
+  /** Hook before the first optimiser step of a fit, e.g. to compute input statistics. */
+  beforeFit?(prepared: P): void;
+}
+
+/** A classifier whose weights can be replaced by a serialised copy (used by loadClassifier). */
+export interface LoadableClassifier extends Classifier {
+  loadWeights(serialized: SerializedModel): void;
+}
+
+/** Inverted dropout with a mask drawn from `prng`, so training and MC passes are reproducible. */
+export function dropout<T extends tf.Tensor>(x: T, rate: number, prng: Prng | undefined): T {
+  if (!prng || rate <= 0) return x;
+  const n = x.size;
+  const mask = new Float32Array(n);
+  const keep = 1 - rate;
+  const scale = 1 / keep;
+  for (let i = 0; i < n; i++) mask[i] = prng.next() < keep ? scale : 0;
+  return tf.mul(x, tf.tensor(mask, x.shape)) as T;
+}
+
+/** He-normal (ReLU layers) or Glorot-normal initial values drawn from `prng`. */
+export function initWeights(shape: number[], fanIn: number, fanOut: number, prng: Prng, kind: 'he' | 'glorot'): tf.Variable {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const std = kind === 'he' ? Math.sqrt(2 / fanIn) : Math.sqrt(2 / (fanIn + fanOut));
+  const values = new Float32Array(size);
+  for (let i = 0; i < size; i++) values[i] = prng.normal() * std;
+  return variableFrom(tf.tensor(values, shape), true);
+}
+
+/** A zero-initialised variable (biases). */
+export function zerosVariable(shape: number[], trainable = true): tf.Variable {
+  return variableFrom(tf.zeros(shape), trainable);
+}
+
+/** tf.variable keeps its initial tensor alive as a separate handle; dispose it so only the variable remains. */
+export function variableFrom(initial: tf.Tensor, trainable: boolean): tf.Variable {
+  const v = tf.variable(initial, trainable);
+  initial.dispose();
+  return v;
+}
+
+/** x @ w + b for a 2-D x; `inputGrad` false skips the gradient for x (first layer on raw features). */
+export function dense(x: tf.Tensor2D, w: tf.Variable, b: tf.Variable, inputGrad = true): tf.Tensor2D {
+  return tf.add(matMulFast(x, w as tf.Tensor2D, inputGrad), b) as tf.Tensor2D;
+}
+
+/** Weights are stored little-endian by viewing Float32Arrays as bytes, which is only right on LE hosts. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Wraps a network definition into a Classifier. */
+export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): LoadableClassifier {
+  const numClasses = def.spec.labels.length;
+  const trainable = def.params.filter((p) => p.trainable).map((p) => p.variable);
+  let fits = 0;
+  let disposed = false;
+
+  const alive = (): void => {
+    if (disposed) throw new Error('This classifier has been disposed.');
+  };
+
+  const snapshot = (): tf.Tensor[] => def.params.map((p) => p.variable.clone());
+  const restore = (saved: tf.Tensor[]): void => {
+    def.params.forEach((p, i) => p.variable.assign(saved[i]));
+  };
+  const weightsFinite = (): boolean =>
+    def.params.every((p) => tf.tidy(() => tf.all(tf.isFinite(p.variable)).dataSync()[0] === 1));
+
+  /** Runs `fn` on each chunk of rows [start, end) of a prepared list of n inputs. */
+  const chunks = (n: number, size: number, fn: (rows: Int32Array, start: number) => void): void => {
+    for (let start = 0; start < n; start += size) {
+      const end = Math.min(n, start + size);
+      const rows = new Int32Array(end - start);
+      for (let i = 0; i < rows.length; i++) rows[i] = start + i;
+      fn(rows, start);
+    }
+  };
+
+  /** Probabilities for one chunk: `passes` dropout samples (0 = deterministic), written sample-major via `write`. */
+  const probaChunk = (prepared: P, rows: Int32Array, passes: number, prng: Prng | undefined, write: (t: number, probs: Float32Array) => void): void => {
+    const h = tf.tidy(() => def.trunk(def.batch(prepared, rows, undefined), undefined));
+    try {
+      for (let t = 0; t < Math.max(1, passes); t++) {
+        const probs = tf.tidy(() => tf.softmax(def.head(h, passes > 0 ? prng : undefined)));
+        write(t, probs.dataSync() as Float32Array);
+        probs.dispose();
+      }
+    } finally {
+      h.dispose();
+    }
+  };
+
+  /** [t][i][class] probabilities of n prepared inputs; passes = 0 means one deterministic pass. */
+  const probaSamples = (prepared: P, n: number, passes: number): Float32Array => {
+    const t = Math.max(1, passes);
+    const out = new Float32Array(t * n * numClasses);
+    // A fixed per-call seed: the same inputs give the same MC estimate, which keeps rankings reproducible.
+    const prng = passes > 0 ? createPrng(seed ^ 0x5bd1e995) : undefined;
+    chunks(n, def.defaults.predictBatchSize, (rows, start) => {
+      probaChunk(prepared, rows, passes, prng, (s, probs) => out.set(probs, (s * n + start) * numClasses));
+    });
+    return out;
+  };
+
+  const accuracyAndLoss = (prepared: P, labels: Int32Array): { accuracy: number; loss: number } => {
+    const probs = probaSamples(prepared, labels.length, 0);
+    let correct = 0;
+    let loss = 0;
+    for (let i = 0; i < labels.length; i++) {
+      let best = 0;
+      for (let c = 1; c < numClasses; c++) if (probs[i * numClasses + c] > probs[i * numClasses + best]) best = c;
+      if (best === labels[i]) correct++;
+      loss -= Math.log(Math.max(probs[i * numClasses + labels[i]], 1e-12));
+    }
+    return { accuracy: labels.length ? correct / labels.length : 0, loss: labels.length ? loss / labels.length : 0 };
+  };
+
+  const checkLabels = (labels: Int32Array, n: number, what: string): void => {
+    if (!(labels instanceof Int32Array)) throw new ValidationError(`${what} labels must be an Int32Array.`);
+    if (labels.length !== n) {
+      throw new ValidationError(`${what}: ${n} inputs but ${labels.length} labels.`);
+    }
+    for (let i = 0; i < labels.length; i++) {
+      const y = labels[i];
+      if (y < 0 || y >= numClasses) {
+        throw new ValidationError(`${what}: label ${y} at row ${i} is outside [0, ${numClasses}).`);
+      }
+    }
+  };
+
+  const classifier: LoadableClassifier = {
+    spec: def.spec,
+
+    async fit(inputs: ModelInput[], labels: Int32Array, opts: FitOptions = {}): Promise<FitResult> {
+      alive();
+      const n = inputs.length;
+      checkLabels(labels, n, 'fit');
+      if (n === 0) throw new ValidationError('fit needs at least one labelled item.');
+      opts.signal?.throwIfAborted();
+      const prepared = def.prepare(inputs);
+      const validation = opts.validation && opts.validation.inputs.length > 0 ? opts.validation : undefined;
+      const valPrepared = validation ? def.prepare(validation.inputs) : undefined;
+      if (validation) checkLabels(validation.labels, validation.inputs.length, 'validation');
+
+      const batchSize = Math.max(1, Math.min(opts.batchSize ?? def.defaults.batchSize, n));
+      const stepsPerEpoch = Math.ceil(n / batchSize);
+      const epochs = Math.max(1, Math.floor(opts.epochs ?? defaultEpochs(def.defaults, stepsPerEpoch)));
+      // Epochs without a better validation score before stopping: a quarter of the run, within [5, 15].
+      const patience = Math.max(5, Math.min(15, Math.ceil(epochs / 4)));
+      const prng = createPrng(opts.seed ?? (seed + 0x9e3779b9 * ++fits) >>> 0);
+      const sampleWeights = classWeights(labels, numClasses);
+
+      // Snapshot first: an abort or divergence must also undo what beforeFit set (e.g. input statistics).
+      const before = snapshot();
+      def.beforeFit?.(prepared);
+      let best: { weights: tf.Tensor[]; accuracy: number; loss: number } | undefined;
+      const optimizer = tf.train.adam(opts.learningRate ?? def.defaults.learningRate);
+      const order = new Int32Array(n);
+      for (let i = 0; i < n; i++) order[i] = i;
+
+      let epochLoss = Number.NaN;
+      let epochsRun = 0;
+      let finite = true;
+      let valAccuracy: number | undefined;
+      let sinceBest = 0;
+      let lastReport = Date.now();
+      try {
+        for (let epoch = 0; epoch < epochs; epoch++) {
+          prng.shuffle(order);
+          let lossSum = 0;
+          let seen = 0;
+          for (let step = 0; step < stepsPerEpoch; step++) {
+            if (opts.signal?.aborted) {
+              restore(before);
+              throw opts.signal.reason ?? new Error('Training was aborted.');
+            }
+            const rows = order.subarray(step * batchSize, Math.min(n, (step + 1) * batchSize));
+            // minimize runs the loss function inside its own tidy.
+            const loss = optimizer.minimize(
+              () => {
+                const logits = def.head(def.trunk(def.batch(prepared, rows, prng), prng), prng);
+                return weightedCrossEntropy(logits, rows, labels, sampleWeights, numClasses);
+              },
+              true,
+              trainable,
+            );
+            const value = loss ? (await loss.data())[0] : Number.NaN;
+            loss?.dispose();
+            if (!Number.isFinite(value)) {
+              finite = false;
+              break;
+            }
+            lossSum += value * rows.length;
+            seen += rows.length;
+            // Long epochs (big data sets) also report within the epoch, at most about once a second.
+            if (opts.onProgress && Date.now() - lastReport > 1000 && step < stepsPerEpoch - 1) {
+              lastReport = Date.now();
+              opts.onProgress((epoch + (step + 1) / stepsPerEpoch) / epochs, { epoch, loss: lossSum / seen });
+            }
+            await yieldToEventLoop();
+          }
+          if (!finite) break;
+          epochsRun = epoch + 1;
+          epochLoss = lossSum / n;
+
+          if (validation && valPrepared) {
+            const { accuracy, loss } = accuracyAndLoss(valPrepared, validation.labels);
+            valAccuracy = accuracy;
+            if (!best || accuracy > best.accuracy || (accuracy === best.accuracy && loss < best.loss)) {
+              if (best) disposeAll(best.weights);
+              best = { weights: snapshot(), accuracy, loss };
+              sinceBest = 0;
+            } else {
+              sinceBest++;
+            }
+          }
+          lastReport = Date.now();
+          opts.onProgress?.(epochsRun / epochs, { epoch, loss: epochLoss, valAccuracy });
+          if (validation && sinceBest >= patience) break;
+        }
+        if (best && finite) {
+          restore(best.weights);
+          valAccuracy = best.accuracy;
+        }
+        // A finite loss can still precede a final update that overflowed the weights.
+        finite &&= weightsFinite();
+        if (!finite) {
+          // Diverged weights are useless, and those of the epochs before may already be extreme enough
+          // to overflow: go back to the weights the fit started from.
+          restore(before);
+          valAccuracy = undefined;
+        }
+      } finally {
+        optimizer.dispose();
+        disposeAll(before);
+        if (best) disposeAll(best.weights);
+      }
+      return { epochs: epochsRun, loss: epochLoss, valAccuracy, finite };
+    },
+
+    async predictProba(inputs, opts = {}) {
+      alive();
+      const t = Math.max(0, Math.floor(opts.mcDropoutSamples ?? 0));
+      const samples = probaSamples(def.prepare(inputs), inputs.length, t);
+      if (t <= 1) return samples;
+      const n = inputs.length;
+      const mean = new Float32Array(n * numClasses);
+      for (let s = 0; s < t; s++) {
+        const base = s * n * numClasses;
+        for (let i = 0; i < mean.length; i++) mean[i] += samples[base + i];
+      }
+      for (let i = 0; i < mean.length; i++) mean[i] /= t;
+      return mean;
+    },
+
+    async predictProbaSamples(inputs, samples) {
+      alive();
+      const t = Math.floor(samples);
+      if (!(t >= 1)) throw new ValidationError('predictProbaSamples needs at least one sample.');
+      return probaSamples(def.prepare(inputs), inputs.length, t);
+    },
+
+    async embed(inputs) {
+      alive();
+      const prepared = def.prepare(inputs);
+      const n = inputs.length;
+      const data = new Float32Array(n * def.embedDim);
+      chunks(n, def.defaults.predictBatchSize, (rows, start) => {
+        const h = tf.tidy(() => def.trunk(def.batch(prepared, rows, undefined), undefined));
+        data.set(h.dataSync() as Float32Array, start * def.embedDim);
+        h.dispose();
+      });
+      return { dim: def.embedDim, data };
+    },
+
+    serialize(): SerializedModel {
+      alive();
+      if (!LITTLE_ENDIAN) throw new Error('Furrow models need a little-endian host.');
+      const manifest = def.params.map((p) => ({ name: p.name, shape: [...p.variable.shape] }));
+      const total = def.params.reduce((a, p) => a + p.variable.size, 0);
+      const values = new Float32Array(total);
+      let offset = 0;
+      for (const p of def.params) {
+        values.set(p.variable.dataSync() as Float32Array, offset);
+        offset += p.variable.size;
+      }
+      return { spec: structuredClone(def.spec), manifest, weights: new Uint8Array(values.buffer) };
+    },
+
+    loadWeights(serialized: SerializedModel): void {
+      alive();
+      if (!LITTLE_ENDIAN) throw new Error('Furrow models need a little-endian host.');
+      const { manifest, weights } = serialized;
+      if (manifest.length !== def.params.length) {
+        throw new Error(`Model weights list ${manifest.length} tensors; ${def.spec.arch} needs ${def.params.length}.`);
+      }
+      const total = def.params.reduce((a, p) => a + p.variable.size, 0);
+      if (weights.byteLength !== total * 4) {
+        throw new Error(`Model weights hold ${weights.byteLength} bytes; ${def.spec.arch} needs ${total * 4}.`);
+      }
+      // Copy so the float view is aligned whatever the caller's byteOffset.
+      const values = new Float32Array(weights.slice().buffer);
+      let offset = 0;
+      def.params.forEach((p, i) => {
+        const entry = manifest[i];
+        const expected = p.variable.shape;
+        if (entry.name !== p.name || entry.shape.length !== expected.length || entry.shape.some((d, j) => d !== expected[j])) {
+          throw new Error(
+            `Model weight ${i} is ${entry.name} [${entry.shape}] but ${def.spec.arch} expects ${p.name} [${expected}].`,
+          );
+        }
+        const size = p.variable.size;
+        tf.tidy(() => p.variable.assign(tf.tensor(values.subarray(offset, offset + size), expected)));
+        offset += size;
+      });
+    },
+
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      for (const p of def.params) p.variable.dispose();
+    },
+  };
+  return classifier;
+}
+
+/** The default epoch count, raised for tiny labelled sets so training still takes minSteps optimiser steps. */
+function defaultEpochs(d: TrainDefaults, stepsPerEpoch: number): number {
+  return Math.max(d.epochs, Math.min(d.maxEpochs, Math.ceil(d.minSteps / stepsPerEpoch)));
+}
+
+function disposeAll(tensors: tf.Tensor[]): void {
+  for (const t of tensors) t.dispose();
+}
+
+/**
+ * Per-class weights that soften imbalance: sqrt of the "balanced" weight n / (k * count), normalised so
+ * the average sample weight is 1. Full balancing over-trusts a handful of rare labels; none lets the
+ * majority class swamp the gradient.
+ */
+export function classWeights(labels: Int32Array, numClasses: number): Float32Array {
+  const counts = new Float64Array(numClasses);
+  for (const y of labels) counts[y]++;
+  const present = counts.filter((c) => c > 0).length;
+  const w = new Float32Array(numClasses);
+  let norm = 0;
+  for (let c = 0; c < numClasses; c++) {
+    if (counts[c] > 0) w[c] = Math.sqrt(labels.length / (present * counts[c]));
+    norm += w[c] * counts[c];
+  }
+  norm /= labels.length;
+  for (let c = 0; c < numClasses; c++) w[c] /= norm;
+  return w;
+}
+
+function weightedCrossEntropy(
+  logits: tf.Tensor2D,
+  rows: ArrayLike<number>,
+  labels: Int32Array,
+  classWeight: Float32Array,
+  numClasses: number,
+): tf.Scalar {
+  const m = rows.length;
+  const y = new Int32Array(m);
+  const w = new Float32Array(m);
+  let wSum = 0;
+  for (let i = 0; i < m; i++) {
+    y[i] = labels[rows[i]];
+    w[i] = classWeight[y[i]];
+    wSum += w[i];
+  }
+  const oneHot = tf.oneHot(tf.tensor1d(y, 'int32'), numClasses);
+  const logProbs = tf.logSoftmax(logits);
+  const perRow = tf.neg(tf.sum(tf.mul(oneHot, logProbs), 1));
+  return tf.div(tf.sum(tf.mul(perRow, tf.tensor1d(w))), wSum) as tf.Scalar;
+}

@@ -1,0 +1,14 @@
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Db } from '../db/client.ts';
+import type { ModelRunner } from '../models/model-runner.ts';
+
+/** What every pipeline function gets: the database, the model runner, config and a logger. No module state. */
+export interface PipelineContext {
+  db: Db;
+  runner: ModelRunner;
+  config: Config;
+  logger: Logger;
+  /** Called after a job is enqueued so the in-process runner picks it up without waiting for a poll. */
+  onJobQueued?: () => void;
+}

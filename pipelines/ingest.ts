@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.ts';
+import { hasImportedGold } from '../db/repositories/projects.ts';
+import { insertItems, insertLabelRows, releaseHoldout, type NewItem } from '../db/repositories/items.ts';
+import type { ProjectRow } from '../db/repositories/projects.ts';
+import type { PipelineContext } from './context.ts';
+import { prepareItemData } from './inputs.ts';
+import { enqueuePrelabel } from './prelabel.ts';
+import { resolveSettings } from './settings.ts';
+
+/** Most items one ingest request may carry. */
+export const MAX_ITEMS_PER_REQUEST = 10_000;
+
+/** The envelope of one ingested item; the ItemData fields are checked against the modality afterwards. */
+export const itemSchema = z
+  .object({
+    externalId: z.string().min(1).max(512).optional(),
+    split: z.enum(['pool', 'gold']).optional(),
+    label: z.string().min(1).max(512).optional(),
+    text: z.unknown().optional(),
+    image: z.unknown().optional(),
+    pixels: z.unknown().optional(),
+    width: z.unknown().optional(),
+    height: z.unknown().optional(),
+    channels: z.unknown().optional(),
+    vector: z.unknown().optional(),
+  })
+  .strict();
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: { index: number; error: string }[];
+}
+
+/**
+ * Validates and stores a batch of items. All or nothing by default: one invalid item rejects the request
+ * (400, every problem listed) and nothing is stored. With `partial`, valid items are stored and the invalid
+ * ones reported in `rejected`. Items whose externalId the project already has are counted as duplicates.
+ */
+export async function ingestItems(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  raw: unknown[],
+  opts: { partial?: boolean; preRejected?: { index: number; error: string }[] } = {},
+): Promise<IngestResult> {
+  const rejected = [...(opts.preRejected ?? [])];
+  const preRejected = new Set(rejected.map((r) => r.index));
+  if (raw.length === 0) throw new ValidationError('The batch is empty: send at least one item.', undefined, 'empty_batch');
+  if (raw.length > MAX_ITEMS_PER_REQUEST)
+    throw new ValidationError(`A batch holds at most ${MAX_ITEMS_PER_REQUEST} items; split it.`, undefined, 'batch_too_large');
+  const settings = resolveSettings(project.settings);
+  const labelSet = new Set(project.labels);
+  const prepared: { index: number; row: NewItem; label?: string }[] = [];
+  const seenExternal = new Set<string>();
+  let inBatchDuplicates = 0;
+  raw.forEach((value, index) => {
+    if (preRejected.has(index)) return;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      rejected.push({ index, error: 'An item must be a JSON object.' });
+      return;
+    }
+    const env = itemSchema.safeParse(value);
+    if (!env.success) {
+      rejected.push({ index, error: env.error.issues.map((i) => `${i.path.join('.') || 'item'}: ${i.message}`).join('; ') });
+      return;
+    }
+    const it = env.data;
+    if (it.label !== undefined && !labelSet.has(it.label)) {
+      rejected.push({ index, error: `Unknown label "${it.label}"; this project's labels are: ${project.labels.join(', ')}.` });
+      return;
+    }
+    if (it.split === 'gold' && it.label === undefined) {
+      rejected.push({ index, error: 'A gold item must carry its label.' });
+      return;
+    }
+    let data;
+    try {
+      data = prepareItemData(value as Record<string, unknown>, project.modality, settings);
+    } catch (e) {
+      rejected.push({ index, error: e instanceof ValidationError ? e.message : 'The item could not be read.' });
+      return;
+    }
+    if (it.externalId !== undefined) {
+      if (seenExternal.has(it.externalId)) {
+        inBatchDuplicates++;
+        return;
+      }
+      seenExternal.add(it.externalId);
+    }
+    prepared.push({
+      index,
+      label: it.label,
+      row: {
+        id: randomUUID(),
+        projectId: project.id,
+        externalId: it.externalId ?? null,
+        split: it.split ?? 'pool',
+        holdout: false,
+        status: it.label !== undefined ? 'labeled' : 'pending',
+        data: data.data,
+        input: data.input,
+        label: it.label ?? null,
+        labelSource: it.label !== undefined ? 'imported' : null,
+        rand: Math.random(),
+      },
+    });
+  });
+  if (rejected.length && !opts.partial) {
+    rejected.sort((a, b) => a.index - b.index);
+    throw new ValidationError(
+      `${rejected.length} of ${raw.length} items are invalid; nothing was stored. Fix them, or send ?partial=true to store the valid ones.`,
+      { rejected },
+      'invalid_items',
+    );
+  }
+
+  const inserted = await ctx.db.transaction(async (tx) => {
+    // Without an imported gold set, a random slice of unlabelled pool items is held out for honest accuracy.
+    // Once a gold set is imported, the unlabelled reserve is released to the queue: it would only cost labels.
+    const batchHasGold = prepared.some((p) => p.row.split === 'gold');
+    if (batchHasGold) await releaseHoldout(tx, project.id);
+    const reserve = settings.goldFraction > 0 && !batchHasGold && !(await hasImportedGold(tx, project.id));
+    if (reserve) for (const p of prepared) if (p.row.split === 'pool' && p.label === undefined && Math.random() < settings.goldFraction) p.row.holdout = true;
+    const ids = await insertItems(tx, prepared.map((p) => p.row));
+    await insertLabelRows(
+      tx,
+      prepared
+        .filter((p) => p.label !== undefined && ids.has(p.row.id as string))
+        .map((p) => ({ projectId: project.id, itemId: p.row.id as string, label: p.label as string, source: 'imported' as const })),
+    );
+    return ids.size;
+  });
+  if (inserted > 0 && project.activeVersion !== null) await enqueuePrelabel(ctx, project.id);
+  return {
+    accepted: inserted,
+    duplicates: prepared.length - inserted + inBatchDuplicates,
+    rejected: rejected.sort((a, b) => a.index - b.index),
+  };
+}
+
+/**
+ * Splits an NDJSON body into values, one per non-blank line; an unparsable line keeps its place (as
+ * `undefined`) and is reported in `rejected` with its index.
+ */
+export function parseNdjson(body: string): { values: unknown[]; rejected: { index: number; error: string }[] } {
+  const values: unknown[] = [];
+  const rejected: { index: number; error: string }[] = [];
+  const lines = body.split('\n');
+  let index = 0;
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      values.push(JSON.parse(line));
+    } catch {
+      rejected.push({ index, error: 'This line is not valid JSON.' });
+      values.push(undefined);
+    }
+    index++;
+  }
+  return { values, rejected };
+}

@@ -1,0 +1,73 @@
+import { ValidationError } from '../core/errors.ts';
+import type { Modality, ModelInput } from '../core/types.ts';
+import type { ModelSpec } from '../models/classifier.ts';
+import { decodeImageInput, encodePngBase64 } from './image-decode.ts';
+import type { ProjectSettings } from './settings.ts';
+
+/** Largest text item accepted, in characters. */
+export const MAX_TEXT_CHARS = 100_000;
+
+/** The classifier spec for a project. */
+export function modelSpecFor(p: { modality: Modality; labels: string[] }, s: ProjectSettings): ModelSpec {
+  if (p.modality === 'image') return { modality: 'image', labels: p.labels, width: s.imageWidth, height: s.imageHeight, channels: s.channels };
+  if (p.modality === 'vector') return { modality: 'vector', labels: p.labels, dim: s.vectorDim };
+  return { modality: 'text', labels: p.labels };
+}
+
+export interface PreparedItem {
+  /** What is stored as the item's data (images normalised to a PNG/JPEG base64 string). */
+  data: Record<string, unknown>;
+  /** Model-ready bytes for images and vectors; null for text. */
+  input: Uint8Array | null;
+}
+
+/**
+ * Validates one ItemData against the project's modality and turns it into stored data plus model-ready bytes.
+ * Throws ValidationError with a message a person can act on.
+ */
+export function prepareItemData(raw: Record<string, unknown>, modality: Modality, s: ProjectSettings): PreparedItem {
+  const has = (k: string) => raw[k] !== undefined;
+  if (modality === 'text') {
+    if (has('image') || has('pixels') || has('vector')) throw new ValidationError('This is a text project: send {text}, not an image or a vector.');
+    const text = raw.text;
+    if (typeof text !== 'string' || text.trim() === '') throw new ValidationError('"text" must be a non-empty string.');
+    if (text.length > MAX_TEXT_CHARS) throw new ValidationError(`"text" is longer than ${MAX_TEXT_CHARS} characters.`);
+    return { data: { text }, input: null };
+  }
+  if (modality === 'vector') {
+    if (has('image') || has('pixels') || has('text')) throw new ValidationError('This is a vector project: send {vector}, not text or an image.');
+    const v = raw.vector;
+    if (!Array.isArray(v)) throw new ValidationError('"vector" must be an array of numbers.');
+    if (s.vectorDim !== undefined && v.length !== s.vectorDim)
+      throw new ValidationError(`"vector" has ${v.length} numbers; this project's vectors have ${s.vectorDim}.`);
+    const f = new Float32Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new ValidationError(`"vector"[${i}] is not a finite number.`);
+      f[i] = x;
+    }
+    return { data: { vector: v }, input: new Uint8Array(f.buffer) };
+  }
+  if (has('text') || has('vector')) throw new ValidationError('This is an image project: send {image} or {pixels, width, height}, not text or a vector.');
+  const target = { width: s.imageWidth, height: s.imageHeight, channels: s.channels };
+  const input = decodeImageInput(raw as Parameters<typeof decodeImageInput>[0], target);
+  if (typeof raw.image === 'string') return { data: { image: raw.image }, input };
+  // Raw pixel arrays are stored as a lossless PNG of their own size: far smaller, and what the review page shows.
+  const w = Number(raw.width);
+  const h = Number(raw.height);
+  const c = raw.channels === undefined ? 1 : Number(raw.channels);
+  const native = decodeImageInput(raw as Parameters<typeof decodeImageInput>[0], { width: w, height: h, channels: c === 1 ? 1 : 3 });
+  return { data: { image: `data:image/png;base64,${encodePngBase64(native, w, h, c === 1 ? 1 : 3)}` }, input };
+}
+
+/** The model-ready input of a stored item. */
+export function modelInputOf(row: { input: Uint8Array | null; data: Record<string, unknown> }, modality: Modality): ModelInput {
+  if (modality === 'text') return String(row.data.text ?? '');
+  if (!row.input) throw new Error('stored item has no model input');
+  if (modality === 'vector') {
+    // Copy: the driver's buffer may not be 4-byte aligned.
+    const copy = new Uint8Array(row.input);
+    return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
+  }
+  return row.input;
+}

@@ -1,0 +1,113 @@
+import { claimJob, finishJob, heartbeat, recoverStaleJobs, type JobKind, type JobRow } from '../db/repositories/jobs.ts';
+import type { PipelineContext } from './context.ts';
+import { runPrelabel } from './prelabel.ts';
+import { runTrain } from './train.ts';
+
+export interface JobRunnerOptions {
+  /** Identifies this process in `jobs.locked_by`. */
+  workerId: string;
+  pollMs: number;
+  /** A running job whose heartbeat is older than this is taken to be dead (crash or SIGKILL). */
+  staleAfterMs?: number;
+  heartbeatMs?: number;
+  maxAttempts?: number;
+}
+
+export interface JobRunner {
+  start(): void;
+  /** Wakes the idle loops now (a job was just queued). */
+  wake(): void;
+  /** Stops claiming; waits for the loops to return (jobs in flight are left to be recovered or finished). */
+  stop(): Promise<void>;
+}
+
+type Handler = (ctx: PipelineContext, job: JobRow, progress: (p: number) => Promise<void>) => Promise<{ modelVersion: number | null }>;
+const HANDLERS: Record<JobKind, Handler> = { train: runTrain, prelabel: runPrelabel };
+
+/**
+ * Runs persisted jobs in this process: one loop per kind (so a long training never delays pre-labelling),
+ * each claiming with FOR UPDATE SKIP LOCKED so more processes can share the table. The tfjs work itself runs
+ * in the model runner's worker threads; these loops only move data and write results.
+ */
+export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): JobRunner {
+  const staleAfterMs = opts.staleAfterMs ?? 30_000;
+  const heartbeatMs = opts.heartbeatMs ?? 5_000;
+  const maxAttempts = opts.maxAttempts ?? 3;
+  let stopped = true;
+  let wakers: (() => void)[] = [];
+  const loops: Promise<void>[] = [];
+  let lastRecovery = 0;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        wakers = wakers.filter((w) => w !== done);
+        resolve();
+      }
+      wakers.push(done);
+    });
+
+  async function execute(job: JobRow): Promise<void> {
+    const log = { jobId: job.id, kind: job.kind, projectId: job.projectId };
+    ctx.logger.info('job started', log);
+    let lastProgress = 0;
+    const beat = setInterval(() => void heartbeat(ctx.db, job.id).catch(() => {}), heartbeatMs);
+    const progress = async (p: number) => {
+      // Throttle writes: progress is for people watching, not an audit trail.
+      if (p - lastProgress < 0.02 && p < 1) return;
+      lastProgress = p;
+      await heartbeat(ctx.db, job.id, Math.min(1, Math.max(0, p))).catch(() => {});
+    };
+    try {
+      const r = await HANDLERS[job.kind](ctx, job, progress);
+      await finishJob(ctx.db, job.id, { status: 'succeeded', modelVersion: r.modelVersion });
+      ctx.logger.info('job succeeded', { ...log, modelVersion: r.modelVersion });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      ctx.logger.error('job failed', { ...log, error: message });
+      await finishJob(ctx.db, job.id, { status: 'failed', error: message }).catch((err) =>
+        ctx.logger.error('could not record job failure', { ...log, error: String(err) }),
+      );
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function loop(kind: JobKind): Promise<void> {
+    while (!stopped) {
+      try {
+        if (Date.now() - lastRecovery > Math.min(staleAfterMs / 3, 10_000)) {
+          lastRecovery = Date.now();
+          const r = await recoverStaleJobs(ctx.db, new Date(Date.now() - staleAfterMs), maxAttempts);
+          if (r.requeued || r.failed) ctx.logger.warn('recovered stale jobs', r);
+        }
+        const job = await claimJob(ctx.db, [kind], opts.workerId);
+        if (job) {
+          await execute(job);
+          continue;
+        }
+      } catch (e) {
+        ctx.logger.warn('job loop error (will retry)', { kind, error: e instanceof Error ? e.message : String(e) });
+      }
+      if (!stopped) await sleep(opts.pollMs);
+    }
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      loops.push(loop('train'), loop('prelabel'));
+    },
+    wake() {
+      for (const w of [...wakers]) w();
+    },
+    async stop() {
+      stopped = true;
+      for (const w of [...wakers]) w();
+      await Promise.all(loops.splice(0));
+    },
+  };
+}

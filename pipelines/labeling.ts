@@ -1,0 +1,64 @@
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
+import { applyHumanLabel, insertLabelRows, latestLabel, lockItem } from '../db/repositories/items.ts';
+import type { ProjectRow } from '../db/repositories/projects.ts';
+import type { PipelineContext } from './context.ts';
+import { maybeAutoRetrain } from './train.ts';
+
+export interface LabelResult {
+  itemId: string;
+  label: string;
+  agreedWithModel: boolean | null;
+}
+
+/**
+ * Stores one human decision. Every decision is a new row (a correction never overwrites history); the same
+ * decision repeated by the same key is answered the same and stored once. An item leased to another
+ * annotator whose lease is still running answers 409 for annotators.
+ */
+export async function labelItem(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  key: { id: string; role: string },
+  itemId: string,
+  label: string,
+): Promise<LabelResult> {
+  if (!project.labels.includes(label))
+    throw new ValidationError(`Unknown label "${label}"; this project's labels are: ${project.labels.join(', ')}.`, undefined, 'unknown_label');
+  const out = await ctx.db.transaction(async (tx) => {
+    const item = await lockItem(tx, project.id, itemId);
+    if (!item) throw new NotFoundError('Item');
+    const now = new Date();
+    if (key.role === 'annotator' && item.leasedBy && item.leasedBy !== key.id && item.leaseExpiresAt && item.leaseExpiresAt > now)
+      throw new ConflictError(
+        `This item is leased to another annotator until ${item.leaseExpiresAt.toISOString()}.`,
+        'item_leased',
+      );
+    const last = await latestLabel(tx, item.id);
+    if (last && last.source === 'human' && last.keyId === key.id && last.label === label)
+      return { result: { itemId: item.id, label, agreedWithModel: last.agreedWithModel }, stored: false };
+    const agreed = item.predLabel === null ? null : item.predLabel === label;
+    await insertLabelRows(tx, [
+      {
+        projectId: project.id,
+        itemId: item.id,
+        label,
+        source: 'human',
+        keyId: key.id,
+        predictedLabel: item.predLabel,
+        agreedWithModel: agreed,
+        modelVersion: item.predVersion,
+      },
+    ]);
+    await applyHumanLabel(tx, item.id, label, 'human');
+    return { result: { itemId: item.id, label, agreedWithModel: agreed }, stored: true };
+  });
+  if (out.stored) {
+    try {
+      await maybeAutoRetrain(ctx, project);
+    } catch (e) {
+      // The label is stored; a failed retrain trigger must not turn the answer into an error.
+      ctx.logger.warn('auto-retrain check failed', { projectId: project.id, error: String(e) });
+    }
+  }
+  return out.result;
+}

@@ -1,0 +1,15 @@
+import { loadWeights } from '../db/repositories/models.ts';
+import type { ModelRef } from '../models/model-runner.ts';
+import type { PipelineContext } from './context.ts';
+
+/** A reference the model runner can cache by key; the weights are read from the database only on a miss. */
+export function versionRef(ctx: PipelineContext, projectId: string, version: number): ModelRef {
+  return {
+    key: `${projectId}:v${version}`,
+    load: async () => {
+      const w = await loadWeights(ctx.db, projectId, version);
+      if (!w) throw new Error(`model version ${version} of project ${projectId} has no weights`);
+      return w;
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { ConflictError, ValidationError } from '../core/errors.ts';
+import type { ProjectRow } from '../db/repositories/projects.ts';
+import type { PipelineContext } from './context.ts';
+import { modelInputOf, prepareItemData } from './inputs.ts';
+import { versionRef } from './model-ref.ts';
+import { resolveSettings } from './settings.ts';
+import { argmax } from './strategies.ts';
+
+export const MAX_PREDICT_ITEMS = 1_000;
+
+/** Predicts labels for items sent by a client with the active version; nothing is stored. */
+export async function predictItems(ctx: PipelineContext, project: ProjectRow, raw: unknown[]) {
+  if (raw.length === 0) throw new ValidationError('Send at least one item to predict.', undefined, 'empty_batch');
+  if (raw.length > MAX_PREDICT_ITEMS) throw new ValidationError(`At most ${MAX_PREDICT_ITEMS} items per request.`, undefined, 'batch_too_large');
+  const settings = resolveSettings(project.settings);
+  const rejected: { index: number; error: string }[] = [];
+  const inputs = raw.map((r, index) => {
+    try {
+      if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new ValidationError('An item must be a JSON object.');
+      return modelInputOf(prepareItemData(r as Record<string, unknown>, project.modality, settings), project.modality);
+    } catch (e) {
+      rejected.push({ index, error: e instanceof ValidationError ? e.message : 'The item could not be read.' });
+      return '';
+    }
+  });
+  if (rejected.length) throw new ValidationError(`${rejected.length} of ${raw.length} items are invalid.`, { rejected }, 'invalid_items');
+  const version = project.activeVersion;
+  if (version === null) throw new ConflictError('This project has no trained model yet: label some items and train first.', 'no_model');
+  const probs = await ctx.runner.predict(versionRef(ctx, project.id, version), inputs);
+  const k = project.labels.length;
+  return {
+    modelVersion: version,
+    predictions: raw.map((_, i) => {
+      const p = probs.subarray(i * k, (i + 1) * k);
+      const best = argmax(p);
+      return { label: project.labels[best], confidence: p[best], probs: Object.fromEntries(project.labels.map((l, j) => [l, p[j]])) };
+    }),
+  };
+}

@@ -1,0 +1,58 @@
+import { insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
+import { unscoredPoolItems, writePredictions, type ScoredItem } from '../db/repositories/items.ts';
+import { findProject } from '../db/repositories/projects.ts';
+import type { PipelineContext } from './context.ts';
+import { modelInputOf } from './inputs.ts';
+import { versionRef } from './model-ref.ts';
+import { resolveSettings } from './settings.ts';
+import { argmax, uncertaintyOf } from './strategies.ts';
+
+/** Items scored per model call. */
+export const PRELABEL_BATCH = 512;
+
+/** Queues a pre-label job for the project unless one is already waiting (it will cover every unscored item). */
+export async function enqueuePrelabel(ctx: PipelineContext, projectId: string): Promise<JobRow> {
+  const waiting = await queuedJobs(ctx.db, projectId, 'prelabel');
+  if (waiting.length) return waiting[0];
+  const job = await insertJob(ctx.db, { projectId, kind: 'prelabel' });
+  ctx.onJobQueued?.();
+  return job;
+}
+
+/**
+ * Scores every pool item that has no prediction from the active version yet, in batches: stores the class
+ * probabilities and the uncertainty the queue ranks by. Stops early if another version became active
+ * meanwhile (the activation queued a fresh pre-label job), so results of a stale model are never written.
+ */
+export async function runPrelabel(
+  ctx: PipelineContext,
+  job: JobRow,
+  progress: (p: number) => Promise<void>,
+): Promise<{ modelVersion: number | null; scored: number }> {
+  let project = await findProject(ctx.db, job.projectId);
+  if (!project || project.activeVersion === null) return { modelVersion: null, scored: 0 };
+  const version = project.activeVersion;
+  const settings = resolveSettings(project.settings);
+  const ref = versionRef(ctx, project.id, version);
+  let scored = 0;
+  for (;;) {
+    const batch = await unscoredPoolItems(ctx.db, project.id, version, PRELABEL_BATCH);
+    if (!batch.length) break;
+    const probs = await ctx.runner.predict(
+      ref,
+      batch.map((r) => modelInputOf(r, project!.modality)),
+    );
+    const k = project.labels.length;
+    const rows: ScoredItem[] = batch.map((r, i) => {
+      const p = Array.from(probs.subarray(i * k, (i + 1) * k));
+      const best = argmax(p);
+      return { itemId: r.id, probs: p, label: project!.labels[best], confidence: p[best], uncertainty: uncertaintyOf(p, settings.strategy) };
+    });
+    project = await findProject(ctx.db, job.projectId);
+    if (!project || project.activeVersion !== version) break;
+    await ctx.db.transaction((tx) => writePredictions(tx, project!.id, version, rows));
+    scored += rows.length;
+    await progress(Math.min(0.99, scored / (scored + PRELABEL_BATCH)));
+  }
+  return { modelVersion: version, scored };
+}

@@ -1,0 +1,65 @@
+import { holdoutCounts, leaseItems, predictionsFor } from '../db/repositories/items.ts';
+import type { ProjectRow } from '../db/repositories/projects.ts';
+import type { PipelineContext } from './context.ts';
+import { resolveSettings, type Strategy } from './settings.ts';
+
+export interface QueueEntry {
+  id: string;
+  data: Record<string, unknown>;
+  /** The model's guess, pre-filled for the annotator; null before any model exists. */
+  prediction: { label: string; confidence: number; probs: Record<string, number>; modelVersion: number } | null;
+  uncertainty: number | null;
+  leaseExpiresAt: string;
+}
+
+/**
+ * Leases the items most worth a human look to one key. Before any model exists the order is a random,
+ * class-agnostic sample; afterwards the highest uncertainty first (or random, if that is the strategy).
+ * Held-out items (settings.goldFraction) are mixed in so that they make up that share of human labels.
+ */
+export async function leaseQueue(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  keyId: string,
+  opts: { limit: number; strategy?: Strategy },
+): Promise<QueueEntry[]> {
+  const settings = resolveSettings(project.settings);
+  const strategy = opts.strategy ?? settings.strategy;
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + (settings.leaseSeconds ?? ctx.config.leaseSeconds) * 1000);
+  const rows = await ctx.db.transaction(async (tx) => {
+    let holdoutWanted = 0;
+    if (settings.goldFraction > 0) {
+      const c = await holdoutCounts(tx, project.id);
+      if (c.servableHoldout > 0)
+        holdoutWanted = Math.max(0, Math.min(opts.limit, Math.ceil((c.labeledPool + opts.limit) * settings.goldFraction) - c.labeledHoldout));
+    }
+    return leaseItems(tx, {
+      projectId: project.id,
+      keyId,
+      limit: opts.limit,
+      now,
+      expiresAt,
+      order: project.activeVersion === null || strategy === 'random' ? 'random' : 'uncertainty',
+      holdoutWanted,
+    });
+  });
+  const preds = project.activeVersion === null ? new Map() : await predictionsFor(ctx.db, rows.map((r) => r.id), project.activeVersion);
+  return rows.map((r) => {
+    const p = preds.get(r.id);
+    return {
+      id: r.id,
+      data: r.data,
+      prediction: p
+        ? {
+            label: p.label,
+            confidence: p.confidence,
+            probs: Object.fromEntries(project.labels.map((l, i) => [l, p.probs[i]])),
+            modelVersion: p.modelVersion,
+          }
+        : null,
+      uncertainty: r.uncertainty,
+      leaseExpiresAt: (r.leaseExpiresAt as Date).toISOString(),
+    };
+  });
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/** Query strategies a project or a queue request may pick. */
+export const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/**
+ * A project's settings. Unknown keys are refused (a typo must not be silently ignored); every field has a
+ * default so that `{}` is a complete configuration.
+ */
+export const projectSettingsSchema = z
+  .object({
+    imageWidth: z.number().int().min(4).max(512).default(28).describe('Images are resized to this width before the model sees them.'),
+    imageHeight: z.number().int().min(4).max(512).default(28).describe('Images are resized to this height.'),
+    channels: z.union([z.literal(1), z.literal(3)]).default(1).describe('1 = grayscale, 3 = RGB.'),
+    vectorDim: z.number().int().min(1).max(65536).optional().describe('Length of every vector (required for vector projects).'),
+    strategy: z.enum(STRATEGIES).default('margin').describe('How the queue ranks items for human review.'),
+    retrainEvery: z.number().int().min(0).max(1_000_000).default(50).describe('Retrain automatically after this many new human labels; 0 turns it off.'),
+    goldFraction: z.number().min(0).max(0.5).default(0.1).describe('Share of the pool reserved as held-out evaluation data when no gold set was imported.'),
+    minLabelsToTrain: z.number().int().min(2).max(1_000_000).default(10).describe('Training needs at least this many human labels over at least 2 classes.'),
+    leaseSeconds: z.number().int().min(5).max(7 * 24 * 3600).optional().describe('Queue lease length; defaults to the server setting (10 minutes).'),
+    epochs: z.number().int().min(1).max(1000).optional().describe('Training epochs (default: chosen by the model).'),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
+  })
+  .strict();
+
+export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
+
+/** Settings as stored (defaults filled in). Stored settings are trusted: they were validated on write. */
+export function resolveSettings(stored: Record<string, unknown>): ProjectSettings {
+  return projectSettingsSchema.parse(stored);
+}

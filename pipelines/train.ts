@@ -1,0 +1,116 @@
+import { ConflictError } from '../core/errors.ts';
+import { activeJobs, insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
+import { countTrainable, goldExamples, trainingExamples } from '../db/repositories/items.ts';
+import { insertVersion, listVersions, nextVersionNumber } from '../db/repositories/models.ts';
+import { findProject, lockProject, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
+import type { PipelineContext } from './context.ts';
+import { goldMetrics, type GoldMetrics } from './evaluate.ts';
+import { modelInputOf, modelSpecFor } from './inputs.ts';
+import { enqueuePrelabel } from './prelabel.ts';
+import { resolveSettings } from './settings.ts';
+
+/**
+ * Queues a training job. A train job already waiting in the queue is returned instead of a second one (the
+ * newer request is served by it: it reads the labels when it starts). Too few labels: 409 not_enough_labels.
+ */
+export async function requestTraining(ctx: PipelineContext, project: ProjectRow, reason: 'manual' | 'auto'): Promise<JobRow> {
+  const settings = resolveSettings(project.settings);
+  const job = await ctx.db.transaction(async (tx) => {
+    await lockProject(tx, project.id);
+    const { n, classes } = await countTrainable(tx, project.id);
+    if (n < settings.minLabelsToTrain || classes < 2)
+      throw new ConflictError(
+        `Training needs at least ${settings.minLabelsToTrain} human labels over at least 2 classes; this project has ${n} over ${classes}.`,
+        'not_enough_labels',
+        { labels: n, classes, needed: settings.minLabelsToTrain },
+      );
+    const waiting = await queuedJobs(tx, project.id, 'train');
+    if (waiting.length) return waiting[0];
+    return insertJob(tx, { projectId: project.id, kind: 'train', payload: { reason, labels: n } });
+  });
+  ctx.onJobQueued?.();
+  return job;
+}
+
+/**
+ * After a human label: queue a retrain once `retrainEvery` new labels arrived since the last training
+ * (queued, running or finished), unless one is already queued or running.
+ */
+export async function maybeAutoRetrain(ctx: PipelineContext, project: ProjectRow): Promise<JobRow | undefined> {
+  const settings = resolveSettings(project.settings);
+  if (settings.retrainEvery <= 0) return undefined;
+  if ((await activeJobs(ctx.db, project.id, 'train')).length) return undefined;
+  const { n } = await countTrainable(ctx.db, project.id);
+  const [latest] = await listVersions(ctx.db, project.id);
+  const last = latest?.trainedOnLabels ?? 0;
+  if (n - last < settings.retrainEvery) return undefined;
+  try {
+    return await requestTraining(ctx, project, 'auto');
+  } catch (e) {
+    if (e instanceof ConflictError) return undefined;
+    throw e;
+  }
+}
+
+export interface TrainOutcome {
+  modelVersion: number;
+  status: 'ready' | 'rejected';
+  gold: GoldMetrics;
+}
+
+/**
+ * Trains a new version in the model runner's worker on every human label, evaluates it on the gold set,
+ * then writes it and activates it in one transaction. Nothing is written before the model is complete and
+ * evaluated, so a crash at any point leaves the previously active version serving. A model whose loss or
+ * outputs are not finite is stored as `rejected` and never activated.
+ */
+export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: number) => Promise<void>): Promise<TrainOutcome> {
+  const project = await findProject(ctx.db, job.projectId);
+  if (!project) throw new Error('the project no longer exists');
+  const settings = resolveSettings(project.settings);
+  const spec = modelSpecFor(project, settings);
+  const index = new Map(project.labels.map((l, i) => [l, i]));
+  const examples = await trainingExamples(ctx.db, project.id);
+  if (examples.length < 2) throw new Error(`only ${examples.length} labelled items to train on`);
+  const inputs = examples.map((e) => modelInputOf(e, project.modality));
+  const labels = Int32Array.from(examples, (e) => index.get(e.label) ?? 0);
+  await progress(0.02);
+  const { blob, result } = await ctx.runner.train(
+    { spec, inputs, labels, options: { epochs: settings.epochs, seed: settings.seed } },
+    (p) => void progress(0.02 + 0.83 * p).catch(() => {}),
+  );
+  await progress(0.86);
+
+  const gold = await goldExamples(ctx.db, project.id);
+  let metrics = goldMetrics(new Float32Array(0), [], project.labels);
+  let finite = result.finite;
+  if (gold.length) {
+    const probs = await ctx.runner.predict(
+      { key: `job:${job.id}`, load: async () => blob },
+      gold.map((g) => modelInputOf(g, project.modality)),
+    );
+    finite = finite && probs.every(Number.isFinite);
+    if (finite) metrics = goldMetrics(probs, Int32Array.from(gold, (g) => index.get(g.label) ?? 0), project.labels);
+  }
+  await progress(0.95);
+  const status = finite ? 'ready' : 'rejected';
+  const version = await ctx.db.transaction(async (tx) => {
+    await lockProject(tx, project.id);
+    const v = await nextVersionNumber(tx, project.id);
+    await insertVersion(tx, {
+      projectId: project.id,
+      version: v,
+      status,
+      spec: spec as unknown as Record<string, unknown>,
+      weights: blob,
+      metrics: { gold: metrics, train: { epochs: result.epochs, loss: result.loss, valAccuracy: result.valAccuracy ?? null, examples: examples.length }, backend: await ctx.runner.backend() },
+      trainedOnLabels: examples.length,
+      jobId: job.id,
+    });
+    if (status === 'ready') await setActiveVersion(tx, project.id, v);
+    return v;
+  });
+  if (status === 'ready') await enqueuePrelabel(ctx, project.id);
+  else throw new Error(`training produced a non-finite loss or output; version ${version} was stored as rejected and not activated`);
+  return { modelVersion: version, status, gold: metrics };
+}

@@ -1,0 +1,153 @@
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import { NotFoundError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Database } from '../db/client.ts';
+import { findJob } from '../db/repositories/jobs.ts';
+import { findProject, type ProjectRow } from '../db/repositories/projects.ts';
+import { authenticate, authorize, type Principal } from '../pipelines/access.ts';
+import type { PipelineContext } from '../pipelines/context.ts';
+import { errorHandler, sendError } from './middleware/errors.ts';
+import { buildOpenApi } from './openapi.ts';
+import type { MetricsRegistry } from './prometheus.ts';
+import type { RouteDef } from './route.ts';
+import { itemRoutes } from './routes/items.ts';
+import { jobRouteDoc, jobView, modelRoutes } from './routes/models.ts';
+import { predictRoutes } from './routes/predict.ts';
+import { projectRoutes } from './routes/projects.ts';
+import { emptyQuery, healthResponse } from './schemas.ts';
+import { createUiRouter } from './ui.ts';
+
+export interface AppDeps {
+  ctx: PipelineContext;
+  database: Database;
+  metrics: MetricsRegistry;
+  logger: Logger;
+  bodyLimitBytes: number;
+  version: string;
+}
+
+function zodDetails(e: z.ZodError) {
+  return e.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+}
+
+function isJsonType(req: Request): boolean {
+  return Boolean(req.is(['application/json', 'application/*+json']));
+}
+
+function hasBody(req: Request): boolean {
+  const len = req.headers['content-length'];
+  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Builds the express app (no listen): the route table, auth, validation, errors. */
+export function createApp(deps: AppDeps): express.Express {
+  const { ctx, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const limitLabel = `${Math.round(deps.bodyLimitBytes / 1024 / 1024)} MB`;
+
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req as Request & { furrowRoute?: string }).furrowRoute ?? 'unmatched';
+      deps.metrics.inc('furrow_http_requests_total', { method: req.method, route, status: String(res.statusCode) });
+      deps.metrics.inc('furrow_http_request_seconds_sum', { route }, Number(process.hrtime.bigint() - start) / 1e9);
+    });
+    next();
+  });
+
+  const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx)];
+
+  const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false });
+  const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'] });
+
+  const handle = (def: RouteDef) => async (req: Request, res: Response) => {
+    (req as Request & { furrowRoute?: string }).furrowRoute = def.path;
+    let principal: Principal | null = null;
+    let project: ProjectRow | null = null;
+    if (def.access !== 'public') {
+      principal = await authenticate(deps.database.db, req.headers.authorization);
+      const params = req.params as Record<string, string>;
+      const projectId = def.project ? params.id : undefined;
+      // Check the key's project before looking the project up, so a key learns nothing of other projects.
+      authorize(principal, def.access === 'project-member' ? ['engineer', 'annotator', 'client'] : def.access, projectId);
+      if (projectId !== undefined) {
+        project = (await findProject(ctx.db, projectId)) ?? null;
+        if (!project) throw new NotFoundError('Project');
+      }
+    }
+    let body: unknown = undefined;
+    if (def.body) {
+      const raw = def.rawTypes?.some((t) => req.is(t));
+      if (raw) body = req.body;
+      else if (!hasBody(req)) body = {};
+      else if (!isJsonType(req)) throw new UnsupportedMediaTypeError(`Send the body as application/json${def.rawTypes ? ` or ${def.rawTypes.join(', ')}` : ''}.`);
+      else {
+        const parsed = def.body.safeParse(req.body);
+        if (!parsed.success) throw new ValidationError('The request body is not valid.', zodDetails(parsed.error), 'invalid_body');
+        body = parsed.data;
+      }
+    }
+    let query: unknown = {};
+    if (def.query) {
+      const parsed = def.query.safeParse(req.query);
+      if (!parsed.success) throw new ValidationError('The query string is not valid.', zodDetails(parsed.error), 'invalid_query');
+      query = parsed.data;
+    }
+    const out = await def.handler({ principal, project, body, query, params: req.params as Record<string, string>, req, res });
+    if (out) res.status(out.status ?? 200).json(out.body);
+  };
+
+  for (const def of projectLevel) {
+    const parsers = def.body ? [jsonParser, ...(def.rawTypes ? [textParser] : [])] : [];
+    app[def.method](def.path, ...parsers, handle(def));
+  }
+
+  app.get('/api/jobs/:jobId', async (req, res) => {
+    (req as Request & { furrowRoute?: string }).furrowRoute = '/api/jobs/:jobId';
+    const principal = await authenticate(deps.database.db, req.headers.authorization);
+    authorize(principal, ['engineer']);
+    const job = await findJob(ctx.db, String(req.params.jobId));
+    if (!job) throw new NotFoundError('Job');
+    authorize(principal, ['engineer'], job.projectId);
+    res.json(jobView(job));
+  });
+
+  const openapi = buildOpenApi(
+    [
+      ...projectLevel,
+      { ...jobRouteDoc, access: ['engineer'], handler: async () => undefined },
+      { method: 'get', path: '/api/openapi.json', summary: 'This document', tag: 'system', access: 'public', responses: [{ status: 200, description: 'OpenAPI 3' }], handler: async () => undefined },
+      { method: 'get', path: '/healthz', summary: 'Liveness: database and tfjs backend', tag: 'system', access: 'public', query: emptyQuery, responses: [{ status: 200, description: 'Healthy', schema: healthResponse }, { status: 503, description: 'Database unavailable' }], handler: async () => undefined },
+      { method: 'get', path: '/metrics', summary: 'Prometheus metrics', tag: 'system', access: 'public', responses: [{ status: 200, description: 'Text exposition format', contentType: 'text/plain' }], handler: async () => undefined },
+    ],
+    { version: deps.version },
+  );
+  app.get('/api/openapi.json', (req, res) => {
+    (req as Request & { furrowRoute?: string }).furrowRoute = '/api/openapi.json';
+    res.json(openapi);
+  });
+
+  app.get('/healthz', async (req, res) => {
+    (req as Request & { furrowRoute?: string }).furrowRoute = '/healthz';
+    const backend = await ctx.runner.backend().catch(() => 'unavailable');
+    try {
+      await deps.database.ping();
+      res.json({ status: 'ok', db: 'ok', backend, driver: deps.database.driver });
+    } catch {
+      res.status(503).json({ error: { code: 'service_unavailable', message: 'The database is unavailable.', details: { db: 'down', backend } } });
+    }
+  });
+
+  app.get('/metrics', (req, res) => {
+    (req as Request & { furrowRoute?: string }).furrowRoute = '/metrics';
+    res.type('text/plain; version=0.0.4').send(deps.metrics.render());
+  });
+
+  app.use(createUiRouter());
+  app.use((req, res) => sendError(res, 404, 'not_found', `No route ${req.method} ${req.path}.`));
+  app.use(errorHandler(logger, limitLabel));
+  return app;
+}

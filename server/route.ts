@@ -1,0 +1,47 @@
+import type { Request, Response } from 'express';
+import type { z } from 'zod';
+import type { Role } from '../core/types.ts';
+import type { ProjectRow } from '../db/repositories/projects.ts';
+import type { Principal } from '../pipelines/access.ts';
+
+/**
+ * Who may call a route: `public` (no key), a list of roles (admin always passes), or `project-member`
+ * (any role of the project in the path). Project routes take the project from the `:id` path parameter.
+ */
+export type Access = 'public' | 'project-member' | readonly Role[];
+
+export interface RouteInput<B, Q> {
+  principal: Principal | null;
+  /** The project of `:id`, loaded after the key was checked against it. */
+  project: ProjectRow | null;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+  req: Request;
+  res: Response;
+}
+
+/** What a handler returns: a JSON answer, or `undefined` when it wrote the response itself (streams). */
+export type RouteResult = { status?: number; body: unknown } | undefined;
+
+/** One HTTP route: its contract (validation + OpenAPI) and its handler, declared once. */
+export interface RouteDef<B extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType> {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  path: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  /** Load and check the project of `:id`. */
+  project?: boolean;
+  body?: B;
+  /** Extra request content types accepted besides JSON (e.g. NDJSON); the handler gets the raw text. */
+  rawTypes?: string[];
+  query?: Q;
+  responses: { status: number; description: string; schema?: z.ZodType; contentType?: string }[];
+  handler: (input: RouteInput<z.infer<B>, z.infer<Q>>) => Promise<RouteResult>;
+}
+
+/** Declares a route with its types inferred from its schemas. */
+export function route<B extends z.ZodType, Q extends z.ZodType>(def: RouteDef<B, Q>): RouteDef {
+  return def as unknown as RouteDef;
+}
