@@ -1,4 +1,5 @@
-import { holdoutCounts, leaseItems, predictionsFor } from '../db/repositories/items.ts';
+import { NotFoundError } from '../core/errors.ts';
+import { clearLease, findItem, holdoutCounts, leaseItems, predictionsFor } from '../db/repositories/items.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { resolveSettings, type Strategy } from './settings.ts';
@@ -62,4 +63,11 @@ export async function leaseQueue(
       leaseExpiresAt: (r.leaseExpiresAt as Date).toISOString(),
     };
   });
+}
+
+/** Ends this key's lease on an item early (a skip), so another annotator may take it. False if it held none. */
+export async function releaseLease(ctx: PipelineContext, project: ProjectRow, keyId: string, itemId: string): Promise<boolean> {
+  const item = await findItem(ctx.db, project.id, itemId);
+  if (!item) throw new NotFoundError('Item');
+  return clearLease(ctx.db, item.id, keyId);
 }

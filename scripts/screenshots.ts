@@ -22,7 +22,7 @@ const CHROMIUM = process.env.FURROW_CHROMIUM ?? '/usr/bin/chromium';
 const POOL = 1900;
 const GOLD = 100;
 /** Human labels before each training round: a learning curve of three versions. */
-const ROUNDS = [60, 120, 120];
+const ROUNDS = [80, 160, 260];
 
 const log = (m: string) => process.stdout.write(`${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -329,3 +329,13 @@ export async function releaseHoldout(db: DbOrTx, projectId: string): Promise<voi
     .set({ holdout: false })
     .where(and(eq(items.projectId, projectId), eq(items.holdout, true), eq(items.status, 'pending')));
 }
+
+/** Clears a lease held by `keyId`; returns whether there was one. */
+export async function clearLease(db: DbOrTx, itemId: string, keyId: string): Promise<boolean> {
+  const rows = await db
+    .update(items)
+    .set({ leasedBy: null, leaseExpiresAt: null })
+    .where(and(eq(items.id, itemId), eq(items.leasedBy, keyId)))
+    .returning({ id: items.id });
+  return rows.length > 0;
+}

@@ -3,7 +3,8 @@ import { findItem, findPrediction, itemLabels } from '../../db/repositories/item
 import type { PipelineContext } from '../../pipelines/context.ts';
 import { ingestItems, parseNdjson } from '../../pipelines/ingest.ts';
 import { labelItem } from '../../pipelines/labeling.ts';
-import { leaseQueue } from '../../pipelines/queue.ts';
+import { leaseQueue, releaseLease } from '../../pipelines/queue.ts';
+import { z } from 'zod';
 import { route, type RouteDef } from '../route.ts';
 import { emptyQuery, ingestBody, ingestQuery, ingestResponse, itemResponse, labelBody, labelResponse, queueQuery, queueResponse } from '../schemas.ts';
 
@@ -104,6 +105,19 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
       responses: [{ status: 200, description: 'Stored', schema: labelResponse }],
       handler: async ({ project, principal, params, body }) => ({
         body: await labelItem(ctx, project!, { id: principal!.keyId, role: principal!.role }, params.itemId, body.label),
+      }),
+    }),
+    route({
+      method: 'post',
+      path: '/api/projects/:id/items/:itemId/release',
+      summary: 'Give a leased item back to the queue (skip) before its lease ends',
+      tag: 'labelling',
+      access: ['annotator'],
+      project: true,
+      body: z.object({}).strict(),
+      responses: [{ status: 200, description: 'Released', schema: z.object({ itemId: z.string(), released: z.boolean() }) }],
+      handler: async ({ project, principal, params }) => ({
+        body: { itemId: params.itemId, released: await releaseLease(ctx, project!, principal!.keyId, params.itemId) },
       }),
     }),
   ];

@@ -64,6 +64,17 @@ describe('queue leases and label history', () => {
     expect(q.body.items.map((i: any) => i.id)).not.toContain(item.id);
   });
 
+  it('a released (skipped) item goes back to the queue for others', async () => {
+    const item = (await s.call('GET', `/api/projects/${P}/queue?limit=1`, { key: a })).body.items[0];
+    const seenByB = async () => (await s.call('GET', `/api/projects/${P}/queue?limit=100`, { key: b })).body.items.map((i: any) => i.id);
+    expect(await seenByB()).not.toContain(item.id);
+    const r = await s.call('POST', `/api/projects/${P}/items/${item.id}/release`, { key: a, body: {} });
+    expect(r.body).toEqual({ itemId: item.id, released: true });
+    expect(await seenByB()).toContain(item.id);
+    // b now holds it; a cannot release b's lease.
+    expect((await s.call('POST', `/api/projects/${P}/items/${item.id}/release`, { key: a, body: {} })).body.released).toBe(false);
+  });
+
   it('expired leases return to the queue', async () => {
     const leased = (await s.call('GET', `/api/projects/${P}/queue?limit=100`, { key: a })).body.items.map((i: any) => i.id);
     expect(leased.length).toBeGreaterThan(0);

@@ -1,0 +1,556 @@
+// The dashboard: gold accuracy across versions, calibration, confusion, per-class figures and label counts
+// for engineers and clients; training jobs with live progress, "Retrain now" and activate/rollback for
+// engineers only. Controls are built here for engineer (and admin) keys only, never sent hidden to others.
+import { ApiError, describeError } from './api.js';
+import { $, fmtAgo, fmtInt, fmtPct, fmtTime, h, linkPages, showNotice, startSession, switchKeyButton } from './session.js';
+
+const METRICS_POLL_MS = 15_000;
+const JOBS_POLL_ACTIVE_MS = 1_500;
+const JOBS_POLL_IDLE_MS = 10_000;
+const CHART_HEIGHT = 190;
+
+const COLORS = {
+  accent: '#4f46e5',
+  accentFill: 'rgba(79, 70, 229, 0.10)',
+  teal: '#0d9488',
+  gray: '#94a3b8',
+  grid: 'rgba(15, 23, 42, 0.07)',
+  axis: '#64748b',
+  bars: 'rgba(100, 116, 139, 0.22)',
+};
+
+const state = {
+  client: /** @type {any} */ (null),
+  projectId: '',
+  me: /** @type {any} */ (null),
+  labels: /** @type {string[]} */ ([]),
+  engineer: false,
+  metrics: /** @type {any} */ (null),
+  models: /** @type {any} */ (null),
+  jobs: /** @type {any[]} */ ([]),
+  charts: /** @type {Record<string, any>} */ ({}),
+  jobsTimer: 0,
+  /** The newest succeeded training job seen by the last poll (undefined before the first poll). */
+  lastTrained: /** @type {string | null | undefined} */ (undefined),
+  /** A pending "are you sure" on an activate button; kept in state so that a re-render keeps it. */
+  confirming: /** @type {{ version: number, until: number } | null} */ (null),
+  lastUpdated: 0,
+  stopped: false,
+};
+
+const api = (path) => `/api/projects/${encodeURIComponent(state.projectId)}${path}`;
+
+async function main() {
+  let session;
+  try {
+    session = await startSession();
+  } catch {
+    return;
+  }
+  const { client, projectId, me } = session;
+  Object.assign(state, { client, projectId, me, labels: me.project.labels });
+  linkPages(projectId);
+  const role = me.key.role;
+  if (role !== 'engineer' && role !== 'client' && role !== 'admin') {
+    showNotice({
+      title: 'This key cannot open the dashboard',
+      text: [
+        `“${me.key.name}” is an ${role} key. The dashboard shows model metrics and training controls, which take an engineer or client key.`,
+        'Your work is on the review page.',
+      ],
+      actions: [h('a', { className: 'btn primary', href: `/ui/review?project=${encodeURIComponent(projectId)}` }, 'Open the review page'), switchKeyButton()],
+      tone: 'warn',
+    });
+    document.body.dataset.state = 'forbidden';
+    return;
+  }
+  state.engineer = role === 'engineer' || role === 'admin';
+  document.body.dataset.role = role;
+  $('board').hidden = false;
+  if (state.engineer) buildEngineerControls();
+
+  await refreshAll();
+  setInterval(() => refreshAll().catch(() => {}), METRICS_POLL_MS);
+  setInterval(renderUpdated, 5_000);
+  if (state.engineer) scheduleJobs(0);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') refreshAll().catch(() => {});
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Data
+
+async function refreshAll() {
+  if (state.stopped) return;
+  try {
+    const [metrics, models] = await Promise.all([state.client.get(api('/metrics')), state.client.get(api('/models'))]);
+    state.metrics = metrics;
+    state.models = models;
+    state.lastUpdated = Date.now();
+    render();
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+      stop(e);
+      return;
+    }
+    $('updated').textContent = `Cannot refresh: ${describeError(e)}`;
+    $('updated').className = 'sync sync-offline';
+  }
+}
+
+function stop(e) {
+  state.stopped = true;
+  $('board').hidden = true;
+  showNotice({
+    title: e.status === 401 ? 'Your key is no longer accepted' : 'This key may no longer see this dashboard',
+    text: e.status === 401 ? 'It was revoked or replaced.' : describeError(e),
+    actions: [switchKeyButton()],
+    tone: 'error',
+  });
+}
+
+function scheduleJobs(ms) {
+  clearTimeout(state.jobsTimer);
+  state.jobsTimer = setTimeout(pollJobs, ms);
+}
+
+async function pollJobs() {
+  if (state.stopped) return;
+  const before = new Map(state.jobs.map((j) => [j.id, j.status]));
+  try {
+    const { jobs } = await state.client.get(api('/jobs?limit=8'));
+    state.jobs = jobs;
+    renderJobs();
+    const newestTrained = jobs.find((j) => j.kind === 'train' && j.status === 'succeeded')?.id ?? null;
+    const newModel = state.lastTrained !== undefined && newestTrained !== state.lastTrained;
+    state.lastTrained = newestTrained;
+    const finished = newModel || jobs.some((j) => before.has(j.id) && before.get(j.id) !== j.status && (j.status === 'succeeded' || j.status === 'failed'));
+    if (finished) {
+      const trained = jobs.find((j) => j.kind === 'train' && j.status === 'succeeded' && before.get(j.id) !== 'succeeded');
+      const failed = jobs.find((j) => j.kind === 'train' && j.status === 'failed' && before.get(j.id) !== 'failed');
+      if (trained) say(`Training finished: model v${trained.modelVersion ?? '?'} is ready.`, 'ok');
+      if (failed) say(`Training failed: ${failed.error ?? 'see the server log'}`, 'error');
+      await refreshAll();
+    }
+    const active = jobs.some((j) => j.status === 'queued' || j.status === 'running');
+    syncRetrainButton(active);
+    scheduleJobs(active ? JOBS_POLL_ACTIVE_MS : JOBS_POLL_IDLE_MS);
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return stop(e);
+    scheduleJobs(JOBS_POLL_IDLE_MS);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Engineer controls
+
+function buildEngineerControls() {
+  const retrain = h('button', { id: 'retrain', className: 'btn primary', type: 'button', onclick: retrainNow }, 'Retrain now');
+  const live = h('span', { id: 'train-live', className: 'train-live', attrs: { role: 'status', 'aria-live': 'polite' } });
+  $('engineer-actions').replaceChildren(live, retrain);
+  $('jobs-card').hidden = false;
+}
+
+function syncRetrainButton(jobActive) {
+  const b = document.getElementById('retrain');
+  if (!b) return;
+  const training = state.jobs.some((j) => j.kind === 'train' && (j.status === 'queued' || j.status === 'running'));
+  b.disabled = training;
+  b.textContent = training ? 'Training…' : 'Retrain now';
+  const job = state.jobs.find((j) => j.kind === 'train' && (j.status === 'queued' || j.status === 'running'));
+  const live = $('train-live');
+  if (job) {
+    const bar = h('progress', { max: 1, value: job.progress, attrs: { 'aria-label': 'Training progress' } });
+    live.replaceChildren(h('span', {}, job.status === 'queued' ? 'Training queued' : `Training · ${Math.round(job.progress * 100)}%`), bar);
+    live.hidden = false;
+  } else live.hidden = true;
+  document.body.dataset.jobs = jobActive ? 'active' : 'idle';
+}
+
+async function retrainNow() {
+  const b = /** @type {HTMLButtonElement} */ ($('retrain'));
+  b.disabled = true;
+  try {
+    const { jobId } = await state.client.post(api('/train'), {});
+    // Progress shows next to this button and under Training jobs; no message needed.
+    $('action-msg').hidden = true;
+    b.textContent = 'Training…';
+    b.dataset.jobId = jobId;
+    scheduleJobs(0);
+  } catch (e) {
+    b.disabled = false;
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return stop(e);
+    say(e instanceof ApiError && e.code === 'not_enough_labels' ? `Not enough labels to train yet. ${e.message}` : `Could not start training: ${describeError(e)}`, 'error');
+  }
+}
+
+const CONFIRM_MS = 5000;
+
+function confirmPending(version) {
+  return state.confirming !== null && state.confirming.version === version && state.confirming.until > Date.now();
+}
+
+function activateLabel(version) {
+  if (!confirmPending(version)) return 'Activate';
+  const current = state.models?.active;
+  return current !== null && current !== undefined && version < current ? `Roll back to v${version}?` : `Activate v${version}?`;
+}
+
+/** First click asks to confirm (the button says what will happen); a second click within 5 s activates. */
+async function activate(version, button) {
+  if (!confirmPending(version)) {
+    state.confirming = { version, until: Date.now() + CONFIRM_MS };
+    renderVersions();
+    setTimeout(() => {
+      if (state.confirming?.version === version && !confirmPending(version)) {
+        state.confirming = null;
+        renderVersions();
+      }
+    }, CONFIRM_MS + 50);
+    return;
+  }
+  state.confirming = null;
+  button.disabled = true;
+  try {
+    await state.client.post(api(`/models/${version}/activate`), {});
+    say(`Model v${version} is now serving. The pool is being re-scored with it.`, 'ok');
+    await refreshAll();
+    scheduleJobs(0);
+  } catch (e) {
+    button.disabled = false;
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return stop(e);
+    say(`Could not activate v${version}: ${describeError(e)}`, 'error');
+  }
+}
+
+let sayTimer = 0;
+function say(message, tone) {
+  const el = $('action-msg');
+  el.textContent = message;
+  el.className = `action-msg tone-${tone}`;
+  el.hidden = false;
+  clearTimeout(sayTimer);
+  sayTimer = setTimeout(() => (el.hidden = true), 10_000);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rendering
+
+function render() {
+  const m = state.metrics;
+  const models = state.models;
+  const active = models?.versions.find((v) => v.version === m.modelVersion);
+  document.body.dataset.model = m.modelVersion === null ? '' : String(m.modelVersion);
+  $('board-sub').textContent = m.modelVersion === null
+    ? `${state.me.project.name} · no model trained yet`
+    : `${state.me.project.name} · serving model v${m.modelVersion}${active ? `, trained ${fmtTime(active.createdAt)} on ${fmtInt(active.trainedOnLabels)} human labels` : ''}`;
+  renderKpis();
+  renderAccuracyChart();
+  renderCalibrationChart();
+  renderConfusion();
+  renderPerClass();
+  renderVersions();
+  renderUpdated();
+}
+
+function renderUpdated() {
+  if (!state.lastUpdated) return;
+  const el = $('updated');
+  el.className = 'sync muted';
+  el.textContent = `Updated ${fmtAgo(new Date(state.lastUpdated).toISOString())}`;
+}
+
+function renderKpis() {
+  const m = state.metrics;
+  const g = m.gold;
+  $('kpi-accuracy').textContent = fmtPct(g.accuracy);
+  const hist = m.history;
+  const idx = hist.findIndex((x) => x.version === m.modelVersion);
+  const prev = idx > 0 ? hist[idx - 1] : null;
+  const sub = $('kpi-accuracy-sub');
+  sub.className = 'kpi-sub';
+  if (m.modelVersion === null) sub.textContent = `${fmtInt(g.n)} gold items, no model yet`;
+  else if (prev && prev.accuracy !== null && g.accuracy !== null) {
+    const d = (g.accuracy - prev.accuracy) * 100;
+    sub.textContent = `${d >= 0 ? '▲' : '▼'} ${Math.abs(d).toFixed(1)} pts vs v${prev.version} · ${fmtInt(g.n)} gold items`;
+    sub.classList.add(d >= 0 ? 'up' : 'down');
+  } else sub.textContent = `v${m.modelVersion} on ${fmtInt(g.n)} gold items`;
+  $('kpi-ece').textContent = g.ece === null || g.ece === undefined ? '—' : g.ece.toFixed(3);
+  $('kpi-ece-sub').textContent = g.ece === null || g.ece === undefined ? '' : g.ece < 0.05 ? 'ECE · well calibrated' : g.ece < 0.15 ? 'ECE · fairly calibrated' : 'ECE · poorly calibrated';
+  $('kpi-human').textContent = fmtInt(m.labels.human - (m.labels.imported ?? 0));
+  $('kpi-human-sub').textContent = m.labels.imported ? `+ ${fmtInt(m.labels.imported)} imported` : 'from annotators';
+  $('kpi-auto').textContent = fmtInt(m.labels.auto);
+  $('kpi-pending').textContent = fmtInt(m.labels.pending);
+}
+
+/** A uPlot chart that follows its container's width; `readout(i)` describes the hovered point. */
+function chart(id, opts, data, readout) {
+  const el = $(id);
+  const existing = state.charts[id];
+  if (existing) {
+    existing.destroy();
+    delete state.charts[id];
+  }
+  const width = Math.max(280, el.clientWidth || 520);
+  const out = document.getElementById(`${id}-readout`);
+  if (out) out.textContent = '';
+  const hooks = readout && out ? { setCursor: [(u) => (out.textContent = u.cursor.idx === null || u.cursor.idx === undefined ? '' : readout(u.cursor.idx))] } : {};
+  const u = new window.uPlot({ width, height: CHART_HEIGHT, legend: { show: false }, hooks, ...opts }, data, el);
+  state.charts[id] = u;
+  if (!el.dataset.observed) {
+    el.dataset.observed = '1';
+    new ResizeObserver(() => state.charts[id]?.setSize({ width: Math.max(280, el.clientWidth), height: CHART_HEIGHT })).observe(el);
+  }
+  return u;
+}
+
+const axisBase = { stroke: COLORS.axis, grid: { stroke: COLORS.grid, width: 1 }, ticks: { stroke: COLORS.grid, width: 1 }, font: '12px system-ui, sans-serif', labelFont: '12px system-ui, sans-serif' };
+
+function emptyChart(id, message) {
+  const existing = state.charts[id];
+  if (existing) {
+    existing.destroy();
+    delete state.charts[id];
+  }
+  $(id).hidden = true;
+  const p = $(`${id}-empty`);
+  p.textContent = message;
+  p.hidden = false;
+}
+
+function renderAccuracyChart() {
+  const hist = state.metrics.history.filter((x) => x.accuracy !== null);
+  if (hist.length === 0) {
+    emptyChart('chart-accuracy', 'No model version yet. The curve starts with the first training.');
+    return;
+  }
+  $('chart-accuracy').hidden = false;
+  $('chart-accuracy-empty').hidden = true;
+  const xs = hist.map((x) => x.version);
+  const active = state.metrics.modelVersion;
+  chart(
+    'chart-accuracy',
+    {
+      scales: {
+        x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] },
+        acc: { range: (_u, min) => [Math.max(0, Math.floor((min - 5) / 10) * 10), 100] },
+        n: { range: (_u, _min, max) => [0, Math.max(10, max * 1.15)] },
+      },
+      axes: [
+        { ...axisBase, size: 34, incrs: [1, 2, 5, 10, 20, 50, 100], values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? `v${v}${v === active ? ' (serving)' : ''}` : '')) },
+        { ...axisBase, scale: 'acc', label: 'gold accuracy', values: (_u, splits) => splits.map((v) => `${v}%`), size: 56 },
+        { ...axisBase, scale: 'n', side: 1, label: 'labels trained on', grid: { show: false }, size: 60, values: (_u, splits) => splits.map((v) => fmtInt(v)) },
+      ],
+      series: [
+        { label: 'version', value: (_u, v) => (v === null ? '—' : `v${v}${v === active ? ' (active)' : ''}`) },
+        {
+          label: 'Gold accuracy',
+          scale: 'acc',
+          stroke: COLORS.accent,
+          width: 2.5,
+          fill: COLORS.accentFill,
+          points: { show: true, size: 8, fill: '#fff', width: 2 },
+          value: (_u, v) => (v === null ? '—' : `${v.toFixed(1)}%`),
+        },
+        {
+          label: 'Labels trained on',
+          scale: 'n',
+          stroke: COLORS.gray,
+          width: 1.5,
+          dash: [4, 4],
+          points: { show: true, size: 5 },
+          value: (_u, v) => (v === null ? '—' : fmtInt(v)),
+        },
+      ],
+      cursor: { drag: { x: false, y: false } },
+    },
+    [xs, hist.map((x) => x.accuracy * 100), hist.map((x) => x.humanLabels)],
+    (i) => `v${hist[i].version}: ${fmtPct(hist[i].accuracy)} on ${fmtInt(hist[i].humanLabels)} labels`,
+  );
+}
+
+function renderCalibrationChart() {
+  const cal = state.metrics.gold.calibration ?? [];
+  if (state.metrics.modelVersion === null || cal.length === 0) {
+    emptyChart('chart-calibration', 'Calibration shows once a model is evaluated on the gold set.');
+    return;
+  }
+  $('chart-calibration').hidden = false;
+  $('chart-calibration-empty').hidden = true;
+  // The diagonal runs corner to corner: x = 0 and 1 carry only the diagonal.
+  const xs = [0, ...cal.map((b) => (b.lower + b.upper) / 2), 1];
+  const bars = window.uPlot.paths?.bars?.({ size: [0.7, 60], align: 0 });
+  chart(
+    'chart-calibration',
+    {
+      scales: { x: { time: false, range: [0, 1] }, p: { range: [0, 1] }, n: { range: (_u, _min, max) => [0, Math.max(1, max) * 3] } },
+      axes: [
+        { ...axisBase, label: 'model confidence', values: (_u, s) => s.map((v) => `${Math.round(v * 100)}%`) },
+        { ...axisBase, scale: 'p', label: 'accuracy', values: (_u, s) => s.map((v) => `${Math.round(v * 100)}%`), size: 56 },
+      ],
+      series: [
+        { label: 'confidence', value: (_u, v) => (v === null ? '—' : `${Math.round(v * 100 - 5)}–${Math.round(v * 100 + 5)}%`) },
+        { label: 'Items', scale: 'n', stroke: 'transparent', fill: COLORS.bars, paths: bars, points: { show: false }, value: (_u, v) => (v === null ? '—' : fmtInt(v)) },
+        { label: 'Perfect calibration', scale: 'p', stroke: COLORS.gray, dash: [5, 5], width: 1.5, points: { show: false }, value: (_u, v) => (v === null ? '—' : `${Math.round(v * 100)}%`) },
+        { label: 'Observed accuracy', scale: 'p', stroke: COLORS.teal, width: 2.5, spanGaps: true, points: { show: true, size: 7, fill: '#fff', width: 2 }, value: (_u, v) => (v === null ? '—' : `${(v * 100).toFixed(0)}%`) },
+      ],
+      cursor: { drag: { x: false, y: false } },
+    },
+    [xs, [null, ...cal.map((b) => b.n), null], xs, [null, ...cal.map((b) => (b.n ? b.accuracy : null)), null]],
+    (i) => {
+      const b = cal[i - 1];
+      if (!b) return '';
+      const range = `${Math.round(b.lower * 100)}–${Math.round(b.upper * 100)}% confident`;
+      return b.n ? `${range}: ${fmtPct(b.accuracy, 0)} right (${fmtInt(b.n)} items)` : `${range}: no items`;
+    },
+  );
+}
+
+function renderConfusion() {
+  const box = $('confusion');
+  const cm = state.metrics.gold.confusion ?? [];
+  const labels = state.labels;
+  if (!cm.length) {
+    box.replaceChildren(h('p', { className: 'chart-empty muted' }, 'The confusion matrix shows once a model is evaluated on the gold set.'));
+    return;
+  }
+  const head = h('tr', {}, h('th', { className: 'corner', attrs: { scope: 'col' } }, h('span', { className: 'visually-hidden' }, 'Gold label \\ prediction')), labels.map((l) => h('th', { className: 'col-head', attrs: { scope: 'col', title: `predicted ${l}` } }, h('span', {}, l))));
+  const rows = cm.map((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return h(
+      'tr',
+      {},
+      h('th', { className: 'row-head', attrs: { scope: 'row' } }, labels[i]),
+      row.map((v, j) => {
+        const share = total ? v / total : 0;
+        const td = h('td', { className: `cell ${v === 0 ? 'zero' : i === j ? 'diag' : 'off'}${share > 0.55 ? ' dark' : ''}`, attrs: { title: `gold ${labels[i]}, predicted ${labels[j]}: ${v} of ${total} (${fmtPct(share, 0)})` } }, v ? String(v) : '');
+        td.style.setProperty('--a', String(i === j ? 0.08 + share * 0.85 : Math.min(0.9, share * 2.2)));
+        return td;
+      }),
+    );
+  });
+  box.replaceChildren(h('table', { className: 'heat' }, h('caption', { className: 'visually-hidden' }, 'Confusion matrix on the gold set: rows are gold labels, columns are predictions'), h('thead', {}, head), h('tbody', {}, rows)));
+}
+
+function bar(value, cls) {
+  const wrap = h('span', { className: `mini ${cls}` }, h('span', { className: 'mini-fill' }), h('span', { className: 'mini-text' }, fmtPct(value, 0)));
+  wrap.style.setProperty('--v', String(value));
+  return wrap;
+}
+
+function renderPerClass() {
+  const box = $('per-class');
+  const pc = state.metrics.gold.perClass ?? {};
+  const names = state.labels.filter((l) => pc[l]);
+  if (!names.length) {
+    box.replaceChildren(h('p', { className: 'chart-empty muted' }, 'Per-class precision and recall show once a model is evaluated.'));
+    return;
+  }
+  const worst = names.reduce((a, b) => (pc[b].f1 < pc[a].f1 ? b : a));
+  box.replaceChildren(
+    h(
+      'table',
+      { className: 'data per-class' },
+      h('thead', {}, h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Class'), h('th', { attrs: { scope: 'col' } }, 'Precision'), h('th', { attrs: { scope: 'col' } }, 'Recall'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'F1'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold n'))),
+      h(
+        'tbody',
+        {},
+        names.map((l) =>
+          h(
+            'tr',
+            { className: l === worst ? 'weakest' : '' },
+            h('th', { attrs: { scope: 'row' } }, l, l === worst ? h('span', { className: 'tag tag-warn' }, 'weakest') : null),
+            h('td', {}, bar(pc[l].precision, 'p')),
+            h('td', {}, bar(pc[l].recall, 'r')),
+            h('td', { className: 'num' }, pc[l].f1.toFixed(2)),
+            h('td', { className: 'num' }, fmtInt(pc[l].support)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function renderVersions() {
+  const box = $('versions');
+  const models = state.models;
+  const versions = models?.versions ?? [];
+  $('versions-sub').textContent = models?.active ? `v${models.active} serving` : '';
+  if (!versions.length) {
+    box.replaceChildren(h('p', { className: 'chart-empty muted' }, state.engineer ? 'No versions yet. “Retrain now” trains the first one once enough labels are in.' : 'No model version has been trained yet.'));
+    return;
+  }
+  box.replaceChildren(
+    h(
+      'table',
+      { className: 'data versions' },
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Version'), h('th', { attrs: { scope: 'col' } }, 'Trained'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Labels'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold acc.'), h('th', { attrs: { scope: 'col' } }, state.engineer ? h('span', { className: 'visually-hidden' }, 'Actions') : 'Status')),
+      ),
+      h(
+        'tbody',
+        {},
+        versions.slice(0, 8).map((v) => {
+          const acc = v.metrics?.gold?.accuracy;
+          let last;
+          if (v.active) last = h('span', { className: 'tag tag-ok' }, 'serving');
+          else if (v.status !== 'ready') last = h('span', { className: 'tag tag-bad', attrs: { title: 'Not activatable: training produced a broken model' } }, v.status);
+          else if (state.engineer) {
+            const b = h('button', { className: `btn small${confirmPending(v.version) ? ' confirm' : ''}`, type: 'button', dataset: { version: String(v.version) } }, activateLabel(v.version));
+            b.addEventListener('click', () => activate(v.version, b));
+            last = b;
+          } else last = h('span', { className: 'muted small' }, 'ready');
+          return h(
+            'tr',
+            { className: v.active ? 'is-active' : '' },
+            h('th', { attrs: { scope: 'row' } }, `v${v.version}`),
+            h('td', {}, fmtTime(v.createdAt)),
+            h('td', { className: 'num' }, fmtInt(v.trainedOnLabels)),
+            h('td', { className: 'num' }, typeof acc === 'number' ? fmtPct(acc) : '—'),
+            h('td', { className: 'actions-cell' }, last),
+          );
+        }),
+      ),
+    ),
+  );
+}
+
+function renderJobs() {
+  const box = $('jobs');
+  const jobs = state.jobs;
+  const running = jobs.filter((j) => j.status === 'running' || j.status === 'queued').length;
+  $('jobs-sub').textContent = running ? `${running} in progress` : 'idle';
+  if (!jobs.length) {
+    box.replaceChildren(h('p', { className: 'chart-empty muted' }, 'No jobs yet.'));
+    return;
+  }
+  box.replaceChildren(
+    h(
+      'table',
+      { className: 'data jobs' },
+      h('thead', {}, h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Job'), h('th', { attrs: { scope: 'col' } }, 'Status'), h('th', { attrs: { scope: 'col' } }, 'Progress'), h('th', { attrs: { scope: 'col' } }, 'Started'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Took'))),
+      h(
+        'tbody',
+        {},
+        jobs.map((j) => {
+          const took = j.startedAt ? ((j.finishedAt ? new Date(j.finishedAt).getTime() : Date.now()) - new Date(j.startedAt).getTime()) / 1000 : null;
+          const prog = h('progress', { max: 1, value: j.progress, attrs: { 'aria-label': `${j.kind} progress` } });
+          return h(
+            'tr',
+            { className: `job-${j.status}`, dataset: { jobId: j.id, status: j.status } },
+            h('th', { attrs: { scope: 'row' } }, j.kind === 'train' ? 'Train' : 'Pre-label', j.modelVersion ? h('span', { className: 'muted small' }, ` → v${j.modelVersion}`) : null),
+            h('td', {}, h('span', { className: `tag tag-${j.status}`, attrs: j.error ? { title: j.error } : {} }, j.status)),
+            h('td', { className: 'progress-cell' }, prog, h('span', { className: 'small muted' }, ` ${Math.round(j.progress * 100)}%`)),
+            h('td', {}, fmtTime(j.startedAt ?? j.createdAt)),
+            h('td', { className: 'num' }, took === null ? '—' : took < 60 ? `${took.toFixed(1)} s` : `${(took / 60).toFixed(1)} min`),
+          );
+        }),
+      ),
+    ),
+  );
+}
+
+main();

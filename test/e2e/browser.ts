@@ -1,0 +1,105 @@
+/**
+ * Shared set-up of the browser tests: Debian's Chromium driven by playwright-core (no downloaded browser),
+ * a fixture project of Fashion-MNIST images, and a page that records script errors and CSP violations.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { encodePngBase64 } from '../../pipelines/image-decode.ts';
+import { FASHION_MNIST_LABELS, loadFashionFixture } from '../../scripts/lib/datasets.ts';
+import type { TestServer } from '../helpers.ts';
+
+export const CHROMIUM_PATH = process.env.FURROW_CHROMIUM ?? '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM_PATH);
+
+/** No network here: the flags keep Chromium from trying to reach Google services at start. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+export interface OpenedPage {
+  page: Page;
+  context: BrowserContext;
+  /** Uncaught exceptions and Content-Security-Policy violations seen so far. */
+  problems: string[];
+}
+
+/** A fresh browser context (empty localStorage) on `path`, signed in with `key` through the `#key=` link form. */
+export async function openPage(browser: Browser, baseUrl: string, path: string, key: string, viewport = { width: 1280, height: 800 }): Promise<OpenedPage> {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
+  });
+  await page.goto(`${baseUrl}${path}#key=${encodeURIComponent(key)}`);
+  return { page, context, problems };
+}
+
+export interface ImageProject {
+  projectId: string;
+  keys: { engineer: string; annotator: string; client: string };
+  /** externalId → true label */
+  truth: Map<string, string>;
+}
+
+/** An image project: `pool` unlabelled Fashion-MNIST images and `gold` labelled ones, with one key per role. */
+export async function createImageProject(s: TestServer, opts: { name: string; pool: number; gold: number; settings?: Record<string, unknown> }): Promise<ImageProject> {
+  const data = await loadFashionFixture('train');
+  const project = await s.call('POST', '/api/projects', {
+    body: { name: opts.name, modality: 'image', labels: FASHION_MNIST_LABELS, settings: { retrainEvery: 0, minLabelsToTrain: 10, epochs: 4, ...opts.settings } },
+  });
+  if (project.status !== 201) throw new Error(`create project: ${project.status} ${project.text}`);
+  const projectId = project.body.id as string;
+  const key = async (role: string) => {
+    const r = await s.call('POST', `/api/projects/${projectId}/keys`, { body: { role, name: `${role} one` } });
+    if (r.status !== 201) throw new Error(`create key: ${r.status} ${r.text}`);
+    return r.body.key as string;
+  };
+  const keys = { engineer: await key('engineer'), annotator: await key('annotator'), client: await key('client') };
+  const truth = new Map<string, string>();
+  const items = [];
+  for (let i = 0; i < opts.pool + opts.gold; i++) {
+    const label = FASHION_MNIST_LABELS[data.labels[i]];
+    const gold = i >= opts.pool;
+    const externalId = `${gold ? 'gold' : 'pool'}-${i}`;
+    truth.set(externalId, label);
+    items.push({ externalId, image: encodePngBase64(data.images[i], data.width, data.height, 1), ...(gold ? { split: 'gold', label } : {}) });
+  }
+  const r = await s.call('POST', `/api/projects/${projectId}/items`, { key: keys.engineer, body: { items } });
+  if (r.status !== 202) throw new Error(`ingest: ${r.status} ${r.text}`);
+  return { projectId, keys, truth };
+}
+
+/** Labels `n` queue items over the API with their true labels, as an oracle annotator. */
+export async function labelWithTruth(s: TestServer, p: ImageProject, n: number): Promise<void> {
+  let done = 0;
+  while (done < n) {
+    const q = await s.call('GET', `/api/projects/${p.projectId}/queue?limit=${Math.min(20, n - done)}`, { key: p.keys.annotator });
+    if (q.status !== 200 || q.body.items.length === 0) throw new Error(`queue: ${q.status} ${q.text}`);
+    for (const it of q.body.items) {
+      const detail = await s.call('GET', `/api/projects/${p.projectId}/items/${it.id}`, { key: p.keys.annotator });
+      const r = await s.call('POST', `/api/projects/${p.projectId}/items/${it.id}/label`, { key: p.keys.annotator, body: { label: p.truth.get(detail.body.externalId) } });
+      if (r.status !== 200) throw new Error(`label: ${r.status} ${r.text}`);
+      done++;
+    }
+  }
+}
+
+/** Waits until the first element of `loc` contains `text`; throws with what it saw instead. */
+export async function see(loc: Locator, text: string, timeoutMs = 20_000): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    last = (await loc.first().textContent({ timeout: 1_000 }).catch(() => null)) ?? '';
+    if (last.includes(text)) return last;
+    if (Date.now() > until) throw new Error(`expected ${String(loc)} to contain "${text}", it shows "${last.trim().slice(0, 300)}"`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const visible = (loc: Locator, timeout = 20_000) => loc.first().waitFor({ state: 'visible', timeout });
+export const hidden = (loc: Locator, timeout = 20_000) => loc.first().waitFor({ state: 'hidden', timeout });

@@ -1,0 +1,115 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, waitForIdle, type TestServer } from '../helpers.ts';
+import { createImageProject, hasChromium, labelWithTruth, launchBrowser, openPage, see, visible, type ImageProject, type OpenedPage } from './browser.ts';
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
+  let s: TestServer;
+  let browser: Browser;
+  let p: ImageProject;
+  const opened: OpenedPage[] = [];
+  const open = async (path: string, key: string) => {
+    const o = await openPage(browser, s.url, path, key);
+    opened.push(o);
+    return o;
+  };
+
+  beforeAll(async () => {
+    s = await startTestServer();
+    browser = await launchBrowser();
+    p = await createImageProject(s, { name: 'Dashboard e2e', pool: 200, gold: 50 });
+    await waitForIdle(s, p.projectId);
+    await labelWithTruth(s, p, 40);
+  });
+  afterAll(async () => {
+    for (const o of opened) expect(o.problems, 'script errors or CSP violations').toEqual([]);
+    await browser?.close();
+    await s?.stop();
+  });
+
+  it('serves the pages with a strict CSP, and uPlot from this server', async () => {
+    const page = await s.call('GET', '/ui/dashboard', { key: null });
+    expect(page.status).toBe(200);
+    const csp = page.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(page.text).not.toMatch(/https?:\/\//);
+    const vendor = await s.call('GET', '/ui/vendor/uplot.iife.min.js', { key: null });
+    expect(vendor.status).toBe(200);
+    expect(vendor.text).toContain('uPlot');
+    expect((await s.call('GET', '/ui/vendor/uPlot.min.css', { key: null })).status).toBe(200);
+    const root = await fetch(`${s.url}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/ui');
+    expect((await s.call('GET', '/ui', { key: null })).text).toContain('/ui/review');
+  });
+
+  it('an engineer retrains from the dashboard and sees the new accuracy', async () => {
+    const { page } = await open(`/ui/dashboard?project=${p.projectId}`, p.keys.engineer);
+    await see(page.locator('#chart-accuracy-empty'), 'No model version yet');
+    await see(page.locator('#kpi-pending'), '160');
+    await page.locator('#retrain').click();
+    // The job appears with its progress, then the dashboard switches to the new version by itself.
+    await visible(page.locator('#jobs tr[data-status] progress'));
+    await page.waitForFunction(() => document.body.dataset.model === '1', undefined, { timeout: 180_000 });
+
+    const metrics = (await s.call('GET', `/api/projects/${p.projectId}/metrics`, { key: p.keys.client })).body;
+    expect(metrics.modelVersion).toBe(1);
+    expect((await see(page.locator('#kpi-accuracy'), pct(metrics.gold.accuracy))).trim()).toBe(pct(metrics.gold.accuracy));
+    await see(page.locator('#kpi-human'), '40');
+    // The plots are drawn by uPlot on canvas; the heat map and per-class table cover every label.
+    await visible(page.locator('#chart-accuracy .uplot canvas'));
+    await visible(page.locator('#chart-calibration .uplot canvas'));
+    expect(await page.locator('#confusion td.cell').count()).toBe(100);
+    const cellSum = await page.locator('#confusion td.cell').evaluateAll((tds) => tds.reduce((a, td) => a + Number(td.textContent || 0), 0));
+    expect(cellSum).toBe(50);
+    expect(await page.locator('#per-class tbody tr').count()).toBe(10);
+    await see(page.locator('#jobs tr[data-status="succeeded"]'), 'v1');
+    await see(page.locator('#versions tr.is-active'), 'serving');
+  });
+
+  it('an engineer rolls back and forward between versions', async () => {
+    await labelWithTruth(s, p, 20);
+    const { page } = await open(`/ui/dashboard?project=${p.projectId}`, p.keys.engineer);
+    await page.waitForFunction(() => document.body.dataset.model === '1');
+    await page.locator('#retrain').click();
+    await page.waitForFunction(() => document.body.dataset.model === '2', undefined, { timeout: 180_000 });
+    // Two points on the accuracy curve now; roll back to v1 (two clicks: the first asks to confirm).
+    const v1 = page.locator('#versions button[data-version="1"]');
+    await v1.click();
+    await see(v1, 'Roll back to v1?');
+    await v1.click();
+    await page.waitForFunction(() => document.body.dataset.model === '1');
+    expect((await s.call('GET', `/api/projects/${p.projectId}/models`, { key: p.keys.engineer })).body.active).toBe(1);
+    await page.locator('#versions button[data-version="2"]').click();
+    await page.locator('#versions button[data-version="2"]').click();
+    await page.waitForFunction(() => document.body.dataset.model === '2');
+    await waitForIdle(s, p.projectId);
+  });
+
+  it('a client sees the metrics but no engineer controls', async () => {
+    const { page } = await open(`/ui/dashboard?project=${p.projectId}`, p.keys.client);
+    await page.waitForFunction(() => !!document.body.dataset.model);
+    const metrics = (await s.call('GET', `/api/projects/${p.projectId}/metrics`, { key: p.keys.client })).body;
+    await see(page.locator('#kpi-accuracy'), pct(metrics.gold.accuracy));
+    await visible(page.locator('#chart-accuracy .uplot canvas'));
+    expect(await page.locator('#retrain').count()).toBe(0);
+    expect(await page.locator('#versions button').count()).toBe(0);
+    expect(await page.locator('#jobs-card').isHidden()).toBe(true);
+    await see(page.locator('#versions'), 'serving');
+  });
+
+  it('an annotator key cannot open the engineer controls', async () => {
+    const { page } = await open(`/ui/dashboard?project=${p.projectId}`, p.keys.annotator);
+    await see(page.locator('#notice'), 'This key cannot open the dashboard');
+    expect(await page.locator('#board').isHidden()).toBe(true);
+    expect(await page.locator('#retrain').count()).toBe(0);
+    expect(await page.locator('#versions button').count()).toBe(0);
+    // And the API refuses the controls whatever the page shows.
+    expect((await s.call('POST', `/api/projects/${p.projectId}/train`, { key: p.keys.annotator, body: {} })).status).toBe(403);
+    expect((await s.call('POST', `/api/projects/${p.projectId}/models/1/activate`, { key: p.keys.annotator, body: {} })).status).toBe(403);
+    expect((await s.call('GET', `/api/projects/${p.projectId}/jobs`, { key: p.keys.annotator })).status).toBe(403);
+  });
+});
