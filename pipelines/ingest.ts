@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import { hasImportedGold } from '../db/repositories/projects.ts';
@@ -8,6 +8,14 @@ import type { PipelineContext } from './context.ts';
 import { prepareItemData } from './inputs.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
+
+/**
+ * A uniform number in [0, 1) from a string. Items with an externalId get the same random rank and held-out
+ * draw in every project with the same seed, so experiments (and re-imports) are reproducible.
+ */
+export function unitHash(s: string): number {
+  return createHash('sha256').update(s).digest().readUInt32BE(0) / 2 ** 32;
+}
 
 /** Most items one ingest request may carry. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
@@ -103,7 +111,7 @@ export async function ingestItems(
         input: data.input,
         label: it.label ?? null,
         labelSource: it.label !== undefined ? 'imported' : null,
-        rand: Math.random(),
+        rand: unitHash(`${settings.seed}:rand:${it.externalId ?? index + ':' + Math.random()}`),
       },
     });
   });
@@ -122,7 +130,7 @@ export async function ingestItems(
     const batchHasGold = prepared.some((p) => p.row.split === 'gold');
     if (batchHasGold) await releaseHoldout(tx, project.id);
     const reserve = settings.goldFraction > 0 && !batchHasGold && !(await hasImportedGold(tx, project.id));
-    if (reserve) for (const p of prepared) if (p.row.split === 'pool' && p.label === undefined && Math.random() < settings.goldFraction) p.row.holdout = true;
+    if (reserve) for (const p of prepared) if (p.row.split === 'pool' && p.label === undefined && unitHash(`${settings.seed}:holdout:${p.row.externalId ?? p.row.id}`) < settings.goldFraction) p.row.holdout = true;
     const ids = await insertItems(tx, prepared.map((p) => p.row));
     await insertLabelRows(
       tx,

@@ -5,7 +5,7 @@ import type { PipelineContext } from './context.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { resolveSettings } from './settings.ts';
-import { argmax, uncertaintyOf } from './strategies.ts';
+import { argmax, BALD_SAMPLES, baldScores, uncertaintyOf } from './strategies.ts';
 
 /** Items scored per model call. */
 export const PRELABEL_BATCH = 512;
@@ -38,15 +38,18 @@ export async function runPrelabel(
   for (;;) {
     const batch = await unscoredPoolItems(ctx.db, project.id, version, PRELABEL_BATCH);
     if (!batch.length) break;
-    const probs = await ctx.runner.predict(
-      ref,
-      batch.map((r) => modelInputOf(r, project!.modality)),
-    );
+    const inputs = batch.map((r) => modelInputOf(r, project!.modality));
     const k = project.labels.length;
+    let probs: Float32Array;
+    let scores: Float32Array | undefined;
+    if (settings.strategy === 'bald') {
+      // BALD needs the spread of several dropout passes; the stored prediction is their mean.
+      ({ mean: probs, scores } = baldScores(await ctx.runner.predictSamples(ref, inputs, BALD_SAMPLES), BALD_SAMPLES, batch.length, k));
+    } else probs = await ctx.runner.predict(ref, inputs);
     const rows: ScoredItem[] = batch.map((r, i) => {
       const p = Array.from(probs.subarray(i * k, (i + 1) * k));
       const best = argmax(p);
-      return { itemId: r.id, probs: p, label: project!.labels[best], confidence: p[best], uncertainty: uncertaintyOf(p, settings.strategy) };
+      return { itemId: r.id, probs: p, label: project!.labels[best], confidence: p[best], uncertainty: scores ? scores[i] : uncertaintyOf(p, settings.strategy) };
     });
     project = await findProject(ctx.db, job.projectId);
     if (!project || project.activeVersion !== version) break;

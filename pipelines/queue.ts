@@ -1,8 +1,14 @@
 import { NotFoundError } from '../core/errors.ts';
-import { clearLease, findItem, holdoutCounts, leaseItems, predictionsFor } from '../db/repositories/items.ts';
+import { clearLease, findItem, holdoutCounts, leaseItems, predictionsFor, topUncertainServable } from '../db/repositories/items.ts';
+import { modelInputOf } from './inputs.ts';
+import { versionRef } from './model-ref.ts';
+import { diverseBatch } from './strategies.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { resolveSettings, type Strategy } from './settings.ts';
+
+/** The diverse strategy chooses each batch among this many times as many of the most uncertain items. */
+export const DIVERSE_CANDIDATES_PER_ITEM = 10;
 
 export interface QueueEntry {
   id: string;
@@ -28,6 +34,15 @@ export async function leaseQueue(
   const strategy = opts.strategy ?? settings.strategy;
   const now = new Date();
   const expiresAt = new Date(now.getTime() + (settings.leaseSeconds ?? ctx.config.leaseSeconds) * 1000);
+  // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.
+  let candidates: string[] | undefined;
+  if (strategy === 'diverse' && project.activeVersion !== null) {
+    const pool = await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: Math.max(DIVERSE_CANDIDATES_PER_ITEM * opts.limit, 100) });
+    if (pool.length > opts.limit) {
+      const emb = await ctx.runner.embed(versionRef(ctx, project.id, project.activeVersion), pool.map((r) => modelInputOf(r, project.modality)));
+      candidates = diverseBatch(emb.data, emb.dim, pool.map((r) => r.uncertainty ?? 1), opts.limit).map((i) => pool[i].id);
+    }
+  }
   const rows = await ctx.db.transaction(async (tx) => {
     let holdoutWanted = 0;
     if (settings.goldFraction > 0) {
@@ -43,6 +58,7 @@ export async function leaseQueue(
       expiresAt,
       order: project.activeVersion === null || strategy === 'random' ? 'random' : 'uncertainty',
       holdoutWanted,
+      candidates,
     });
   });
   const preds = project.activeVersion === null ? new Map() : await predictionsFor(ctx.db, rows.map((r) => r.id), project.activeVersion);

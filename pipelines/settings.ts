@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Query strategies a project or a queue request may pick. */
-export const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy'] as const;
+export const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'bald', 'diverse'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 /**
@@ -20,6 +20,7 @@ export const projectSettingsSchema = z
     minLabelsToTrain: z.number().int().min(2).max(1_000_000).default(10).describe('Training needs at least this many human labels over at least 2 classes.'),
     leaseSeconds: z.number().int().min(5).max(7 * 24 * 3600).optional().describe('Queue lease length; defaults to the server setting (10 minutes).'),
     epochs: z.number().int().min(1).max(1000).optional().describe('Training epochs (default: chosen by the model).'),
+    semiSupervised: z.boolean().default(true).describe('Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
   })
   .strict();

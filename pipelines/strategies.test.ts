@@ -21,3 +21,37 @@ describe('uncertainty scores', () => {
     expect(argmax([0.1, 0.7, 0.2])).toBe(1);
   });
 });
+
+import { baldScores, diverseBatch } from './strategies.ts';
+
+describe('BALD', () => {
+  it('is zero when every pass agrees, high when confident passes disagree', () => {
+    // 2 passes, 2 items, 2 classes. Item 0: both passes say [0.5, 0.5] (aleatoric, BALD 0).
+    // Item 1: pass 1 says [1, 0], pass 2 says [0, 1] (epistemic, BALD 1).
+    const s = new Float32Array([0.5, 0.5, 1, 0, 0.5, 0.5, 0, 1]);
+    const { mean, scores } = baldScores(s, 2, 2, 2);
+    expect(Array.from(mean)).toEqual([0.5, 0.5, 0.5, 0.5]);
+    expect(scores[0]).toBeCloseTo(0);
+    expect(scores[1]).toBeCloseTo(1);
+  });
+});
+
+describe('diverse batch (uncertainty-weighted k-center greedy)', () => {
+  it('does not pick near-duplicates', () => {
+    // Three tight clusters in 2-D; cluster A is slightly more uncertain and holds most points.
+    const pts = [
+      [0, 0], [0.01, 0], [0, 0.01], [0.01, 0.01],
+      [5, 5], [5.01, 5],
+      [-5, 5],
+    ];
+    const unc = [0.9, 0.89, 0.88, 0.87, 0.6, 0.59, 0.5];
+    const picked = diverseBatch(Float32Array.from(pts.flat()), 2, unc, 3);
+    expect(picked[0]).toBe(0);
+    const clusters = picked.map((i) => (i < 4 ? 'A' : i < 6 ? 'B' : 'C'));
+    expect(new Set(clusters).size).toBe(3);
+  });
+  it('returns at most the candidates it has', () => {
+    expect(diverseBatch(new Float32Array([0, 1]), 1, [0.5, 0.4], 5)).toHaveLength(2);
+    expect(diverseBatch(new Float32Array(0), 1, [], 5)).toEqual([]);
+  });
+});

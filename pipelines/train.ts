@@ -1,6 +1,6 @@
 import { ConflictError } from '../core/errors.ts';
 import { activeJobs, insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
-import { countTrainable, goldExamples, trainingExamples } from '../db/repositories/items.ts';
+import { confidentPoolItems, countTrainable, goldExamples, trainingExamples } from '../db/repositories/items.ts';
 import { insertVersion, listVersions, nextVersionNumber } from '../db/repositories/models.ts';
 import { findProject, lockProject, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
@@ -52,6 +52,11 @@ export async function maybeAutoRetrain(ctx: PipelineContext, project: ProjectRow
   }
 }
 
+/** Pseudo-labels are taken only from predictions at least this confident. */
+export const PSEUDO_LABEL_MIN_CONFIDENCE = 0.9;
+/** At most this many pseudo-labels per human label (spread evenly over the classes). */
+export const PSEUDO_LABELS_PER_HUMAN_LABEL = 2;
+
 export interface TrainOutcome {
   modelVersion: number;
   status: 'ready' | 'rejected';
@@ -72,8 +77,21 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const index = new Map(project.labels.map((l, i) => [l, i]));
   const examples = await trainingExamples(ctx.db, project.id);
   if (examples.length < 2) throw new Error(`only ${examples.length} labelled items to train on`);
-  const inputs = examples.map((e) => modelInputOf(e, project.modality));
-  const labels = Int32Array.from(examples, (e) => index.get(e.label) ?? 0);
+  // Semi-supervised: the active version's most confident predictions on the unlabelled pool join the human
+  // labels as pseudo-labels, class-balanced so that no class floods the training set.
+  const pseudo =
+    settings.semiSupervised && project.activeVersion !== null
+      ? await confidentPoolItems(
+          ctx.db,
+          project.id,
+          project.activeVersion,
+          PSEUDO_LABEL_MIN_CONFIDENCE,
+          Math.ceil((PSEUDO_LABELS_PER_HUMAN_LABEL * examples.length) / project.labels.length),
+        )
+      : [];
+  const all = [...examples, ...pseudo];
+  const inputs = all.map((e) => modelInputOf(e, project.modality));
+  const labels = Int32Array.from(all, (e) => index.get(e.label) ?? 0);
   await progress(0.02);
   const { blob, result } = await ctx.runner.train(
     { spec, inputs, labels, options: { epochs: settings.epochs, seed: settings.seed } },
@@ -103,7 +121,11 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       status,
       spec: spec as unknown as Record<string, unknown>,
       weights: blob,
-      metrics: { gold: metrics, train: { epochs: result.epochs, loss: result.loss, valAccuracy: result.valAccuracy ?? null, examples: examples.length }, backend: await ctx.runner.backend() },
+      metrics: {
+        gold: metrics,
+        train: { epochs: result.epochs, loss: result.loss, valAccuracy: result.valAccuracy ?? null, humanLabels: examples.length, pseudoLabels: pseudo.length },
+        backend: await ctx.runner.backend(),
+      },
       trainedOnLabels: examples.length,
       jobId: job.id,
     });

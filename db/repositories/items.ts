@@ -339,3 +339,45 @@ export async function clearLease(db: DbOrTx, itemId: string, keyId: string): Pro
     .returning({ id: items.id });
   return rows.length > 0;
 }
+
+/**
+ * The most confident unlabelled pool items of one model version, at most `perClass` per predicted class and
+ * at or above `minConfidence`: candidates for pseudo-labels in semi-supervised training.
+ */
+export async function confidentPoolItems(
+  db: DbOrTx,
+  projectId: string,
+  version: number,
+  minConfidence: number,
+  perClass: number,
+): Promise<{ id: string; input: Uint8Array | null; data: Record<string, unknown>; label: string; confidence: number }[]> {
+  const rows = await queryRows<{ id: string; input: Uint8Array | null; data: Record<string, unknown> | string; label: string; confidence: number }>(
+    db,
+    sql`select id, input, data, pred_label as label, confidence from (
+          select id, input, data, pred_label, confidence,
+                 row_number() over (partition by pred_label order by confidence desc, seq) as rk
+          from items
+          where project_id = ${projectId} and split = 'pool' and holdout = false and status = 'pending'
+            and pred_version = ${version} and confidence >= ${minConfidence}
+        ) ranked where rk <= ${perClass}`,
+  );
+  return rows.map((r) => ({
+    ...r,
+    input: r.input === null ? null : new Uint8Array(r.input),
+    data: typeof r.data === 'string' ? JSON.parse(r.data) : r.data,
+    confidence: Number(r.confidence),
+  }));
+}
+
+/** The most uncertain items an annotator could be served now (not leased to others), with their inputs. */
+export async function topUncertainServable(
+  db: DbOrTx,
+  q: { projectId: string; keyId: string; now: Date; limit: number },
+): Promise<Pick<ItemRow, 'id' | 'input' | 'data' | 'uncertainty'>[]> {
+  return db
+    .select({ id: items.id, input: items.input, data: items.data, uncertainty: items.uncertainty })
+    .from(items)
+    .where(and(servable(q.projectId, q.keyId, q.now), eq(items.holdout, false)))
+    .orderBy(sql`${items.uncertainty} desc nulls last`, asc(items.rand))
+    .limit(q.limit);
+}
