@@ -1,9 +1,10 @@
 import { insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
-import { unscoredPoolItems, writePredictions, type ScoredItem } from '../db/repositories/items.ts';
+import { unscoredItems, writePredictions, type ScoredItem } from '../db/repositories/items.ts';
 import { findProject } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
+import { reconcileAutoLabels, type AutoLabelOutcome } from './autolabel-run.ts';
 import { resolveSettings } from './settings.ts';
 import { argmax, BALD_SAMPLES, baldScores, uncertaintyOf } from './strategies.ts';
 
@@ -20,15 +21,16 @@ export async function enqueuePrelabel(ctx: PipelineContext, projectId: string): 
 }
 
 /**
- * Scores every pool item that has no prediction from the active version yet, in batches: stores the class
- * probabilities and the uncertainty the queue ranks by. Stops early if another version became active
- * meanwhile (the activation queued a fresh pre-label job), so results of a stale model are never written.
+ * Scores every item (pool and gold) that has no prediction from the active version yet, in batches: stores
+ * the class probabilities and the uncertainty the queue ranks by. Stops early if another version became
+ * active meanwhile (the activation queued a fresh pre-label job), so results of a stale model are never
+ * written. Once everything is scored, auto-labelling is re-decided for the version.
  */
 export async function runPrelabel(
   ctx: PipelineContext,
   job: JobRow,
   progress: (p: number) => Promise<void>,
-): Promise<{ modelVersion: number | null; scored: number }> {
+): Promise<{ modelVersion: number | null; scored: number; autoLabel?: AutoLabelOutcome }> {
   let project = await findProject(ctx.db, job.projectId);
   if (!project || project.activeVersion === null) return { modelVersion: null, scored: 0 };
   const version = project.activeVersion;
@@ -36,7 +38,7 @@ export async function runPrelabel(
   const ref = versionRef(ctx, project.id, version);
   let scored = 0;
   for (;;) {
-    const batch = await unscoredPoolItems(ctx.db, project.id, version, PRELABEL_BATCH);
+    const batch = await unscoredItems(ctx.db, project.id, version, PRELABEL_BATCH);
     if (!batch.length) break;
     const inputs = batch.map((r) => modelInputOf(r, project!.modality));
     const k = project.labels.length;
@@ -55,7 +57,9 @@ export async function runPrelabel(
     if (!project || project.activeVersion !== version) break;
     await ctx.db.transaction((tx) => writePredictions(tx, project!.id, version, rows));
     scored += rows.length;
-    await progress(Math.min(0.99, scored / (scored + PRELABEL_BATCH)));
+    await progress(Math.min(0.95, scored / (scored + PRELABEL_BATCH)));
   }
-  return { modelVersion: version, scored };
+  const now = await findProject(ctx.db, job.projectId);
+  if (!now || now.activeVersion !== version) return { modelVersion: version, scored };
+  return { modelVersion: version, scored, autoLabel: await reconcileAutoLabels(ctx, now) };
 }

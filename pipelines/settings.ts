@@ -20,6 +20,14 @@ export const projectSettingsSchema = z
     minLabelsToTrain: z.number().int().min(2).max(1_000_000).default(10).describe('Training needs at least this many human labels over at least 2 classes.'),
     leaseSeconds: z.number().int().min(5).max(7 * 24 * 3600).optional().describe('Queue lease length; defaults to the server setting (10 minutes).'),
     epochs: z.number().int().min(1).max(1000).optional().describe('Training epochs (default: chosen by the model).'),
+    autoLabel: z
+      .object({
+        enabled: z.boolean().default(false).describe('Label confident pool items automatically.'),
+        targetAccuracy: z.number().min(0.5).max(0.999).default(0.95).describe('Machine labels must reach this accuracy on held-out human labels...'),
+        confidenceLevel: z.number().min(0.5).max(0.999).default(0.95).describe('...as the lower bound of a Clopper-Pearson interval at this confidence.'),
+      })
+      .strict()
+      .default({ enabled: false, targetAccuracy: 0.95, confidenceLevel: 0.95 }),
     semiSupervised: z.boolean().default(true).describe('Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
   })

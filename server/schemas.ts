@@ -118,6 +118,18 @@ const goldMetrics = z.object({
 export const metricsResponse = z.object({
   modelVersion: z.number().int().nullable(),
   gold: goldMetrics,
+  confusedPairs: z.array(z.object({ label: z.string(), predicted: z.string(), count: z.number().int(), rate: z.number(), text: z.string() })),
+  autoLabel: z.object({
+    enabled: z.boolean(),
+    targetAccuracy: z.number(),
+    confidenceLevel: z.number(),
+    items: z.number().int(),
+    thresholds: z.record(z.string(), z.number()),
+    estimatedAccuracy: z.number().nullable(),
+    interval: z.tuple([z.number(), z.number()]).nullable(),
+    goldItemsAboveThreshold: z.number().int(),
+    reason: z.string().optional(),
+  }),
   labels: z.object({ human: z.number(), auto: z.number(), pending: z.number(), imported: z.number() }),
   history: z.array(z.object({ version: z.number().int(), humanLabels: z.number().int(), accuracy: z.number().nullable(), createdAt: z.string() })),
 });

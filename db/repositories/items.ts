@@ -238,8 +238,8 @@ export async function countTrainable(db: DbOrTx, projectId: string): Promise<{ n
   return { n: rows.reduce((s, r) => s + Number(r.n), 0), classes: rows.length };
 }
 
-/** A page of pool items still without a prediction from `version`, oldest first. */
-export async function unscoredPoolItems(
+/** A page of items (pool and gold) still without a prediction from `version`, oldest first. */
+export async function unscoredItems(
   db: DbOrTx,
   projectId: string,
   version: number,
@@ -249,11 +249,7 @@ export async function unscoredPoolItems(
     .select({ id: items.id, input: items.input, data: items.data })
     .from(items)
     .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        or(isNull(items.predVersion), ne(items.predVersion, version)),
-      ),
+      and(eq(items.projectId, projectId), or(isNull(items.predVersion), ne(items.predVersion, version))),
     )
     .orderBy(asc(items.seq))
     .limit(limit);
@@ -380,4 +376,33 @@ export async function topUncertainServable(
     .where(and(servable(q.projectId, q.keyId, q.now), eq(items.holdout, false)))
     .orderBy(sql`${items.uncertainty} desc nulls last`, asc(items.rand))
     .limit(q.limit);
+}
+
+/** The evaluation set's stored predictions from one version: probabilities and the human label. */
+export async function goldPredictions(db: DbOrTx, projectId: string, version: number): Promise<{ probs: number[]; label: string }[]> {
+  return db
+    .select({ probs: predictions.probs, label: sql<string>`${items.label}` })
+    .from(items)
+    .innerJoin(predictions, and(eq(predictions.itemId, items.id), eq(predictions.modelVersion, version)))
+    .where(
+      and(
+        eq(items.projectId, projectId),
+        isNotNull(items.label),
+        ne(items.labelSource, 'auto'),
+        or(eq(items.split, 'gold'), eq(items.holdout, true)),
+      ),
+    );
+}
+
+export async function countAutoLabeled(db: DbOrTx, projectId: string): Promise<number> {
+  const [r] = await db
+    .select({ n: count() })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.status, 'auto')));
+  return Number(r?.n ?? 0);
+}
+
+/** Marks every item as not yet scored by any version, so the next pre-label job re-scores them all. */
+export async function clearPredictionMarks(db: DbOrTx, projectId: string): Promise<void> {
+  await db.update(items).set({ predVersion: null }).where(eq(items.projectId, projectId));
 }

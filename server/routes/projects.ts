@@ -1,11 +1,12 @@
 import { NotFoundError } from '../../core/errors.ts';
 import { listKeys, revokeKey } from '../../db/repositories/keys.ts';
-import { labelsByKey } from '../../db/repositories/items.ts';
+import { clearPredictionMarks, labelsByKey } from '../../db/repositories/items.ts';
 import { findVersion } from '../../db/repositories/models.ts';
 import { insertProject, listProjects, projectCounts, updateSettings, type ProjectRow } from '../../db/repositories/projects.ts';
 import { createProjectKey } from '../../pipelines/access.ts';
 import type { PipelineContext } from '../../pipelines/context.ts';
-import { projectSettingsSchema } from '../../pipelines/settings.ts';
+import { enqueuePrelabel } from '../../pipelines/prelabel.ts';
+import { projectSettingsSchema, resolveSettings } from '../../pipelines/settings.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { route, type RouteDef } from '../route.ts';
 import { createKeyBody, createProjectBody, emptyQuery, keyResponse, projectResponse, updateSettingsBody } from '../schemas.ts';
@@ -105,7 +106,12 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
         for (const k of ['imageWidth', 'imageHeight', 'channels', 'vectorDim'] as const)
           if (body.settings[k] !== undefined && body.settings[k] !== (project!.settings as Record<string, unknown>)[k])
             throw new ValidationError(`settings.${k} cannot change after creation: stored items were prepared with it.`, undefined, 'immutable_setting');
-        return { body: projectView(await updateSettings(ctx.db, project!.id, merged)) };
+        const updated = await updateSettings(ctx.db, project!.id, merged);
+        // Stored uncertainties were computed with the old strategy: re-score everything with the new one.
+        if (merged.strategy !== resolveSettings(project!.settings).strategy) await clearPredictionMarks(ctx.db, updated.id);
+        // Auto-labelling and ranking depend on settings: re-score and re-decide with the active version.
+        if (updated.activeVersion !== null) await enqueuePrelabel(ctx, updated.id);
+        return { body: projectView(updated) };
       },
     }),
     route({
