@@ -11,6 +11,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   real,
   text,
   timestamp,
@@ -82,6 +83,12 @@ export const items = pgTable(
     predLabel: text('pred_label'),
     confidence: real('confidence'),
     uncertainty: real('uncertainty'),
+    /** Label-error detection: the label the model suggests instead of the human one, how strongly, since when. */
+    disputedLabel: text('disputed_label'),
+    disputeScore: real('dispute_score'),
+    disputedAt: tsz('disputed_at'),
+    /** A second annotator decided on a disputed label; the decision stands and is not disputed again. */
+    reviewed: boolean('reviewed').notNull().default(false),
     leasedBy: text('leased_by'),
     leaseExpiresAt: tsz('lease_expires_at'),
     createdAt: tsz('created_at').notNull().defaultNow(),
@@ -90,6 +97,7 @@ export const items = pgTable(
     uniqueIndex('items_project_external_idx').on(t.projectId, t.externalId),
     index('items_queue_idx').on(t.projectId, t.status, t.split, t.uncertainty),
     index('items_project_seq_idx').on(t.projectId, t.seq),
+    index('items_disputed_idx').on(t.projectId, t.disputedAt),
   ],
 );
 
@@ -163,7 +171,7 @@ export const jobs = pgTable(
     projectId: text('project_id')
       .notNull()
       .references(() => projects.id, { onDelete: 'cascade' }),
-    kind: text('kind').$type<'train' | 'prelabel'>().notNull(),
+    kind: text('kind').$type<'train' | 'prelabel' | 'audit'>().notNull(),
     status: text('status').$type<'queued' | 'running' | 'succeeded' | 'failed'>().notNull(),
     progress: real('progress').notNull().default(0),
     error: text('error'),
@@ -178,4 +186,26 @@ export const jobs = pgTable(
     finishedAt: tsz('finished_at'),
   },
   (t) => [index('jobs_status_idx').on(t.status, t.createdAt), index('jobs_project_idx').on(t.projectId, t.kind, t.status)],
+);
+
+/**
+ * Answers to POST requests that carried an `Idempotency-Key` header, per calling API key: a retry with the
+ * same key and the same request gets the stored answer instead of doing the work again. `status` is null
+ * while the first request is still running. Rows older than a day are purged.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    keyId: text('key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    idempotencyKey: text('idempotency_key').notNull(),
+    /** sha256 (hex) of method, path, query string, content type and body: the same key on another request is refused. */
+    fingerprint: text('fingerprint').notNull(),
+    status: integer('status'),
+    /** The answer's JSON text, byte for byte (jsonb would reorder its keys). */
+    body: text('body'),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.idempotencyKey] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );

@@ -1,5 +1,6 @@
 import { claimJob, finishJob, heartbeat, recoverStaleJobs, type JobKind, type JobRow } from '../db/repositories/jobs.ts';
 import type { PipelineContext } from './context.ts';
+import { runAudit } from './audit.ts';
 import { runPrelabel } from './prelabel.ts';
 import { runTrain } from './train.ts';
 
@@ -22,7 +23,7 @@ export interface JobRunner {
 }
 
 type Handler = (ctx: PipelineContext, job: JobRow, progress: (p: number) => Promise<void>) => Promise<{ modelVersion: number | null }>;
-const HANDLERS: Record<JobKind, Handler> = { train: runTrain, prelabel: runPrelabel };
+const HANDLERS: Record<JobKind, Handler> = { train: runTrain, prelabel: runPrelabel, audit: runAudit };
 
 /**
  * Runs persisted jobs in this process: one loop per kind (so a long training never delays pre-labelling),
@@ -75,7 +76,7 @@ export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): J
     }
   }
 
-  async function loop(kind: JobKind): Promise<void> {
+  async function loop(kinds: JobKind[]): Promise<void> {
     while (!stopped) {
       try {
         if (Date.now() - lastRecovery > Math.min(staleAfterMs / 3, 10_000)) {
@@ -83,13 +84,13 @@ export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): J
           const r = await recoverStaleJobs(ctx.db, new Date(Date.now() - staleAfterMs), maxAttempts);
           if (r.requeued || r.failed) ctx.logger.warn('recovered stale jobs', r);
         }
-        const job = await claimJob(ctx.db, [kind], opts.workerId);
+        const job = await claimJob(ctx.db, kinds, opts.workerId);
         if (job) {
           await execute(job);
           continue;
         }
       } catch (e) {
-        ctx.logger.warn('job loop error (will retry)', { kind, error: e instanceof Error ? e.message : String(e) });
+        ctx.logger.warn('job loop error (will retry)', { kinds, error: e instanceof Error ? e.message : String(e) });
       }
       if (!stopped) await sleep(opts.pollMs);
     }
@@ -99,7 +100,8 @@ export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): J
     start() {
       if (!stopped) return;
       stopped = false;
-      loops.push(loop('train'), loop('prelabel'));
+      // Training and audits share the training worker; pre-labelling uses the inference worker.
+      loops.push(loop(['train', 'audit']), loop(['prelabel']));
     },
     wake() {
       for (const w of [...wakers]) w();

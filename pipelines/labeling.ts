@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
-import { applyHumanLabel, insertLabelRows, latestLabel, lockItem } from '../db/repositories/items.ts';
+import { applyHumanLabel, insertLabelRows, latestLabel, lockItem, markReviewed } from '../db/repositories/items.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { maybeAutoRetrain } from './train.ts';
@@ -50,6 +50,8 @@ export async function labelItem(
       },
     ]);
     await applyHumanLabel(tx, item.id, label, 'human');
+    // A decision on a disputed label is the second review: it stands, and the item is not disputed again.
+    if (item.disputedAt && !item.reviewed) await markReviewed(tx, item.id);
     return { result: { itemId: item.id, label, agreedWithModel: agreed }, stored: true };
   });
   if (out.stored) {

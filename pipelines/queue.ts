@@ -1,5 +1,5 @@
 import { NotFoundError } from '../core/errors.ts';
-import { clearLease, findItem, holdoutCounts, leaseItems, predictionsFor, topUncertainServable } from '../db/repositories/items.ts';
+import { clearLease, findItem, holdoutCounts, latestLabellers, leaseDisputed, leaseItems, predictionsFor, topUncertainServable, type ItemRow } from '../db/repositories/items.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { diverseBatch } from './strategies.ts';
@@ -17,6 +17,8 @@ export interface QueueEntry {
   prediction: { label: string; confidence: number; probs: Record<string, number>; modelVersion: number } | null;
   uncertainty: number | null;
   leaseExpiresAt: string;
+  /** On the disputed queue: the human label under review, who gave it, and the label the model suggests. */
+  dispute?: { label: string; by: string | null; source: string; suggested: string; score: number };
 }
 
 /**
@@ -28,12 +30,23 @@ export async function leaseQueue(
   ctx: PipelineContext,
   project: ProjectRow,
   keyId: string,
-  opts: { limit: number; strategy?: Strategy },
+  opts: { limit: number; strategy?: Strategy; kind?: 'uncertain' | 'disputed' },
 ): Promise<QueueEntry[]> {
   const settings = resolveSettings(project.settings);
   const strategy = opts.strategy ?? settings.strategy;
   const now = new Date();
   const expiresAt = new Date(now.getTime() + (settings.leaseSeconds ?? ctx.config.leaseSeconds) * 1000);
+  if (opts.kind === 'disputed') {
+    const rows = await ctx.db.transaction((tx) => leaseDisputed(tx, { projectId: project.id, keyId, limit: opts.limit, now, expiresAt }));
+    const who = await latestLabellers(ctx.db, rows.map((r) => r.id));
+    return toEntries(ctx, project, rows, (r) => ({
+      label: r.label ?? '',
+      by: who.get(r.id)?.name ?? null,
+      source: r.labelSource ?? 'human',
+      suggested: r.disputedLabel ?? '',
+      score: r.disputeScore ?? 0,
+    }));
+  }
   // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.
   let candidates: string[] | undefined;
   if (strategy === 'diverse' && project.activeVersion !== null) {
@@ -61,6 +74,15 @@ export async function leaseQueue(
       candidates,
     });
   });
+  return toEntries(ctx, project, rows);
+}
+
+async function toEntries(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  rows: ItemRow[],
+  dispute?: (r: ItemRow) => NonNullable<QueueEntry['dispute']>,
+): Promise<QueueEntry[]> {
   const preds = project.activeVersion === null ? new Map() : await predictionsFor(ctx.db, rows.map((r) => r.id), project.activeVersion);
   return rows.map((r) => {
     const p = preds.get(r.id);
@@ -77,6 +99,7 @@ export async function leaseQueue(
         : null,
       uncertainty: r.uncertainty,
       leaseExpiresAt: (r.leaseExpiresAt as Date).toISOString(),
+      ...(dispute ? { dispute: dispute(r) } : {}),
     };
   });
 }

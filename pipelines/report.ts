@@ -1,4 +1,5 @@
 import { NotFoundError, ValidationError } from '../core/errors.ts';
+import { countDisputed } from '../db/repositories/items.ts';
 import { findVersion, listVersions } from '../db/repositories/models.ts';
 import { lockProject, projectCounts, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
@@ -25,7 +26,7 @@ export interface MetricsReport {
     goldItemsAboveThreshold: number;
     reason?: string;
   };
-  labels: { human: number; auto: number; pending: number; imported: number };
+  labels: { human: number; auto: number; pending: number; imported: number; disputed: number };
   history: { version: number; humanLabels: number; accuracy: number | null; createdAt: string }[];
 }
 
@@ -52,7 +53,7 @@ export async function metricsReport(ctx: PipelineContext, project: ProjectRow): 
       goldItemsAboveThreshold: plan?.gold.n ?? 0,
       ...(plan?.reason ? { reason: plan.reason } : plan ? {} : { reason: 'no model yet' }),
     },
-    labels: { human: counts.human + counts.imported, auto: counts.autoLabeled, pending: counts.pending, imported: counts.imported },
+    labels: { human: counts.human + counts.imported, auto: counts.autoLabeled, pending: counts.pending, imported: counts.imported, disputed: await countDisputed(ctx.db, project.id) },
     history: versions
       .filter((v) => v.status === 'ready')
       .reverse()

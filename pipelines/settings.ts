@@ -20,6 +20,7 @@ export const projectSettingsSchema = z
     minLabelsToTrain: z.number().int().min(2).max(1_000_000).default(10).describe('Training needs at least this many human labels over at least 2 classes.'),
     leaseSeconds: z.number().int().min(5).max(7 * 24 * 3600).optional().describe('Queue lease length; defaults to the server setting (10 minutes).'),
     epochs: z.number().int().min(1).max(1000).optional().describe('Training epochs (default: chosen by the model).'),
+    learningRate: z.number().gt(0).max(1e38).optional().describe('Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated.'),
     autoLabel: z
       .object({
         enabled: z.boolean().default(false).describe('Label confident pool items automatically.'),
@@ -28,6 +29,7 @@ export const projectSettingsSchema = z
       })
       .strict()
       .default({ enabled: false, targetAccuracy: 0.95, confidenceLevel: 0.95 }),
+    auditEvery: z.number().int().min(0).max(1_000_000).default(200).describe('Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.'),
     semiSupervised: z.boolean().default(true).describe('Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
   })

@@ -6,6 +6,7 @@ import { findProject, lockProject, setActiveVersion, type ProjectRow } from '../
 import type { PipelineContext } from './context.ts';
 import { goldMetrics, type GoldMetrics } from './evaluate.ts';
 import { modelInputOf, modelSpecFor } from './inputs.ts';
+import { maybeAutoAudit } from './audit.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
 
@@ -94,7 +95,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const labels = Int32Array.from(all, (e) => index.get(e.label) ?? 0);
   await progress(0.02);
   const { blob, result } = await ctx.runner.train(
-    { spec, inputs, labels, options: { epochs: settings.epochs, seed: settings.seed } },
+    { spec, inputs, labels, options: { epochs: settings.epochs, seed: settings.seed, learningRate: settings.learningRate } },
     (p) => void progress(0.02 + 0.83 * p).catch(() => {}),
   );
   await progress(0.86);
@@ -132,7 +133,10 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
     if (status === 'ready') await setActiveVersion(tx, project.id, v);
     return v;
   });
-  if (status === 'ready') await enqueuePrelabel(ctx, project.id);
+  if (status === 'ready') {
+    await enqueuePrelabel(ctx, project.id);
+    await maybeAutoAudit(ctx, project, examples.length);
+  }
   else throw new Error(`training produced a non-finite loss or output; version ${version} was stored as rejected and not activated`);
   return { modelVersion: version, status, gold: metrics };
 }

@@ -36,6 +36,7 @@ export const queueQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(10),
     strategy: z.enum(STRATEGIES).optional(),
+    kind: z.enum(['uncertain', 'disputed']).default('uncertain').describe('disputed: human labels the model strongly disputes, for a second review'),
   })
   .strict();
 
@@ -73,6 +74,7 @@ export const queueResponse = z.object({
       prediction: prediction.extend({ modelVersion: z.number().int() }).nullable(),
       uncertainty: z.number().nullable(),
       leaseExpiresAt: z.string(),
+      dispute: z.object({ label: z.string(), by: z.string().nullable(), source: z.string(), suggested: z.string(), score: z.number() }).optional(),
     }),
   ),
 });
@@ -81,7 +83,7 @@ export const jobAccepted = z.object({ jobId: z.string() });
 export const jobResponse = z.object({
   id: z.string(),
   projectId: z.string(),
-  kind: z.enum(['train', 'prelabel']),
+  kind: z.enum(['train', 'prelabel', 'audit']),
   status: z.enum(['queued', 'running', 'succeeded', 'failed']),
   progress: z.number(),
   error: z.string().optional(),
@@ -130,7 +132,7 @@ export const metricsResponse = z.object({
     goldItemsAboveThreshold: z.number().int(),
     reason: z.string().optional(),
   }),
-  labels: z.object({ human: z.number(), auto: z.number(), pending: z.number(), imported: z.number() }),
+  labels: z.object({ human: z.number(), auto: z.number(), pending: z.number(), imported: z.number(), disputed: z.number() }),
   history: z.array(z.object({ version: z.number().int(), humanLabels: z.number().int(), accuracy: z.number().nullable(), createdAt: z.string() })),
 });
 export const modelsResponse = z.object({

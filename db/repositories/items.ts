@@ -406,3 +406,101 @@ export async function countAutoLabeled(db: DbOrTx, projectId: string): Promise<n
 export async function clearPredictionMarks(db: DbOrTx, projectId: string): Promise<void> {
   await db.update(items).set({ predVersion: null }).where(eq(items.projectId, projectId));
 }
+
+/** Every human or imported label that can be audited: pool (trainable) and evaluation items, not yet reviewed. */
+export async function auditableExamples(db: DbOrTx, projectId: string): Promise<(LabeledExample & { evaluation: boolean })[]> {
+  return db
+    .select({
+      id: items.id,
+      input: items.input,
+      data: items.data,
+      label: sql<string>`${items.label}`,
+      evaluation: sql<boolean>`(${items.split} = 'gold' or ${items.holdout})`,
+    })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), isNotNull(items.label), inArray(items.labelSource, ['human', 'imported']), eq(items.reviewed, false)))
+    .orderBy(asc(items.seq));
+}
+
+/**
+ * Replaces the project's open disputes with `flagged`. An item is only flagged if its label is still the one
+ * the audit saw (a label given meanwhile wins); reviewed items are never disputed again.
+ */
+export async function replaceDisputes(
+  db: DbOrTx,
+  projectId: string,
+  flagged: { itemId: string; givenLabel: string; suggested: string; score: number }[],
+): Promise<number> {
+  await db
+    .update(items)
+    .set({ disputedLabel: null, disputeScore: null, disputedAt: null })
+    .where(and(eq(items.projectId, projectId), isNotNull(items.disputedAt)));
+  if (!flagged.length) return 0;
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`update items as i set disputed_label = f.suggested, dispute_score = f.score, disputed_at = now()
+        from unnest(${sql.param(flagged.map((f) => f.itemId))}::text[], ${sql.param(flagged.map((f) => f.givenLabel))}::text[],
+                    ${sql.param(flagged.map((f) => f.suggested))}::text[], ${sql.param(flagged.map((f) => f.score))}::real[])
+             as f(id, given, suggested, score)
+        where i.id = f.id and i.project_id = ${projectId} and i.label = f.given and i.reviewed = false
+          and i.label_source in ('human', 'imported')
+        returning i.id`,
+  );
+  return rows.length;
+}
+
+/**
+ * Leases disputed items for a second review by `keyId`, never to a key that labelled the item before,
+ * most strongly disputed first, with FOR UPDATE SKIP LOCKED like the main queue.
+ */
+export async function leaseDisputed(
+  db: DbOrTx,
+  q: { projectId: string; keyId: string; limit: number; now: Date; expiresAt: Date },
+): Promise<ItemRow[]> {
+  const rows = await db
+    .select()
+    .from(items)
+    .where(
+      and(
+        eq(items.projectId, q.projectId),
+        isNotNull(items.disputedAt),
+        eq(items.reviewed, false),
+        or(isNull(items.leaseExpiresAt), lt(items.leaseExpiresAt, q.now), eq(items.leasedBy, q.keyId)),
+        sql`not exists (select 1 from labels l where l.item_id = ${items.id} and l.key_id = ${q.keyId})`,
+      ),
+    )
+    .orderBy(desc(items.disputeScore), asc(items.seq))
+    .limit(q.limit)
+    .for('update', { skipLocked: true });
+  if (rows.length)
+    await db
+      .update(items)
+      .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
+      .where(inArray(items.id, rows.map((r) => r.id)));
+  return rows.map((r) => ({ ...r, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
+}
+
+/** Who gave each item's current label (the latest label row), for showing disputes. */
+export async function latestLabellers(db: DbOrTx, itemIds: string[]): Promise<Map<string, { keyId: string | null; name: string | null; source: string }>> {
+  if (!itemIds.length) return new Map();
+  const rows = await queryRows<{ item_id: string; key_id: string | null; name: string | null; source: string }>(
+    db,
+    sql`select distinct on (l.item_id) l.item_id, l.key_id, k.name, l.source
+        from labels l left join api_keys k on k.id = l.key_id
+        where l.item_id in (${sql.join(itemIds.map((id) => sql`${id}`), sql`, `)})
+        order by l.item_id, l.id desc`,
+  );
+  return new Map(rows.map((r) => [r.item_id, { keyId: r.key_id, name: r.name, source: r.source }]));
+}
+
+export async function countDisputed(db: DbOrTx, projectId: string): Promise<number> {
+  const [r] = await db
+    .select({ n: count() })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), isNotNull(items.disputedAt), eq(items.reviewed, false)));
+  return Number(r?.n ?? 0);
+}
+
+export async function markReviewed(db: DbOrTx, itemId: string): Promise<void> {
+  await db.update(items).set({ reviewed: true, disputedLabel: null, disputeScore: null, disputedAt: null }).where(eq(items.id, itemId));
+}

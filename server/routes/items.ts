@@ -56,6 +56,8 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
             holdout: item.holdout,
             label: item.label,
             labelSource: item.labelSource,
+            ...(item.disputedAt ? { dispute: { suggested: item.disputedLabel, score: item.disputeScore, since: item.disputedAt.toISOString() } } : {}),
+            reviewed: item.reviewed,
             data: item.data,
             ...(pred
               ? {
@@ -91,7 +93,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
       query: queueQuery,
       responses: [{ status: 200, description: 'Leased items', schema: queueResponse }],
       handler: async ({ project, principal, query }) => ({
-        body: { items: await leaseQueue(ctx, project!, principal!.keyId, { limit: query.limit, strategy: query.strategy }) },
+        body: { items: await leaseQueue(ctx, project!, principal!.keyId, { limit: query.limit, strategy: query.strategy, kind: query.kind }) },
       }),
     }),
     route({

@@ -4,6 +4,7 @@ import { recentJobs, type JobRow } from '../../db/repositories/jobs.ts';
 import type { PipelineContext } from '../../pipelines/context.ts';
 import { activateVersion, metricsReport, modelsReport } from '../../pipelines/report.ts';
 import { requestTraining } from '../../pipelines/train.ts';
+import { requestAudit } from '../../pipelines/audit.ts';
 import { route, type RouteDef } from '../route.ts';
 import { activateResponse, emptyQuery, jobAccepted, jobResponse, metricsResponse, modelsResponse, trainBody } from '../schemas.ts';
 
@@ -35,6 +36,20 @@ export function modelRoutes(ctx: PipelineContext): RouteDef[] {
       responses: [{ status: 202, description: 'Queued', schema: jobAccepted }],
       handler: async ({ project }) => {
         const job = await requestTraining(ctx, project!, 'manual');
+        return { status: 202, body: { jobId: job.id } };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/api/projects/:id/audit',
+      summary: 'Queue a label audit: cross-validated confident learning flags likely label errors for a second review (queue?kind=disputed)',
+      tag: 'training',
+      access: ['engineer'],
+      project: true,
+      body: trainBody,
+      responses: [{ status: 202, description: 'Queued', schema: jobAccepted }],
+      handler: async ({ project }) => {
+        const job = await requestAudit(ctx, project!, 'manual');
         return { status: 202, body: { jobId: job.id } };
       },
     }),

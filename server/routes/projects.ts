@@ -123,6 +123,7 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
       project: true,
       body: createKeyBody,
       responses: [{ status: 201, description: 'The key', schema: keyResponse }],
+      secretInAnswer: true,
       handler: async ({ project, body }) => ({ status: 201, body: await createProjectKey(ctx.db, project!.id, body.role, body.name) }),
     }),
     route({

@@ -1,0 +1,95 @@
+import { ConflictError } from '../core/errors.ts';
+import { activeJobs, insertJob, queuedJobs, recentJobs, type JobRow } from '../db/repositories/jobs.ts';
+import { auditableExamples, replaceDisputes } from '../db/repositories/items.ts';
+import { findProject, type ProjectRow } from '../db/repositories/projects.ts';
+import type { PipelineContext } from './context.ts';
+import { modelInputOf, modelSpecFor } from './inputs.ts';
+import { findLabelIssues } from './label-errors.ts';
+import { resolveSettings } from './settings.ts';
+
+/** Folds of the cross-validation that gives every audited label an out-of-sample prediction. */
+export const AUDIT_FOLDS = 4;
+/** Fewest trainable labels worth auditing. */
+export const MIN_AUDIT_LABELS = 40;
+
+/** Queues a label audit unless one is already waiting. */
+export async function requestAudit(ctx: PipelineContext, project: ProjectRow, reason: 'manual' | 'auto'): Promise<JobRow> {
+  const waiting = await queuedJobs(ctx.db, project.id, 'audit');
+  if (waiting.length) return waiting[0];
+  const examples = await auditableExamples(ctx.db, project.id);
+  const trainable = examples.filter((e) => !e.evaluation).length;
+  if (trainable < MIN_AUDIT_LABELS)
+    throw new ConflictError(`An audit needs at least ${MIN_AUDIT_LABELS} labelled pool items; this project has ${trainable}.`, 'not_enough_labels');
+  const job = await insertJob(ctx.db, { projectId: project.id, kind: 'audit', payload: { reason, labels: examples.length } });
+  ctx.onJobQueued?.();
+  return job;
+}
+
+/** After a training: audit again once `auditEvery` more labels arrived since the last audit. */
+export async function maybeAutoAudit(ctx: PipelineContext, project: ProjectRow, labels: number): Promise<void> {
+  const settings = resolveSettings(project.settings);
+  if (settings.auditEvery <= 0) return;
+  if ((await activeJobs(ctx.db, project.id, 'audit')).length) return;
+  const last = (await recentJobs(ctx.db, project.id, 200)).find((j) => j.kind === 'audit' && j.status === 'succeeded');
+  const lastLabels = Number((last?.payload as { labels?: number } | undefined)?.labels ?? 0);
+  if (labels - lastLabels < settings.auditEvery) return;
+  await requestAudit(ctx, project, 'auto').catch((e) => {
+    if (!(e instanceof ConflictError)) throw e;
+  });
+}
+
+/**
+ * Cross-validated label audit: trains AUDIT_FOLDS models, each on all labelled pool items but one fold, so
+ * every pool label gets a prediction from a model that never saw it; evaluation items (never trained on) get
+ * the mean of the fold models. Confident learning then flags the labels the model strongly disputes, and
+ * they replace the project's open disputes (the second-review queue).
+ */
+export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: number) => Promise<void>): Promise<{ modelVersion: null; flagged: number }> {
+  const project = await findProject(ctx.db, job.projectId);
+  if (!project) throw new Error('the project no longer exists');
+  const settings = resolveSettings(project.settings);
+  const spec = modelSpecFor(project, settings);
+  const k = project.labels.length;
+  const index = new Map(project.labels.map((l, i) => [l, i]));
+  const examples = await auditableExamples(ctx.db, project.id);
+  const pool = examples.filter((e) => !e.evaluation);
+  const evaluation = examples.filter((e) => e.evaluation);
+  if (pool.length < MIN_AUDIT_LABELS) throw new Error(`only ${pool.length} labelled pool items to audit`);
+  const fold = pool.map((_, i) => i % AUDIT_FOLDS);
+  const probs = new Float32Array(examples.length * k);
+  const evalProbs = new Float32Array(evaluation.length * k);
+  const inputOf = (e: (typeof examples)[number]) => modelInputOf(e, project.modality);
+  for (let f = 0; f < AUDIT_FOLDS; f++) {
+    const trainIdx = pool.map((_, i) => i).filter((i) => fold[i] !== f);
+    const heldIdx = pool.map((_, i) => i).filter((i) => fold[i] === f);
+    const { blob } = await ctx.runner.train(
+      {
+        spec,
+        inputs: trainIdx.map((i) => inputOf(pool[i])),
+        labels: Int32Array.from(trainIdx, (i) => index.get(pool[i].label) ?? 0),
+        options: { epochs: settings.epochs, seed: settings.seed + 1000 + f },
+      },
+      (p) => void progress((f + p * 0.9) / AUDIT_FOLDS).catch(() => {}),
+    );
+    const ref = { key: `audit:${job.id}:${f}`, load: async () => blob };
+    const held = await ctx.runner.predict(ref, heldIdx.map((i) => inputOf(pool[i])));
+    heldIdx.forEach((i, j) => probs.set(held.subarray(j * k, (j + 1) * k), i * k));
+    if (evaluation.length) {
+      const ev = await ctx.runner.predict(ref, evaluation.map(inputOf));
+      for (let j = 0; j < ev.length; j++) evalProbs[j] += ev[j] / AUDIT_FOLDS;
+    }
+    await progress((f + 1) / AUDIT_FOLDS - 0.01);
+  }
+  probs.set(evalProbs, pool.length * k);
+  const ordered = [...pool, ...evaluation];
+  const given = Int32Array.from(ordered, (e) => index.get(e.label) ?? 0);
+  const issues = findLabelIssues(probs, given, k);
+  const flagged = await ctx.db.transaction((tx) =>
+    replaceDisputes(
+      tx,
+      project.id,
+      issues.map((i) => ({ itemId: ordered[i.index].id, givenLabel: ordered[i.index].label, suggested: project.labels[i.suggested], score: i.score })),
+    ),
+  );
+  return { modelVersion: null, flagged };
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { classThresholds, findLabelIssues } from './label-errors.ts';
+
+describe('confident learning', () => {
+  it('flags labels the out-of-sample model confidently disputes, and suggests the other class', () => {
+    // 3 classes. Items 0-5 are labelled as the model predicts; item 6 is labelled a but the model is sure it is c.
+    const rows = [
+      [0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.05, 0.05, 0.9], [0.1, 0.1, 0.8],
+      [0.05, 0.1, 0.85],
+    ];
+    const given = [0, 0, 1, 1, 2, 2, 0];
+    const issues = findLabelIssues(Float32Array.from(rows.flat()), given, 3);
+    expect(issues).toEqual([{ index: 6, suggested: 2, score: expect.closeTo(0.8, 5) }]);
+  });
+  it('does not flag an uncertain item that reaches no class threshold', () => {
+    const rows = [[0.9, 0.1], [0.95, 0.05], [0.1, 0.9], [0.05, 0.95], [0.55, 0.45]];
+    expect(findLabelIssues(Float32Array.from(rows.flat()), [0, 0, 1, 1, 1], 2)).toEqual([]);
+  });
+  it('thresholds are the mean self-confidence per class', () => {
+    const t = classThresholds(Float32Array.from([0.9, 0.1, 0.7, 0.3, 0.2, 0.8]), [0, 0, 1], 2);
+    expect(t[0]).toBeCloseTo(0.8);
+    expect(t[1]).toBeCloseTo(0.8);
+  });
+});
