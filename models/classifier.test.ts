@@ -239,6 +239,20 @@ describe('classifier specs and training details', () => {
     expect(() => createClassifier({ modality: 'text', labels: ['a', 'b'], arch: 'transformer-v9' })).toThrow(/architecture/);
   });
 
+  it('trains image models of large and tiny, odd sizes', async () => {
+    for (const [width, height] of [[64, 48], [5, 7]]) {
+      const spec: ModelSpec = { modality: 'image', labels: ['a', 'b'], width, height, channels: 3 };
+      const prng = createPrng(width);
+      const inputs = Array.from({ length: 4 }, () => Uint8Array.from({ length: width * height * 3 }, () => prng.int(256)));
+      const model = createClassifier(spec, 1);
+      const before = tf.memory().numTensors;
+      await model.fit(inputs, Int32Array.of(0, 1, 0, 1), { epochs: 2 });
+      expectRowsSumToOne(await model.predictProba(inputs), 2);
+      expect(tf.memory().numTensors).toBe(before);
+      model.dispose();
+    }
+  });
+
   it('rejects weights that do not match the spec', () => {
     const small = createClassifier({ modality: 'vector', labels: ['a', 'b'], dim: 3 });
     const serialized = small.serialize();
@@ -294,11 +308,13 @@ describe('classifier specs and training details', () => {
     copy.dispose();
   });
 
-  it('weights classes to soften imbalance', () => {
+  it('weights classes so each carries the same total weight, within a cap', () => {
     const w = classWeights(Int32Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 1), 3);
-    expect(w[1]).toBeGreaterThan(w[0]);
+    expect(9 * w[0]).toBeCloseTo(w[1], 5);
     expect(w[2]).toBe(0);
-    // Normalised: the mean weight over the samples is 1.
+    // The mean weight over the samples is 1, so the loss scale does not depend on the label mix.
     expect((9 * w[0] + w[1]) / 10).toBeCloseTo(1, 6);
+    const rare = classWeights(Int32Array.from({ length: 100 }, (_, i) => (i === 0 ? 1 : 0)), 2);
+    expect(rare[1]).toBe(10);
   });
 });

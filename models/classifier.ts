@@ -20,7 +20,7 @@ export interface ModelSpec {
   channels?: number;
   /** Vector length for the 'vector' modality. */
   dim?: number;
-  /** Number of feature-hashing buckets for text (default 2**14). */
+  /** Number of feature-hashing buckets for text (default 2**15). */
   hashDim?: number;
   /** Network architecture, set by the factory ('cnn-v1', 'ngram-mlp-v1', 'mlp-v1'); a blob with an unknown arch is rejected. */
   arch?: string;

@@ -29,10 +29,7 @@ export const IMAGE_CNN_ARCH = 'cnn-v1';
 
 /** A network layout; fixed for each arch tag (changing it means a new tag). */
 export interface CnnPlan {
-  /**
-   * Layers in order: 's2d' (first only: 2x2 space-to-depth of the input, a free stride-2 downsample done
-   * while building the batch), 'c<N>' (conv3x3 to N channels + ReLU), 'p' (2x2 max-pool).
-   */
+  /** Layers in order: 'c<N>' (conv3x3 'same' to N channels + ReLU) or 'p' (2x2 max-pool). */
   layers: string[];
   hidden: number;
   /** Dropout on the flattened conv features, while training only. */
@@ -65,20 +62,13 @@ export function createImageCnn(spec: ModelSpec, seed: number, plan: CnnPlan = CN
   const k = spec.labels.length;
   const pixels = width * height * channels;
   const prng = createPrng(seed);
-  const s2d = plan.layers[0] === 's2d';
-  // Shape of the tensor fed to the first conv.
-  const inH = s2d ? Math.ceil(height / 2) : height;
-  const inW = s2d ? Math.ceil(width / 2) : width;
-  const inC = s2d ? channels * 4 : channels;
 
   const params: Param[] = [];
   type Layer = { kind: 'conv'; kernel: tf.Variable; bias: tf.Variable; first: boolean } | { kind: 'pool' };
   const layers: Layer[] = [];
-  let [h, w, c] = [inH, inW, inC];
-  for (const [i, l] of plan.layers.entries()) {
-    if (l === 's2d') {
-      if (i !== 0) throw new Error('s2d must be the first layer.');
-    } else if (l === 'p') {
+  let [h, w, c] = [height, width, channels];
+  for (const l of plan.layers) {
+    if (l === 'p') {
       layers.push({ kind: 'pool' });
       h = Math.floor(h / 2);
       w = Math.floor(w / 2);
@@ -127,12 +117,11 @@ export function createImageCnn(spec: ModelSpec, seed: number, plan: CnnPlan = CN
 
     batch({ images }, rows, augment): tf.Tensor {
       const m = rows.length;
-      const size = inH * inW * inC;
-      const out = new Float32Array(m * size);
+      const out = new Float32Array(m * pixels);
       const shift = augment ? plan.shift : 0;
       for (let r = 0; r < m; r++) {
         const img = images[rows[r]];
-        const base = r * size;
+        const base = r * pixels;
         // Random translation; border pixels are repeated rather than zero-filled so natural images keep their edges.
         const dy = shift ? augment!.int(2 * shift + 1) - shift : 0;
         const dx = shift ? augment!.int(2 * shift + 1) - shift : 0;
@@ -141,15 +130,12 @@ export function createImageCnn(spec: ModelSpec, seed: number, plan: CnnPlan = CN
           for (let x = 0; x < width; x++) {
             const sx = Math.min(width - 1, Math.max(0, x + dx));
             const src = (sy * width + sx) * channels;
-            // Space-to-depth: pixel (y, x) goes to cell (y/2, x/2), channel block (y%2, x%2).
-            const dst = s2d
-              ? base + (((y >> 1) * inW + (x >> 1)) * inC) + ((y & 1) * 2 + (x & 1)) * channels
-              : base + (y * width + x) * channels;
+            const dst = base + (y * width + x) * channels;
             for (let ch = 0; ch < channels; ch++) out[dst + ch] = img[src + ch] / 255;
           }
         }
       }
-      return tf.tensor4d(out, [m, inH, inW, inC]);
+      return tf.tensor4d(out, [m, height, width, channels]);
     },
 
     trunk(x, drop): tf.Tensor2D {

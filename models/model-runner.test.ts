@@ -109,6 +109,10 @@ describe('model runner (worker threads)', () => {
       if (info.epoch === 2) controller.abort(new Error('cancelled by test'));
     }, controller.signal);
     await expect(job).rejects.toThrow('cancelled by test');
+    const throwing = runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 500 } }, () => {
+      throw new Error('progress callback failed');
+    });
+    await expect(throwing).rejects.toThrow('progress callback failed');
     const next = await runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 1 } });
     expect(next.result.epochs).toBe(1);
   });

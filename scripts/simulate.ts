@@ -14,12 +14,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../core/config.ts';
-import { silentLogger } from '../core/logger.ts';
 import { encodePngBase64 } from '../pipelines/image-decode.ts';
-import { startServer } from '../server/main.ts';
 import { FASHION_MNIST_LABELS, FINE_FOODS_LABELS, loadFashionFixture, loadFashionMnist, loadFineFoods, loadFineFoodsFixture } from './lib/datasets.ts';
 import { shuffle } from './lib/sampling.ts';
+import { startHarness, trainAndWait } from './lib/harness.ts';
 import { renderCurvesSvg } from './lib/plot.ts';
 
 const { values: args } = parseArgs({
@@ -78,8 +76,6 @@ function armSettings(arm: string): Record<string, unknown> {
   throw new Error(`unknown arm ${arm}`);
 }
 
-const ADMIN = 'fw_simulation_admin_key_0123456789';
-
 export interface CurvePoint {
   labels: number;
   accuracy: number;
@@ -89,65 +85,41 @@ export interface CurvePoint {
 /** One arm, one seed: a fresh in-memory server, the oracle loop, the learning curve. */
 async function runOne(ds: Dataset, arm: string, seed: number, checkpoints: number[], log: (m: string) => void): Promise<{ curve: CurvePoint[]; seconds: number }> {
   const t0 = performance.now();
-  const config = loadConfig({ ...process.env, PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_ADMIN_KEY: ADMIN, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'silent', FURROW_JOB_POLL_MS: '50' });
-  const srv = await startServer(config, { logger: silentLogger, announce: () => {} });
-  const call = async (method: string, p: string, body?: unknown): Promise<any> => {
-    const r = await fetch(srv.url + p, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await r.text();
-    if (r.status >= 400) throw new Error(`${method} ${p}: ${r.status} ${text}`);
-    return p.includes('/export') ? text : JSON.parse(text);
-  };
+  const h = await startHarness();
   try {
     const P = (
-      await call('POST', '/api/projects', {
+      await h.call('POST', '/api/projects', {
         name: `${ds.name}-${arm}-${seed}`,
         modality: ds.modality,
         labels: ds.labels,
-        settings: { retrainEvery: 0, goldFraction: 0, minLabelsToTrain: 2, seed, ...armSettings(arm) },
+        settings: { retrainEvery: 0, auditEvery: 0, goldFraction: 0, minLabelsToTrain: 2, seed, ...armSettings(arm) },
       })
     ).id;
-    for (let i = 0; i < ds.test.length; i += 2000)
-      await call('POST', `/api/projects/${P}/items`, { items: ds.test.slice(i, i + 2000).map((e, j) => ({ externalId: `t${i + j}`, split: 'gold', label: e.label, ...e.data })) });
-    for (let i = 0; i < ds.pool.length; i += 2000)
-      await call('POST', `/api/projects/${P}/items`, { items: ds.pool.slice(i, i + 2000).map((e, j) => ({ externalId: `p${i + j}`, ...e.data })) });
+    await h.ingest(P, ds.test.map((e, i) => ({ externalId: `t${i}`, split: 'gold', label: e.label, ...e.data })));
+    const ids = await h.ingest(P, ds.pool.map((e, i) => ({ externalId: `p${i}`, ...e.data })));
     // The oracle knows each item's true label through its externalId.
-    const truth = new Map<string, string>();
-    for (const line of (await call('GET', `/api/projects/${P}/export?format=jsonl`)).trim().split('\n')) {
-      const r = JSON.parse(line);
-      if (r.externalId.startsWith('p')) truth.set(r.id, ds.pool[Number(r.externalId.slice(1))].label);
-    }
+    const truth = new Map([...ids].filter(([, ext]) => ext.startsWith('p')).map(([id, ext]) => [id, ds.pool[Number(ext.slice(1))].label]));
     log(`  ${arm} seed ${seed}: ${ds.pool.length} pool + ${ds.test.length} test items ingested (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-
-    const idle = async () => {
-      for (;;) {
-        const { jobs } = await call('GET', `/api/projects/${P}/jobs?limit=20`);
-        if (!jobs.some((j: any) => j.status === 'queued' || j.status === 'running')) return jobs;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
     const curve: CurvePoint[] = [];
     let labelled = 0;
     for (const target of checkpoints) {
       while (labelled < target) {
-        const { items } = await call('GET', `/api/projects/${P}/queue?limit=${Math.min(100, target - labelled)}`);
+        const { items } = await h.call('GET', `/api/projects/${P}/queue?limit=${Math.min(100, target - labelled)}`);
         if (!items.length) throw new Error('the queue ran dry before the budget');
         for (const it of items) {
-          await call('POST', `/api/projects/${P}/items/${it.id}/label`, { label: truth.get(it.id) });
+          await h.call('POST', `/api/projects/${P}/items/${it.id}/label`, { label: truth.get(it.id) });
           labelled++;
         }
       }
       const t1 = performance.now();
-      const { jobId } = await call('POST', `/api/projects/${P}/train`, {});
-      await idle();
-      const job = await call('GET', `/api/jobs/${jobId}`);
-      if (job.status !== 'succeeded') throw new Error(`training failed at ${labelled} labels: ${job.error}`);
-      const m = await call('GET', `/api/projects/${P}/metrics`);
+      await trainAndWait(h, P);
+      const m = await h.call('GET', `/api/projects/${P}/metrics`);
       curve.push({ labels: labelled, accuracy: m.gold.accuracy, trainSeconds: Math.round((performance.now() - t1) / 100) / 10 });
       log(`  ${arm} seed ${seed}: ${labelled} labels → ${m.gold.accuracy}`);
     }
     return { curve, seconds: Math.round((performance.now() - t0) / 1000) };
   } finally {
-    await srv.close();
+    await h.close();
   }
 }
 

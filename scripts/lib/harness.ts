@@ -1,0 +1,61 @@
+/**
+ * An in-process Furrow server for benchmarks and simulations: the real service (HTTP, jobs, worker-thread
+ * models, embedded database) driven over HTTP, as an outside program would.
+ */
+import { loadConfig } from '../../core/config.ts';
+import { silentLogger } from '../../core/logger.ts';
+import { startServer, type RunningServer } from '../../server/main.ts';
+
+const ADMIN = 'fw_harness_admin_key_0123456789abcdef';
+
+export interface Harness {
+  srv: RunningServer;
+  /** JSON in, JSON out (or text for export); throws on any 4xx/5xx with the answer in the message. */
+  call(method: string, path: string, body?: unknown): Promise<any>;
+  /** Waits until the project has no queued or running job. */
+  idle(projectId: string): Promise<void>;
+  /** Ingests items in chunks; returns a map from item id to externalId. */
+  ingest(projectId: string, items: Record<string, unknown>[]): Promise<Map<string, string>>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const config = loadConfig({ ...process.env, PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_ADMIN_KEY: ADMIN, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'silent', FURROW_JOB_POLL_MS: '50', ...env });
+  const srv = await startServer(config, { logger: silentLogger, announce: () => {} });
+  const call = async (method: string, p: string, body?: unknown): Promise<any> => {
+    const r = await fetch(srv.url + p, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    if (r.status >= 400) throw new Error(`${method} ${p}: ${r.status} ${text}`);
+    return p.includes('/export') ? text : JSON.parse(text);
+  };
+  return {
+    srv,
+    call,
+    async idle(projectId) {
+      for (;;) {
+        const { jobs } = await call('GET', `/api/projects/${projectId}/jobs?limit=20`);
+        if (!jobs.some((j: any) => j.status === 'queued' || j.status === 'running')) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async ingest(projectId, items) {
+      for (let i = 0; i < items.length; i += 2000) await call('POST', `/api/projects/${projectId}/items`, { items: items.slice(i, i + 2000) });
+      const ids = new Map<string, string>();
+      for (const line of (await call('GET', `/api/projects/${projectId}/export?format=jsonl`)).trim().split('\n')) {
+        const r = JSON.parse(line);
+        if (r.externalId) ids.set(r.id, r.externalId);
+      }
+      return ids;
+    },
+    close: () => srv.close(),
+  };
+}
+
+/** Trains now and waits for the new version, its pre-labelling and auto-labelling; throws if training failed. */
+export async function trainAndWait(h: Harness, projectId: string): Promise<any> {
+  const { jobId } = await h.call('POST', `/api/projects/${projectId}/train`, {});
+  await h.idle(projectId);
+  const job = await h.call('GET', `/api/jobs/${jobId}`);
+  if (job.status !== 'succeeded') throw new Error(`training failed: ${job.error}`);
+  return job;
+}
