@@ -1,11 +1,33 @@
 import { NotFoundError } from '../core/errors.ts';
-import { clearLease, findItem, holdoutCounts, latestLabellers, leaseDisputed, leaseItems, predictionsFor, topUncertainServable, type ItemRow } from '../db/repositories/items.ts';
+import {
+  clearLease,
+  findItem,
+  holdoutCounts,
+  latestLabellers,
+  leaseDisputed,
+  leaseItems,
+  likelyOfClass,
+  predictionsFor,
+  randomServable,
+  topUncertainServable,
+  trainableCountsByLabel,
+  type ItemRow,
+} from '../db/repositories/items.ts';
+import { kmeansppSample, rawFeatures } from './cold-start.ts';
+import { createPrng } from '../models/prng.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { diverseBatch } from './strategies.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { resolveSettings, type Strategy } from './settings.ts';
+
+/** Cold start: the first batches are spread out over this many randomly chosen items. */
+export const COLD_START_CANDIDATES = 2000;
+/** A class with fewer human labels than this gets the class-balance guard's slots... */
+export const BALANCE_MIN_LABELS = 5;
+/** ...at most this share of a batch. */
+export const BALANCE_MAX_SHARE = 0.3;
 
 /** The diverse strategy chooses each batch among this many times as many of the most uncertain items. */
 export const DIVERSE_CANDIDATES_PER_ITEM = 10;
@@ -47,13 +69,41 @@ export async function leaseQueue(
       score: r.disputeScore ?? 0,
     }));
   }
-  // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.
   let candidates: string[] | undefined;
+  if (project.activeVersion === null && strategy !== 'random') {
+    // Cold start: no model yet, so spread the first labels over the data (k-means++ on model-free features)
+    // rather than a plain random sample, so that every class tends to show up early.
+    const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES });
+    if (sample.length > opts.limit) {
+      const f = rawFeatures(sample, project.modality, { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels });
+      candidates = kmeansppSample(f.data, f.dim, opts.limit, (() => { const p = createPrng(settings.seed + sample.length); return () => p.next(); })()).map((i) => sample[i].id);
+    }
+  }
+  // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.
   if (strategy === 'diverse' && project.activeVersion !== null) {
     const pool = await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: Math.max(DIVERSE_CANDIDATES_PER_ITEM * opts.limit, 100) });
     if (pool.length > opts.limit) {
       const emb = await ctx.runner.embed(versionRef(ctx, project.id, project.activeVersion), pool.map((r) => modelInputOf(r, project.modality)));
       candidates = diverseBatch(emb.data, emb.dim, pool.map((r) => r.uncertainty ?? 1), opts.limit).map((i) => pool[i].id);
+    }
+  }
+  // Class-balance guard: a class with almost no human labels gets a few slots for the items the model
+  // thinks most likely belong to it, so rare classes are confirmed (or corrected) early.
+  if (project.activeVersion !== null && strategy !== 'random') {
+    const counts = await trainableCountsByLabel(ctx.db, project.id);
+    const rare = project.labels.filter((l) => (counts.get(l) ?? 0) < BALANCE_MIN_LABELS);
+    if (rare.length) {
+      const slots = Math.max(1, Math.floor(opts.limit * BALANCE_MAX_SHARE));
+      const per = Math.max(1, Math.floor(slots / rare.length));
+      const guard: string[] = [];
+      for (const label of rare) {
+        if (guard.length >= slots) break;
+        guard.push(...(await likelyOfClass(ctx.db, { projectId: project.id, keyId, now, label, limit: Math.min(per, slots - guard.length) })));
+      }
+      if (guard.length) {
+        const rest = candidates ?? (await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit })).map((r) => r.id);
+        candidates = [...new Set([...guard, ...rest])];
+      }
     }
   }
   const rows = await ctx.db.transaction(async (tx) => {

@@ -55,3 +55,32 @@ describe('diverse batch (uncertainty-weighted k-center greedy)', () => {
     expect(diverseBatch(new Float32Array(0), 1, [], 5)).toEqual([]);
   });
 });
+
+import { kmeansppSample, rawFeatures } from './cold-start.ts';
+
+describe('cold-start sample (k-means++ on model-free features)', () => {
+  it('covers every cluster before repeating one', () => {
+    // 4 tight clusters of 50 points each in 2-D.
+    const centres = [[0, 0], [10, 0], [0, 10], [10, 10]];
+    const pts: number[] = [];
+    let s = 1;
+    const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < 200; i++) pts.push(centres[i % 4][0] + rnd(), centres[i % 4][1] + rnd());
+    const picked = kmeansppSample(Float32Array.from(pts), 2, 4, rnd);
+    expect(new Set(picked.map((i) => i % 4)).size).toBe(4);
+  });
+  it('pools images and normalises rows', () => {
+    const px = new Uint8Array(28 * 28).fill(200);
+    const f = rawFeatures([{ input: px, data: {} }], 'image', { width: 28, height: 28, channels: 1 });
+    expect(f.dim).toBe(14 * 14);
+    const norm = Math.sqrt(f.data.reduce((a, v) => a + v * v, 0));
+    expect(norm).toBeCloseTo(1, 5);
+  });
+  it('hashes text into a bag of words', () => {
+    const f = rawFeatures([{ input: null, data: { text: 'great great coffee' } }, { input: null, data: { text: 'awful tea' } }], 'text');
+    expect(f.data.length).toBe(2 * f.dim);
+    let dot = 0;
+    for (let j = 0; j < f.dim; j++) dot += f.data[j] * f.data[f.dim + j];
+    expect(dot).toBeCloseTo(0, 5);
+  });
+});

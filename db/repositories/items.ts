@@ -504,3 +504,48 @@ export async function countDisputed(db: DbOrTx, projectId: string): Promise<numb
 export async function markReviewed(db: DbOrTx, itemId: string): Promise<void> {
   await db.update(items).set({ reviewed: true, disputedLabel: null, disputeScore: null, disputedAt: null }).where(eq(items.id, itemId));
 }
+
+/** A random sample (by the items' seeded rank) of what an annotator could be served now, with inputs. */
+export async function randomServable(
+  db: DbOrTx,
+  q: { projectId: string; keyId: string; now: Date; limit: number },
+): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
+  return db
+    .select({ id: items.id, input: items.input, data: items.data })
+    .from(items)
+    .where(and(servable(q.projectId, q.keyId, q.now), eq(items.holdout, false)))
+    .orderBy(asc(items.rand), asc(items.seq))
+    .limit(q.limit);
+}
+
+/** Human and imported labels on trainable pool items, per class. */
+export async function trainableCountsByLabel(db: DbOrTx, projectId: string): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ label: items.label, n: count() })
+    .from(items)
+    .where(
+      and(
+        eq(items.projectId, projectId),
+        eq(items.split, 'pool'),
+        eq(items.holdout, false),
+        isNotNull(items.label),
+        inArray(items.labelSource, ['human', 'imported']),
+      ),
+    )
+    .groupBy(items.label);
+  return new Map(rows.map((r) => [r.label as string, Number(r.n)]));
+}
+
+/** Servable items the model predicts as `label`, most confident first (to find examples of a rare class). */
+export async function likelyOfClass(
+  db: DbOrTx,
+  q: { projectId: string; keyId: string; now: Date; label: string; limit: number },
+): Promise<string[]> {
+  const rows = await db
+    .select({ id: items.id })
+    .from(items)
+    .where(and(servable(q.projectId, q.keyId, q.now), eq(items.holdout, false), eq(items.predLabel, q.label)))
+    .orderBy(desc(items.confidence), asc(items.rand))
+    .limit(q.limit);
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,135 @@
+/**
+ * Auto-labelling benchmark: label a whole Fashion-MNIST training set through the real service — humans
+ * (an oracle that answers from the queue, wrong on purpose `--flip` of the time) until every item is either
+ * human-labelled or auto-labelled under the accuracy target — then audit the human labels and score the
+ * label-error detection on the flipped answers. Prints JSON.
+ *
+ *   npm run bench:autolabel -- [--pool 60000] [--seeds 1] [--target 0.95] [--batch 500] [--budget 6000] [--flip 0.05]
+ */
+import { parseArgs } from 'node:util';
+import { encodePngBase64 } from '../pipelines/image-decode.ts';
+import { FASHION_MNIST_LABELS, loadFashionFixture, loadFashionMnist } from './lib/datasets.ts';
+import { startHarness, trainAndWait } from './lib/harness.ts';
+import { mulberry32, shuffle } from './lib/sampling.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    pool: { type: 'string', default: '60000' },
+    seeds: { type: 'string', default: '1' },
+    target: { type: 'string', default: '0.95' },
+    batch: { type: 'string', default: '500' },
+    budget: { type: 'string', default: '6000' },
+    flip: { type: 'string', default: '0.05' },
+    'gold-fraction': { type: 'string', default: '0.1' },
+    fixture: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+const log = args.quiet ? () => {} : (m: string) => process.stderr.write(m + '\n');
+
+async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashionMnist>>) {
+  const t0 = performance.now();
+  const poolIdx = shuffle([...data.labels.keys()], seed).slice(0, Number(args.pool));
+  const h = await startHarness();
+  try {
+    const P = (
+      await h.call('POST', '/api/projects', {
+        name: `autolabel-${seed}`,
+        modality: 'image',
+        labels: FASHION_MNIST_LABELS,
+        settings: {
+          retrainEvery: 0,
+          auditEvery: 0,
+          seed,
+          goldFraction: Number(args['gold-fraction']),
+          autoLabel: { enabled: true, targetAccuracy: Number(args.target) },
+        },
+      })
+    ).id;
+    const reviewer = (await h.call('POST', `/api/projects/${P}/keys`, { role: 'annotator', name: 'second reviewer' })).key as string;
+    const ids = await h.ingest(P, poolIdx.map((i, j) => ({ externalId: `p${j}`, image: encodePngBase64(data.images[i], 28, 28, 1) })));
+    const truth = new Map([...ids].map(([id, ext]) => [id, FASHION_MNIST_LABELS[data.labels[poolIdx[Number(ext.slice(1))]]]]));
+    log(`seed ${seed}: ${truth.size} items ingested (${Math.round((performance.now() - t0) / 1000)} s)`);
+
+    const rnd = mulberry32(seed * 7919);
+    const flipped = new Set<string>();
+    let human = 0;
+    const rounds = [];
+    for (;;) {
+      const project = await h.call('GET', `/api/projects/${P}`);
+      if (project.counts.pending === 0 || human >= Number(args.budget)) break;
+      const want = Math.min(Number(args.batch), Number(args.budget) - human);
+      let done = 0;
+      while (done < want) {
+        const { items } = await h.call('GET', `/api/projects/${P}/queue?limit=${Math.min(100, want - done)}`);
+        if (!items.length) break;
+        for (const it of items) {
+          let label = truth.get(it.id)!;
+          if (rnd() < Number(args.flip)) {
+            const others = FASHION_MNIST_LABELS.filter((l) => l !== label);
+            label = others[Math.floor(rnd() * others.length)];
+            flipped.add(it.id);
+          }
+          await h.call('POST', `/api/projects/${P}/items/${it.id}/label`, { label });
+          done++;
+        }
+      }
+      human += done;
+      if (done === 0) break;
+      await trainAndWait(h, P);
+      const m = await h.call('GET', `/api/projects/${P}/metrics`);
+      rounds.push({ humanLabels: human, goldAccuracy: m.gold.accuracy, autoLabeled: m.autoLabel.items, pending: m.labels.pending, estimated: m.autoLabel.estimatedAccuracy, interval: m.autoLabel.interval });
+      log(`seed ${seed}: ${human} human → gold ${m.gold.accuracy}, auto ${m.autoLabel.items}, pending ${m.labels.pending} (${Math.round((performance.now() - t0) / 1000)} s)`);
+    }
+
+    // Audit the human labels, then read the second-review queue as the reviewer sees it.
+    const { jobId } = await h.call('POST', `/api/projects/${P}/audit`, {});
+    await h.idle(P);
+    const audit = await h.call('GET', `/api/jobs/${jobId}`);
+    if (audit.status !== 'succeeded') throw new Error(`audit failed: ${audit.error}`);
+    const disputed = new Set<string>();
+    for (;;) {
+      const r = await fetch(`${h.srv.url}/api/projects/${P}/queue?kind=disputed&limit=100`, { headers: { authorization: `Bearer ${reviewer}` } });
+      const { items } = (await r.json()) as { items: { id: string }[] };
+      const fresh = items.filter((i) => !disputed.has(i.id));
+      if (!fresh.length) break;
+      for (const i of fresh) disputed.add(i.id);
+    }
+    const hits = [...disputed].filter((id) => flipped.has(id)).length;
+
+    const rows = (await h.call('GET', `/api/projects/${P}/export?format=jsonl`)).trim().split('\n').map((l: string) => JSON.parse(l));
+    const auto = rows.filter((r: any) => r.source === 'auto');
+    const labelled = rows.filter((r: any) => r.label !== null);
+    const right = (rs: any[]) => rs.filter((r) => truth.get(r.id) === r.label).length;
+    const m = await h.call('GET', `/api/projects/${P}/metrics`);
+    return {
+      seed,
+      items: truth.size,
+      humanLabels: human,
+      humanShare: round(human / truth.size),
+      autoLabeled: auto.length,
+      unlabelled: truth.size - labelled.length,
+      fullyLabelled: labelled.length === truth.size,
+      autoLabelAccuracy: auto.length ? round(right(auto) / auto.length) : null,
+      target: Number(args.target),
+      estimatedAutoLabelAccuracy: m.autoLabel.estimatedAccuracy,
+      estimatedInterval: m.autoLabel.interval,
+      labelledSetAccuracy: round(right(labelled) / labelled.length),
+      goldAccuracy: m.gold.accuracy,
+      labelErrors: { flipped: flipped.size, flagged: disputed.size, precision: disputed.size ? round(hits / disputed.size) : null, recall: flipped.size ? round(hits / flipped.size) : null },
+      rounds,
+      seconds: Math.round((performance.now() - t0) / 1000),
+    };
+  } finally {
+    await h.close();
+  }
+}
+
+function round(x: number) {
+  return Math.round(x * 10000) / 10000;
+}
+
+const data = args.fixture ? await loadFashionFixture('train') : await loadFashionMnist('train');
+const runs = [];
+for (let s = 1; s <= Number(args.seeds); s++) runs.push(await runSeed(s, data));
+process.stdout.write(JSON.stringify({ benchmark: 'autolabel', dataset: 'fashion-mnist', runs }, null, 2) + '\n');
