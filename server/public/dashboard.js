@@ -281,6 +281,12 @@ function renderKpis() {
   $('kpi-human').textContent = fmtInt(m.labels.human - (m.labels.imported ?? 0));
   $('kpi-human-sub').textContent = m.labels.imported ? `+ ${fmtInt(m.labels.imported)} imported` : 'from annotators';
   $('kpi-auto').textContent = fmtInt(m.labels.auto);
+  const al = m.autoLabel;
+  $('kpi-auto-sub').textContent = !al || !al.enabled
+    ? 'auto-labelling is off'
+    : al.interval
+      ? `target ${fmtPct(al.targetAccuracy, 0)} · est. ${fmtPct(al.estimatedAccuracy, 1)} (${fmtPct(al.interval[0], 1)}–${fmtPct(al.interval[1], 1)})`
+      : al.reason ?? 'waiting for enough gold labels';
   $('kpi-pending').textContent = fmtInt(m.labels.pending);
 }
 
@@ -430,7 +436,14 @@ function renderConfusion() {
       }),
     );
   });
-  box.replaceChildren(h('table', { className: 'heat' }, h('caption', { className: 'visually-hidden' }, 'Confusion matrix on the gold set: rows are gold labels, columns are predictions'), h('thead', {}, head), h('tbody', {}, rows)));
+  const pairs = state.metrics.confusedPairs ?? [];
+  const worst = pairs.length
+    ? h('div', { className: 'confused-pairs' }, h('h3', {}, 'Most confused'), h('ul', { id: 'confused-pairs' }, pairs.map((p) => h('li', {}, p.text))))
+    : null;
+  box.replaceChildren(
+    h('table', { className: 'heat' }, h('caption', { className: 'visually-hidden' }, 'Confusion matrix on the gold set: rows are gold labels, columns are predictions'), h('thead', {}, head), h('tbody', {}, rows)),
+    ...(worst ? [worst] : []),
+  );
 }
 
 function bar(value, cls) {

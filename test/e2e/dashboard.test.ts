@@ -66,6 +66,10 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     const cellSum = await page.locator('#confusion td.cell').evaluateAll((tds) => tds.reduce((a, td) => a + Number(td.textContent || 0), 0));
     expect(cellSum).toBe(50);
     expect(await page.locator('#per-class tbody tr').count()).toBe(10);
+    // The confusion report names the worst class pairs in words, as the API reports them.
+    expect(metrics.confusedPairs.length).toBeGreaterThan(0);
+    expect(await page.locator('#confused-pairs li').allTextContents()).toEqual(metrics.confusedPairs.map((c: any) => c.text));
+    await see(page.locator('#kpi-auto-sub'), 'auto-labelling is off');
     await see(page.locator('#jobs tr[data-status="succeeded"]'), 'v1');
     await see(page.locator('#versions tr.is-active'), 'serving');
   });
