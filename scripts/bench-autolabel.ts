@@ -7,6 +7,8 @@
  *   npm run bench:autolabel -- [--pool 60000] [--seeds 1] [--target 0.95] [--batch 500] [--budget 6000] [--flip 0.05]
  */
 import { parseArgs } from 'node:util';
+import { and, eq, isNotNull } from 'drizzle-orm';
+import { items } from '../db/schema.ts';
 import { encodePngBase64 } from '../pipelines/image-decode.ts';
 import { FASHION_MNIST_LABELS, loadFashionFixture, loadFashionMnist } from './lib/datasets.ts';
 import { startHarness, trainAndWait } from './lib/harness.ts';
@@ -87,14 +89,12 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
     await h.idle(P);
     const audit = await h.call('GET', `/api/jobs/${jobId}`);
     if (audit.status !== 'succeeded') throw new Error(`audit failed: ${audit.error}`);
-    const disputed = new Set<string>();
-    for (;;) {
-      const r = await fetch(`${h.srv.url}/api/projects/${P}/queue?kind=disputed&limit=100`, { headers: { authorization: `Bearer ${reviewer}` } });
-      const { items } = (await r.json()) as { items: { id: string }[] };
-      const fresh = items.filter((i) => !disputed.has(i.id));
-      if (!fresh.length) break;
-      for (const i of fresh) disputed.add(i.id);
-    }
+    // Every open dispute, as the second-review queue holds them (read directly: the queue leases 100 at a time).
+    const disputed = new Set(
+      (await h.srv.ctx.db.select({ id: items.id }).from(items).where(and(eq(items.projectId, P), isNotNull(items.disputedAt)))).map((r) => r.id),
+    );
+    const firstPage = await fetch(`${h.srv.url}/api/projects/${P}/queue?kind=disputed&limit=100`, { headers: { authorization: `Bearer ${reviewer}` } });
+    if (firstPage.status !== 200) throw new Error(`disputed queue: ${firstPage.status}`);
     const hits = [...disputed].filter((id) => flipped.has(id)).length;
 
     const rows = (await h.call('GET', `/api/projects/${P}/export?format=jsonl`)).trim().split('\n').map((l: string) => JSON.parse(l));
