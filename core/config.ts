@@ -20,6 +20,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** How often the job runner polls the jobs table, in milliseconds. */
   jobPollMs: number;
+  /** Failed authentications allowed per client address per minute (and in a burst); 0 turns the limit off. */
+  authFailLimit: number;
 }
 
 const boolish = z
@@ -42,6 +44,7 @@ const envSchema = z.object({
   FURROW_LEASE_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(600),
   FURROW_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   FURROW_JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  FURROW_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
 });
 
 /** Parses `env` into a Config; throws one Error listing every bad variable. */
@@ -64,5 +67,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseSeconds: e.FURROW_LEASE_SECONDS,
     logLevel: e.FURROW_LOG_LEVEL,
     jobPollMs: e.FURROW_JOB_POLL_MS,
+    authFailLimit: e.FURROW_AUTH_FAIL_LIMIT,
   };
 }

@@ -42,6 +42,9 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       onnotice: () => {},
       // Fail fast while the server is down, so requests answer 503 instead of hanging.
       connect_timeout: 5,
+      // Reconnect attempts back off at most 2 s (the default grows to 20 s): while the server is away requests
+      // wait that long before their 503, and once it is back the service answers again within seconds.
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 2),
       idle_timeout: 60,
     });
     const db = drizzle(client, { schema }) as unknown as Db;

@@ -28,6 +28,30 @@ export interface TrainDefaults {
   maxEpochs: number;
   /** Rows per forward pass when predicting (bounds peak memory). */
   predictBatchSize: number;
+  /** Label smoothing of the supervised targets, in [0, 1); off when absent. */
+  labelSmoothing?: number;
+  /** Decoupled (AdamW-style) weight decay of the `/kernel` weights: each step w -= lr * weightDecay * w. */
+  weightDecay?: number;
+  /** Cosine decay of the learning rate over the planned steps, down to this fraction of it; constant when absent. */
+  cosineFloor?: number;
+}
+
+/**
+ * FixMatch-style semi-supervised training on FitOptions.unlabeled, for networks that can build a strongly
+ * augmented batch. Each step also draws `ratio` unlabelled rows per labelled row; the model's prediction
+ * on a weakly augmented view (the network's ordinary training batch) becomes a pseudo-label when its top
+ * probability reaches `threshold`, and the cross-entropy of the prediction on a strongly augmented view
+ * against it is added to the loss with `weight` (averaged over all unlabelled rows drawn).
+ */
+export interface ConsistencyDef<P> {
+  /** Builds the strongly augmented input tensor for `rows`. */
+  strongBatch(prepared: P, rows: ArrayLike<number>, augment: Prng): tf.Tensor;
+  ratio: number;
+  threshold: number;
+  weight: number;
+  /** minSteps and maxEpochs used instead of the TrainDefaults ones when unlabelled data is given. */
+  minSteps: number;
+  maxEpochs: number;
 }
 
 /** Everything model-specific; `P` is the validated / featurised form of a list of inputs. */
@@ -47,6 +71,8 @@ export interface NetworkDef<P> {
   head(h: tf.Tensor2D, dropout: Prng | undefined): tf.Tensor2D;
   /** Hook before the first optimiser step of a fit, e.g. to compute input statistics. */
   beforeFit?(prepared: P): void;
+  /** Semi-supervised training on unlabelled items; without it FitOptions.unlabeled is ignored. */
+  consistency?: ConsistencyDef<P>;
 }
 
 /** A classifier whose weights can be replaced by a serialised copy (used by loadClassifier). */
@@ -190,21 +216,63 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
       const valPrepared = validation ? def.prepare(validation.inputs) : undefined;
       if (validation) checkLabels(validation.labels, validation.inputs.length, 'validation');
 
+      const consistency = def.consistency && opts.unlabeled?.length ? def.consistency : undefined;
+      const unlabeled = consistency ? def.prepare(opts.unlabeled!) : undefined;
+      const nu = consistency ? opts.unlabeled!.length : 0;
+
       const batchSize = Math.max(1, Math.min(opts.batchSize ?? def.defaults.batchSize, n));
       const stepsPerEpoch = Math.ceil(n / batchSize);
-      const epochs = Math.max(1, Math.floor(opts.epochs ?? defaultEpochs(def.defaults, stepsPerEpoch)));
+      const stepDefaults = consistency ? { ...def.defaults, minSteps: consistency.minSteps, maxEpochs: consistency.maxEpochs } : def.defaults;
+      const epochs = Math.max(1, Math.floor(opts.epochs ?? defaultEpochs(stepDefaults, stepsPerEpoch)));
       // Epochs without a better validation score before stopping: a quarter of the run, within [5, 15].
       const patience = Math.max(5, Math.min(15, Math.ceil(epochs / 4)));
       const prng = createPrng(opts.seed ?? (seed + 0x9e3779b9 * ++fits) >>> 0);
       const sampleWeights = classWeights(labels, numClasses);
+      const learningRate = opts.learningRate ?? def.defaults.learningRate;
+      const totalSteps = epochs * stepsPerEpoch;
+      const { labelSmoothing = 0, weightDecay = 0, cosineFloor } = def.defaults;
+      const decayed = weightDecay > 0 ? def.params.filter((p) => p.trainable && p.name.endsWith('/kernel')).map((p) => p.variable) : [];
+      const uBatch = consistency ? Math.max(1, Math.round(batchSize * consistency.ratio)) : 0;
+      const uOrder = new Int32Array(nu);
+      for (let i = 0; i < nu; i++) uOrder[i] = i;
+      let uNext = nu;
 
       // Snapshot first: an abort or divergence must also undo what beforeFit set (e.g. input statistics).
       const before = snapshot();
       def.beforeFit?.(prepared);
       let best: { weights: tf.Tensor[]; accuracy: number; loss: number } | undefined;
-      const optimizer = tf.train.adam(opts.learningRate ?? def.defaults.learningRate);
+      const optimizer = new ScheduledAdam(learningRate);
       const order = new Int32Array(n);
       for (let i = 0; i < n; i++) order[i] = i;
+      let stepsRun = 0;
+      let keptSum = 0, drawnSum = 0;
+
+      /** The next unlabelled rows, reshuffled after each pass, with their confident pseudo-labels (-1 = none). */
+      const pseudoLabelled = (): { rows: Int32Array; labels: Int32Array; kept: number } => {
+        const rows = new Int32Array(Math.min(uBatch, nu));
+        for (let i = 0; i < rows.length; i++) {
+          if (uNext >= nu) {
+            prng.shuffle(uOrder);
+            uNext = 0;
+          }
+          rows[i] = uOrder[uNext++];
+        }
+        const probs = tf.tidy(() => tf.softmax(def.head(def.trunk(def.batch(unlabeled!, rows, prng), undefined), undefined)));
+        const p = probs.dataSync();
+        probs.dispose();
+        const out = new Int32Array(rows.length).fill(-1);
+        let kept = 0;
+        for (let i = 0; i < rows.length; i++) {
+          let top = 0;
+          for (let c = 1; c < numClasses; c++) if (p[i * numClasses + c] > p[i * numClasses + top]) top = c;
+          if (p[i * numClasses + top] >= consistency!.threshold) {
+            out[i] = top;
+            kept++;
+          }
+        }
+        if (process.env.DEBUG_SEMI) { keptSum += kept; drawnSum += rows.length; }
+        return { rows, labels: out, kept };
+      };
 
       let epochLoss = Number.NaN;
       let epochsRun = 0;
@@ -223,15 +291,47 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
               throw opts.signal.reason ?? new Error('Training was aborted.');
             }
             const rows = order.subarray(step * batchSize, Math.min(n, (step + 1) * batchSize));
+            if (cosineFloor !== undefined) {
+              const t = Math.min(1, stepsRun / Math.max(1, totalSteps - 1));
+              optimizer.setLearningRate(learningRate * (cosineFloor + (1 - cosineFloor) * 0.5 * (1 + Math.cos(Math.PI * t))));
+            }
+            const pseudo = consistency ? pseudoLabelled() : undefined;
             // minimize runs the loss function inside its own tidy.
             const loss = optimizer.minimize(
               () => {
-                const logits = def.head(def.trunk(def.batch(prepared, rows, prng), prng), prng);
-                return weightedCrossEntropy(logits, rows, labels, sampleWeights, numClasses);
+                const m = rows.length;
+                let x = def.batch(prepared, rows, prng);
+                let uRows: Int32Array | undefined;
+                if (pseudo && pseudo.kept > 0) {
+                  // Only confident rows carry a loss; one forward pass over labelled and unlabelled rows.
+                  uRows = new Int32Array(pseudo.kept);
+                  for (let i = 0, j = 0; i < pseudo.rows.length; i++) if (pseudo.labels[i] >= 0) uRows[j++] = pseudo.rows[i];
+                  x = tf.concat([x, consistency!.strongBatch(unlabeled!, uRows, prng)], 0);
+                }
+                const logits = def.head(def.trunk(x, prng), prng);
+                const supervised = weightedCrossEntropy(
+                  uRows ? (tf.slice(logits, [0, 0], [m, numClasses]) as tf.Tensor2D) : logits,
+                  rows,
+                  labels,
+                  sampleWeights,
+                  numClasses,
+                  labelSmoothing,
+                );
+                if (!uRows) return supervised;
+                const targets = Int32Array.from(pseudo!.labels.filter((y) => y >= 0));
+                const uLogits = tf.slice(logits, [m, 0], [uRows.length, numClasses]) as tf.Tensor2D;
+                const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), numClasses);
+                const ce = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(uLogits))));
+                return tf.add(supervised, tf.mul(ce, consistency!.weight / pseudo!.rows.length)) as tf.Scalar;
               },
               true,
               trainable,
             );
+            stepsRun++;
+            if (decayed.length) {
+              const factor = 1 - optimizer.getLearningRate() * weightDecay;
+              tf.tidy(() => decayed.forEach((v) => v.assign(tf.mul(v, factor))));
+            }
             const value = loss ? (await loss.data())[0] : Number.NaN;
             loss?.dispose();
             if (!Number.isFinite(value)) {
@@ -263,6 +363,7 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
             }
           }
           lastReport = Date.now();
+          if (process.env.DEBUG_SEMI && epoch % 10 === 0) { console.error(`epoch ${epoch} step ${stepsRun} loss ${epochLoss.toFixed(3)} kept ${(keptSum / Math.max(1, drawnSum)).toFixed(2)}`); keptSum = 0; drawnSum = 0; }
           opts.onProgress?.(epochsRun / epochs, { epoch, loss: epochLoss, valAccuracy });
           if (validation && sinceBest >= patience) break;
         }
@@ -372,6 +473,19 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
   return classifier;
 }
 
+/** Adam whose step size can change between steps (for a learning-rate schedule). */
+class ScheduledAdam extends tf.AdamOptimizer {
+  constructor(learningRate: number) {
+    super(learningRate, 0.9, 0.999);
+  }
+  setLearningRate(lr: number): void {
+    this.learningRate = lr;
+  }
+  getLearningRate(): number {
+    return this.learningRate;
+  }
+}
+
 /** The default epoch count, raised for tiny labelled sets so training still takes minSteps optimiser steps. */
 function defaultEpochs(d: TrainDefaults, stepsPerEpoch: number): number {
   return Math.max(d.epochs, Math.min(d.maxEpochs, Math.ceil(d.minSteps / stepsPerEpoch)));
@@ -407,6 +521,7 @@ function weightedCrossEntropy(
   labels: Int32Array,
   classWeight: Float32Array,
   numClasses: number,
+  smoothing = 0,
 ): tf.Scalar {
   const m = rows.length;
   const y = new Int32Array(m);
@@ -417,7 +532,8 @@ function weightedCrossEntropy(
     w[i] = classWeight[y[i]];
     wSum += w[i];
   }
-  const oneHot = tf.oneHot(tf.tensor1d(y, 'int32'), numClasses);
+  let oneHot: tf.Tensor = tf.oneHot(tf.tensor1d(y, 'int32'), numClasses);
+  if (smoothing > 0) oneHot = tf.add(tf.mul(oneHot, 1 - smoothing), smoothing / numClasses);
   const logProbs = tf.logSoftmax(logits);
   const perRow = tf.neg(tf.sum(tf.mul(oneHot, logProbs), 1));
   return tf.div(tf.sum(tf.mul(perRow, tf.tensor1d(w))), wSum) as tf.Scalar;

@@ -12,8 +12,9 @@ export interface LabelResult {
 
 /**
  * Stores one human decision. Every decision is a new row (a correction never overwrites history); the same
- * decision repeated by the same key is answered the same and stored once. An item leased to another
- * annotator whose lease is still running answers 409 for annotators.
+ * decision repeated by the same key is answered the same and stored once. For annotators, an item leased to
+ * another annotator whose lease is still running answers 409 `item_leased`, and an item another annotator
+ * labelled while this key held no lease on it answers 409 `already_labeled`.
  */
 export async function labelItem(
   ctx: PipelineContext,
@@ -36,6 +37,11 @@ export async function labelItem(
     const last = await latestLabel(tx, item.id);
     if (last && last.source === 'human' && last.keyId === key.id && last.label === label)
       return { result: { itemId: item.id, label, agreedWithModel: last.agreedWithModel }, stored: false };
+    // An annotator whose lease ran out may not add a decision on top of the one another annotator made
+    // meanwhile: the item went to them, and storing both would count (and pay for) one item twice.
+    const holdsLease = item.leasedBy === key.id && item.leaseExpiresAt !== null && item.leaseExpiresAt > now;
+    if (key.role === 'annotator' && !holdsLease && last?.source === 'human' && last.keyId !== key.id)
+      throw new ConflictError('Another annotator labelled this item after your lease on it ran out; your decision was not stored.', 'already_labeled');
     const agreed = item.predLabel === null ? null : item.predLabel === label;
     await insertLabelRows(tx, [
       {

@@ -1,6 +1,6 @@
 import { ConflictError } from '../core/errors.ts';
 import { activeJobs, insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
-import { confidentPoolItems, countTrainable, goldExamples, trainingExamples } from '../db/repositories/items.ts';
+import { confidentPoolItems, countTrainable, goldExamples, trainingExamples, unlabelledSample } from '../db/repositories/items.ts';
 import { insertVersion, listVersions, nextVersionNumber } from '../db/repositories/models.ts';
 import { findProject, lockProject, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
@@ -58,6 +58,9 @@ export const PSEUDO_LABEL_MIN_CONFIDENCE = 0.9;
 /** At most this many pseudo-labels per human label (spread evenly over the classes). */
 export const PSEUDO_LABELS_PER_HUMAN_LABEL = 2;
 
+/** Unlabelled pool items handed to the model for semi-supervised training. */
+export const UNLABELED_SAMPLE = 4000;
+
 export interface TrainOutcome {
   modelVersion: number;
   status: 'ready' | 'rejected';
@@ -94,8 +97,17 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const inputs = all.map((e) => modelInputOf(e, project.modality));
   const labels = Int32Array.from(all, (e) => index.get(e.label) ?? 0);
   await progress(0.02);
+  // The model may also learn from unlabelled pool items directly (consistency, statistics).
+  const unlabeled = settings.semiSupervised
+    ? (await unlabelledSample(ctx.db, project.id, UNLABELED_SAMPLE)).map((r) => modelInputOf(r, project.modality))
+    : [];
   const { blob, result } = await ctx.runner.train(
-    { spec, inputs, labels, options: { epochs: settings.epochs, seed: settings.seed, learningRate: settings.learningRate } },
+    {
+      spec,
+      inputs,
+      labels,
+      options: { epochs: settings.epochs, seed: settings.seed, learningRate: settings.learningRate, ...(unlabeled.length ? { unlabeled } : {}) },
+    },
     (p) => void progress(0.02 + 0.83 * p).catch(() => {}),
   );
   await progress(0.86);

@@ -1,13 +1,15 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
-import { NotFoundError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.ts';
+import { NotFoundError, UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Database } from '../db/client.ts';
 import { findJob } from '../db/repositories/jobs.ts';
 import { findProject, type ProjectRow } from '../db/repositories/projects.ts';
 import { authenticate, authorize, type Principal } from '../pipelines/access.ts';
 import type { PipelineContext } from '../pipelines/context.ts';
+import { createAuthFailureLimiter, tooManyAuthFailures } from './middleware/auth-limit.ts';
 import { errorHandler, sendError } from './middleware/errors.ts';
+import { createIdempotencyGuard, hashBodyForIdempotency } from './middleware/idempotency.ts';
 import { buildOpenApi } from './openapi.ts';
 import type { MetricsRegistry } from './prometheus.ts';
 import type { RouteDef } from './route.ts';
@@ -60,15 +62,32 @@ export function createApp(deps: AppDeps): express.Express {
 
   const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx)];
 
-  const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false });
-  const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'] });
+  const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false, verify: hashBodyForIdempotency });
+  const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'], verify: hashBodyForIdempotency });
+  const idempotent = createIdempotencyGuard(deps.database.db, logger);
+  const authFailures = createAuthFailureLimiter({ limit: ctx.config.authFailLimit, windowMs: 60_000 });
+  /** authenticate, refused with 429 while this client address is over its budget of failed attempts. */
+  const authenticateLimited = async (req: Request): Promise<Principal> => {
+    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const wait = authFailures.retryAfter(client);
+    if (wait > 0) {
+      req.res?.setHeader('Retry-After', String(wait));
+      throw tooManyAuthFailures(wait);
+    }
+    try {
+      return await authenticate(deps.database.db, req.headers.authorization);
+    } catch (e) {
+      if (e instanceof UnauthorizedError) authFailures.fail(client);
+      throw e;
+    }
+  };
 
   const handle = (def: RouteDef) => async (req: Request, res: Response) => {
     (req as Request & { furrowRoute?: string }).furrowRoute = def.path;
     let principal: Principal | null = null;
     let project: ProjectRow | null = null;
     if (def.access !== 'public') {
-      principal = await authenticate(deps.database.db, req.headers.authorization);
+      principal = await authenticateLimited(req);
       const params = req.params as Record<string, string>;
       const projectId = def.project ? params.id : undefined;
       // Check the key's project before looking the project up, so a key learns nothing of other projects.
@@ -96,7 +115,9 @@ export function createApp(deps: AppDeps): express.Express {
       if (!parsed.success) throw new ValidationError('The query string is not valid.', zodDetails(parsed.error), 'invalid_query');
       query = parsed.data;
     }
-    const out = await def.handler({ principal, project, body, query, params: req.params as Record<string, string>, req, res });
+    const out = await idempotent(req, res, principal, def, () =>
+      def.handler({ principal, project, body, query, params: req.params as Record<string, string>, req, res }),
+    );
     if (out) res.status(out.status ?? 200).json(out.body);
   };
 
@@ -107,7 +128,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/api/jobs/:jobId', async (req, res) => {
     (req as Request & { furrowRoute?: string }).furrowRoute = '/api/jobs/:jobId';
-    const principal = await authenticate(deps.database.db, req.headers.authorization);
+    const principal = await authenticateLimited(req);
     authorize(principal, ['engineer']);
     const job = await findJob(ctx.db, String(req.params.jobId));
     if (!job) throw new NotFoundError('Job');
@@ -137,6 +158,7 @@ export function createApp(deps: AppDeps): express.Express {
       await deps.database.ping();
       res.json({ status: 'ok', db: 'ok', backend, driver: deps.database.driver });
     } catch {
+      res.setHeader('Retry-After', '5');
       res.status(503).json({ error: { code: 'service_unavailable', message: 'The database is unavailable.', details: { db: 'down', backend } } });
     }
   });

@@ -2,7 +2,9 @@
  * Composition root: config → database (migrations) → model runner → job runner → HTTP. Graceful on SIGTERM.
  */
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { loadConfig, type Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { openDatabase } from '../db/client.ts';
@@ -53,6 +55,24 @@ export async function startServer(
 
   const app = createApp({ ctx, database, metrics, logger, bodyLimitBytes: config.bodyLimitBytes, version: '0.1.0' });
   const server = app.listen(config.port, config.host);
+  // Requests node's HTTP parser refuses (bad request line or headers, headers over the size limit) never reach
+  // express; answer them in the error shape too instead of node's bare 400.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'The request headers are larger than the server accepts.']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'request_timeout', 'The request took too long to arrive.']
+          : [400, 'bad_request', 'The HTTP request could not be parsed.'];
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -38,6 +38,8 @@ export interface RouteDef<B extends z.ZodType = z.ZodType, Q extends z.ZodType =
   rawTypes?: string[];
   query?: Q;
   responses: { status: number; description: string; schema?: z.ZodType; contentType?: string }[];
+  /** The answer carries a secret shown only once (a new API key): an Idempotency-Key retry does not replay it. */
+  secretInAnswer?: boolean;
   handler: (input: RouteInput<z.infer<B>, z.infer<Q>>) => Promise<RouteResult>;
 }
 

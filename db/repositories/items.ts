@@ -549,3 +549,13 @@ export async function likelyOfClass(
     .limit(q.limit);
   return rows.map((r) => r.id);
 }
+
+/** A seeded random sample of unlabelled pool items (inputs only), for semi-supervised training. */
+export async function unlabelledSample(db: DbOrTx, projectId: string, limit: number): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
+  return db
+    .select({ id: items.id, input: items.input, data: items.data })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.split, 'pool'), eq(items.holdout, false), eq(items.status, 'pending')))
+    .orderBy(asc(items.rand), asc(items.seq))
+    .limit(limit);
+}
