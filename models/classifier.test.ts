@@ -105,7 +105,7 @@ beforeAll(async () => {
 
 describe.each([
   { name: 'image', make: images, arch: 'cnn-v1' },
-  { name: 'text', make: texts, arch: 'ngram-mlp-v1' },
+  { name: 'text', make: texts, arch: 'ngram-lex-v2' },
   { name: 'vector', make: vectors, arch: 'mlp-v1' },
 ])('$name classifier', ({ make, arch }) => {
   const train = make(60, 1);

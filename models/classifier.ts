@@ -6,7 +6,7 @@ import { ValidationError } from '../core/errors.ts';
 import type { Modality, ModelInput } from '../core/types.ts';
 import type { LoadableClassifier } from './tf-classifier.ts';
 import { createImageCnn, IMAGE_CNN_ARCH } from './image-cnn.ts';
-import { createTextNgram, TEXT_NGRAM_ARCH } from './text-ngram.ts';
+import { createTextNgram, TEXT_NGRAM_ARCHS, TEXT_NGRAM_LEX_ARCH } from './text-ngram.ts';
 import { createVectorMlp, VECTOR_MLP_ARCH } from './vector-mlp.ts';
 
 /** What a model is for; stored with its weights so a blob is self-describing. */
@@ -85,7 +85,7 @@ export interface Classifier {
 /** Default architecture tag per modality. */
 export const DEFAULT_ARCH: Readonly<Record<Modality, string>> = {
   image: IMAGE_CNN_ARCH,
-  text: TEXT_NGRAM_ARCH,
+  text: TEXT_NGRAM_LEX_ARCH,
   vector: VECTOR_MLP_ARCH,
 };
 
@@ -124,7 +124,7 @@ function build(spec: ModelSpec, seed: number): LoadableClassifier {
       if (arch !== IMAGE_CNN_ARCH) break;
       return createImageCnn({ ...spec, arch }, seed);
     case 'text':
-      if (arch !== TEXT_NGRAM_ARCH) break;
+      if (!TEXT_NGRAM_ARCHS.includes(arch)) break;
       return createTextNgram({ ...spec, arch }, seed);
     case 'vector':
       if (arch !== VECTOR_MLP_ARCH) break;

@@ -44,6 +44,8 @@ export interface CnnPlan {
   shift: number;
   /** Random horizontal flips in training batches. */
   flip?: boolean;
+  /** Keep the first conv layer at its initial weights (no gradient below the second). */
+  freezeFirst?: boolean;
   /** Batch normalisation after each conv (after its max-pool when one follows), before the ReLU. */
   batchNorm?: boolean;
   /** Global average pooling of the last conv layer instead of flattening it. */
@@ -116,7 +118,8 @@ export function createImageCnn(spec: ModelSpec, seed: number, plan: CnnPlan = CN
       n++;
       const kernel = initWeights([3, 3, c, out], 9 * c, 9 * out, prng, 'he');
       const bias = zerosVariable([out]);
-      params.push({ name: `conv${n}/kernel`, variable: kernel, trainable: true }, { name: `conv${n}/bias`, variable: bias, trainable: true });
+      const frozen = n === 1 && !!plan.freezeFirst;
+      params.push({ name: `conv${n}/kernel`, variable: kernel, trainable: !frozen }, { name: `conv${n}/bias`, variable: bias, trainable: !frozen });
       let norm: Norm | undefined;
       if (plan.batchNorm) {
         norm = { gamma: variableFrom(tf.ones([out]), true), mean: zerosVariable([out], false), variance: variableFrom(tf.ones([out]), false) };
@@ -126,7 +129,7 @@ export function createImageCnn(spec: ModelSpec, seed: number, plan: CnnPlan = CN
           { name: `conv${n}/moving_variance`, variable: norm.variance, trainable: false },
         );
       }
-      layers.push({ kind: 'conv', kernel, bias, first: n === 1, norm });
+      layers.push({ kind: 'conv', kernel, bias, first: n === 1 || (n === 2 && !!plan.freezeFirst), norm });
       c = out;
     }
   }

@@ -32,6 +32,10 @@ export interface TrainDefaults {
   labelSmoothing?: number;
   /** Decoupled (AdamW-style) weight decay of the `/kernel` weights: each step w -= lr * weightDecay * w. */
   weightDecay?: number;
+  /** Mixup of labelled batches with a Beta(mixup, mixup) weight; off when absent. */
+  mixup?: number;
+  /** Exponential moving average of the weights with this decay, kept as the final weights; off when absent. */
+  ema?: number;
   /** Cosine decay of the learning rate over the planned steps, down to this fraction of it; constant when absent. */
   cosineFloor?: number;
 }
@@ -230,7 +234,8 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
       const sampleWeights = classWeights(labels, numClasses);
       const learningRate = opts.learningRate ?? def.defaults.learningRate;
       const totalSteps = epochs * stepsPerEpoch;
-      const { labelSmoothing = 0, weightDecay = 0, cosineFloor } = def.defaults;
+      const { labelSmoothing = 0, weightDecay = 0, cosineFloor, mixup = 0, ema: emaDecay = 0 } = def.defaults;
+      const ema = emaDecay > 0 ? trainable.map((v) => tf.variable(v.clone(), false)) : undefined;
       const decayed = weightDecay > 0 ? def.params.filter((p) => p.trainable && p.name.endsWith('/kernel')).map((p) => p.variable) : [];
       const uBatch = consistency ? Math.max(1, Math.round(batchSize * consistency.ratio)) : 0;
       const uOrder = new Int32Array(nu);
@@ -301,6 +306,15 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
               () => {
                 const m = rows.length;
                 let x = def.batch(prepared, rows, prng);
+                let mixRows: Int32Array | undefined;
+                let lam = 1;
+                if (mixup > 0 && m > 1) {
+                  lam = betaSample(prng, mixup);
+                  lam = Math.max(lam, 1 - lam);
+                  const perm = prng.shuffle(Int32Array.from({ length: m }, (_, i) => i));
+                  mixRows = Int32Array.from(perm, (i) => rows[i]);
+                  x = tf.add(tf.mul(x, lam), tf.mul(tf.gather(x, tf.tensor1d(perm, 'int32')), 1 - lam));
+                }
                 let uRows: Int32Array | undefined;
                 if (pseudo && pseudo.kept > 0) {
                   // Only confident rows carry a loss; one forward pass over labelled and unlabelled rows.
@@ -309,14 +323,14 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
                   x = tf.concat([x, consistency!.strongBatch(unlabeled!, uRows, prng)], 0);
                 }
                 const logits = def.head(def.trunk(x, prng), prng);
-                const supervised = weightedCrossEntropy(
-                  uRows ? (tf.slice(logits, [0, 0], [m, numClasses]) as tf.Tensor2D) : logits,
-                  rows,
-                  labels,
-                  sampleWeights,
-                  numClasses,
-                  labelSmoothing,
-                );
+                const lLogits = uRows ? (tf.slice(logits, [0, 0], [m, numClasses]) as tf.Tensor2D) : logits;
+                let supervised = weightedCrossEntropy(lLogits, rows, labels, sampleWeights, numClasses, labelSmoothing);
+                if (mixRows) {
+                  supervised = tf.add(
+                    tf.mul(supervised, lam),
+                    tf.mul(weightedCrossEntropy(lLogits, mixRows, labels, sampleWeights, numClasses, labelSmoothing), 1 - lam),
+                  ) as tf.Scalar;
+                }
                 if (!uRows) return supervised;
                 const targets = Int32Array.from(pseudo!.labels.filter((y) => y >= 0));
                 const uLogits = tf.slice(logits, [m, 0], [uRows.length, numClasses]) as tf.Tensor2D;
@@ -328,6 +342,10 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
               trainable,
             );
             stepsRun++;
+            if (ema) {
+              const d = Math.min(emaDecay, (1 + stepsRun) / (10 + stepsRun));
+              tf.tidy(() => trainable.forEach((v, i) => ema![i].assign(tf.add(tf.mul(ema![i], d), tf.mul(v, 1 - d)))));
+            }
             if (decayed.length) {
               const factor = 1 - optimizer.getLearningRate() * weightDecay;
               tf.tidy(() => decayed.forEach((v) => v.assign(tf.mul(v, factor))));
@@ -367,6 +385,7 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
           opts.onProgress?.(epochsRun / epochs, { epoch, loss: epochLoss, valAccuracy });
           if (validation && sinceBest >= patience) break;
         }
+        if (ema && finite) trainable.forEach((v, i) => v.assign(ema[i]));
         if (best && finite) {
           restore(best.weights);
           valAccuracy = best.accuracy;
@@ -380,6 +399,7 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
           valAccuracy = undefined;
         }
       } finally {
+        if (ema) disposeAll(ema);
         optimizer.dispose();
         disposeAll(before);
         if (best) disposeAll(best.weights);
@@ -471,6 +491,25 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
     },
   };
   return classifier;
+}
+
+/** A Beta(a, a) sample from two Gamma(a) samples (Marsaglia-Tsang, with the a < 1 boost). */
+function betaSample(prng: Prng, a: number): number {
+  const gamma = (k: number): number => {
+    if (k < 1) return gamma(k + 1) * Math.pow(1 - prng.next(), 1 / k);
+    const d = k - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      const z = prng.normal();
+      const v = (1 + c * z) ** 3;
+      if (v <= 0) continue;
+      const u = 1 - prng.next();
+      if (Math.log(u) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v;
+    }
+  };
+  const x = gamma(a);
+  const y = gamma(a);
+  return x / (x + y);
 }
 
 /** Adam whose step size can change between steps (for a learning-rate schedule). */

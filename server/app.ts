@@ -101,10 +101,10 @@ export function createApp(deps: AppDeps): express.Express {
     if (def.body) {
       const raw = def.rawTypes?.some((t) => req.is(t));
       if (raw) body = req.body;
-      else if (!hasBody(req)) body = {};
-      else if (!isJsonType(req)) throw new UnsupportedMediaTypeError(`Send the body as application/json${def.rawTypes ? ` or ${def.rawTypes.join(', ')}` : ''}.`);
+      else if (hasBody(req) && !isJsonType(req)) throw new UnsupportedMediaTypeError(`Send the body as application/json${def.rawTypes ? ` or ${def.rawTypes.join(', ')}` : ''}.`);
       else {
-        const parsed = def.body.safeParse(req.body);
+        // No body at all counts as `{}`, which must pass the schema too (a route with required fields refuses it).
+        const parsed = def.body.safeParse(hasBody(req) ? req.body : {});
         if (!parsed.success) throw new ValidationError('The request body is not valid.', zodDetails(parsed.error), 'invalid_body');
         body = parsed.data;
       }

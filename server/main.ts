@@ -55,6 +55,10 @@ export async function startServer(
 
   const app = createApp({ ctx, database, metrics, logger, bodyLimitBytes: config.bodyLimitBytes, version: '0.1.0' });
   const server = app.listen(config.port, config.host);
+  // Keep idle keep-alive sockets open longer than clients and proxies do (60 s is common), so a client never
+  // reuses a socket the server is closing at that instant (ECONNRESET on a healthy server).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   // Requests node's HTTP parser refuses (bad request line or headers, headers over the size limit) never reach
   // express; answer them in the error shape too instead of node's bare 400.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -91,7 +95,15 @@ export async function startServer(
       closing ??= (async () => {
         // Stop taking connections, let in-flight requests finish, then stop jobs, workers and the database.
         await new Promise<void>((resolve) => {
-          server.close(() => resolve());
+          // Keep-alive clients would otherwise go on sending requests over their open connections (and keep
+          // the server from closing): every answer from now on closes its connection, and connections that
+          // fall idle after their last answer are closed too.
+          server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
+          const sweep = setInterval(() => server.closeIdleConnections(), 100);
+          server.close(() => {
+            clearInterval(sweep);
+            resolve();
+          });
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });

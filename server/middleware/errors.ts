@@ -20,13 +20,24 @@ const DB_DOWN = new Set([
   '08001',
 ]);
 
-export function isDatabaseUnavailable(e: unknown): boolean {
+/**
+ * SQLSTATEs of values the database refuses to store, whatever the schema says: a NUL character in text
+ * (22021) or in JSON (22P05), a number out of range, text that is not valid input for its type. They come
+ * from the request's data, so they are the client's 400; the statement failed, so nothing was stored.
+ */
+const BAD_VALUE = new Set(['22021', '22P05', '22003', '22P02', '22001', '22007', '22008', '54000']);
+
+function hasCode(e: unknown, codes: Set<string>): boolean {
   for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
     const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string' && DB_DOWN.has(code)) return true;
+    if (typeof code === 'string' && codes.has(code)) return true;
     cur = (cur as { cause?: unknown }).cause;
   }
   return false;
+}
+
+export function isDatabaseUnavailable(e: unknown): boolean {
+  return hasCode(e, DB_DOWN);
 }
 
 export function sendError(res: Parameters<RequestHandler>[1], status: number, code: string, message: string, details?: unknown) {
@@ -50,6 +61,8 @@ export function errorHandler(logger: Logger, limitLabel: string): ErrorRequestHa
     const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500)
       return sendError(res, status, 'bad_request', 'The request could not be read.');
+    if (hasCode(err, BAD_VALUE))
+      return sendError(res, 400, 'unstorable_value', 'The request holds a value that cannot be stored (a NUL character, \\u0000, or a number or text out of range); nothing was changed.');
     if (isDatabaseUnavailable(err)) {
       logger.warn('database unavailable', { path: req.path, error: String((err as Error)?.message ?? err) });
       res.setHeader('Retry-After', '5');

@@ -107,17 +107,18 @@ export interface ChildServer {
   output(): string;
   /** Resolves with the exit code (or the signal) once the process group's leader has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Sends `signal` to the whole process group (npx → tsx → node). */
-  kill(signal: NodeJS.Signals): void;
+  /** Sends `signal` to the server process, or with `group` to its whole process group (as systemd does). */
+  kill(signal: NodeJS.Signals, group?: boolean): void;
 }
 
 /**
- * Runs `tsx server/main.ts` as a child process in its own process group with `env` on top of a minimal
- * environment, and waits for its "listening on" line.
+ * Runs `node --import tsx server/main.ts` as a child process in its own process group with `env` on top of a
+ * minimal environment, and waits for its "listening on" line.
  */
 export async function spawnServer(env: Record<string, string>, timeoutMs = 90_000): Promise<ChildServer> {
-  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, ['server/main.ts'], {
+  // As `npm start` runs it: node with tsx's loader, one process (the tsx CLI wrapper would SIGKILL a server
+  // whose event loop is busy for 60 ms when a signal arrives, cutting graceful shutdown short).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', HOST: '127.0.0.1', FURROW_DEMO: '0', ...env },
     detached: true,
@@ -129,9 +130,9 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 90_00
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const kill = (signal: NodeJS.Signals) => {
+  const kill = (signal: NodeJS.Signals, group = false) => {
     try {
-      process.kill(-child.pid!, signal);
+      process.kill(group ? -child.pid! : child.pid!, signal);
     } catch {
       // Already gone.
     }
