@@ -350,6 +350,15 @@ describe('fuzzing every route with malformed input', () => {
       ['POST', `/api/projects/${ids.vector}/items`, json, `{"items":[{"vector":[${new Array(4).fill('1e999').join(',')}]}]}`],
       ['POST', `/api/projects/${ids.vector}/items`, json, JSON.stringify({ items: new Array(10_001).fill({ vector: [1, 2, 3] }) })],
       ['POST', `/api/projects/${ids.text}/items`, json, JSON.stringify({ items: new Array(50_000).fill({ text: '' }) })],
+      // NUL characters: PostgreSQL text and jsonb cannot hold them.
+      ['POST', `/api/projects/${ids.text}/items`, json, JSON.stringify({ items: [{ text: 'before\u0000after', externalId: 'nul' }] })],
+      ['POST', `/api/projects/${ids.text}/items`, json, JSON.stringify({ items: [{ text: 'fine', externalId: 'nul\u0000id' }] })],
+      ['POST', `/api/projects/${ids.text}/items`, { ...auth, 'content-type': 'application/x-ndjson' }, '{"text":"a\\u0000b"}'],
+      ['POST', '/api/projects', json, JSON.stringify({ name: 'nul\u0000name', modality: 'text', labels: ['a', 'b'] })],
+      ['POST', '/api/projects', json, JSON.stringify({ name: 'n', modality: 'text', labels: ['a\u0000', 'b'] })],
+      ['POST', `/api/projects/${ids.text}/keys`, json, JSON.stringify({ role: 'client', name: 'k\u0000' })],
+      ['GET', `/api/projects/%00`, auth, ''],
+      ['GET', `/api/projects/${ids.text}/items/%00`, auth, ''],
     ];
     for (const [method, url, headers, body] of cases) {
       figures.bigPayloads++;
