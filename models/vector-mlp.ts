@@ -58,7 +58,10 @@ export function createVectorMlp(spec: ModelSpec, seed: number): LoadableClassifi
     spec,
     params,
     embedDim: HIDDEN,
-    defaults: { epochs: 30, batchSize: 32, learningRate: 1e-3, minSteps: 300, maxEpochs: 200, predictBatchSize: 1024 },
+    // A step size of 1e-2 rather than 1e-3: with the ~300 steps a small label set gets, 1e-3 left the
+    // network underfitted (3 linear bands in 2-D, 60 labels: 0.86 vs 0.96 test accuracy; with 30 noise
+    // dimensions added, 200 labels: 0.63 vs 0.74).
+    defaults: { epochs: 30, batchSize: 32, learningRate: 1e-2, minSteps: 300, maxEpochs: 200, predictBatchSize: 1024 },
 
     prepare(inputs: ModelInput[]): PreparedVectors {
       inputs.forEach((x, i) => {
