@@ -6,6 +6,8 @@
  *
  *   npm run bench:al -- --dataset fashion-mnist --seeds 3 --budget 1000
  *   npm run bench:al -- --dataset fine-foods --seeds 3 --budget 400 --arms furrow,random
+ *   npm run bench:al -- --first-seed 2 --seeds 1 --out bench/out/s2     # one seed per process ...
+ *   npm run bench:al -- --merge bench/out/s1/al-fashion-mnist.json,bench/out/s2/al-fashion-mnist.json  # ... combined
  *
  * Arms: `furrow` (the default strategy and semi-supervised training), `random` (random labels, same model:
  * the query strategy alone), `random-supervised` (random labels, plain supervised model: a team without
@@ -25,6 +27,8 @@ const { values: args } = parseArgs({
     dataset: { type: 'string', default: 'fashion-mnist' },
     arms: { type: 'string', default: 'furrow,random,random-supervised' },
     seeds: { type: 'string', default: '1' },
+    'first-seed': { type: 'string', default: '1' },
+    merge: { type: 'string' },
     budget: { type: 'string' },
     start: { type: 'string', default: '20' },
     step: { type: 'string' },
@@ -142,24 +146,62 @@ export function labelsToReach(curve: { labels: number; mean: number }[], target:
   return null;
 }
 
+type Results = Record<string, { runs: { seed: number; curve: CurvePoint[]; seconds: number }[] }>;
+
+/** The runs of several earlier outputs (same dataset, checkpoints and sizes; other seeds) as one result. */
+function mergeOutputs(files: string[]): { results: Results; checkpoints: number[]; seeds: number[]; poolSize: number; testSize: number } {
+  const outs = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
+  const [head] = outs;
+  for (const o of outs) {
+    if (o.dataset !== args.dataset || o.poolSize !== head.poolSize || o.testSize !== head.testSize || JSON.stringify(o.checkpoints) !== JSON.stringify(head.checkpoints)) {
+      throw new Error(`cannot merge: ${files.join(', ')} differ in dataset, sizes or checkpoints (or --dataset is not theirs)`);
+    }
+  }
+  const results: Results = {};
+  const seeds: number[] = [];
+  for (const o of outs) {
+    const list: number[] = o.seedList ?? Array.from({ length: o.seeds }, (_, i) => i + 1);
+    for (const s of list) if (seeds.includes(s)) throw new Error(`seed ${s} appears twice`);
+    seeds.push(...list);
+    for (const [arm, curve] of Object.entries(o.curves as Record<string, { labels: number; runs: number[] }[]>)) {
+      results[arm] ??= { runs: [] };
+      list.forEach((seed, r) =>
+        results[arm].runs.push({ seed, curve: curve.map((p) => ({ labels: p.labels, accuracy: p.runs[r], trainSeconds: 0 })), seconds: o.summary[arm].secondsPerRun }),
+      );
+    }
+  }
+  for (const [arm, r] of Object.entries(results)) if (r.runs.length !== seeds.length) throw new Error(`arm ${arm} is not in every file`);
+  return { results, checkpoints: head.checkpoints, seeds, poolSize: head.poolSize, testSize: head.testSize };
+}
+
 async function main() {
   const dataset = args.dataset!;
   const budget = Number(args.budget ?? (dataset === 'fine-foods' ? 400 : 1000));
   const start = Number(args.start);
   const step = Number(args.step ?? (dataset === 'fine-foods' ? 20 : 50));
-  const seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i + 1);
-  const arms = args.arms!.split(',').map((a) => a.trim()).filter(Boolean);
+  const first = Number(args['first-seed']);
+  let seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i + first);
+  let arms = args.arms!.split(',').map((a) => a.trim()).filter(Boolean);
   const log = args.quiet ? () => {} : (m: string) => process.stderr.write(m + '\n');
-  const ds = await loadDataset(dataset, args.pool ? Number(args.pool) : dataset === 'fashion-mnist' ? 20_000 : undefined, args.test ? Number(args.test) : undefined, args.fixture!);
-  const checkpoints: number[] = [];
+  let checkpoints: number[] = [];
   for (let n = start; n < budget; n = n === start ? Math.ceil((start + 1) / step) * step : n + step) checkpoints.push(n);
   checkpoints.push(budget);
 
   const t0 = performance.now();
-  const results: Record<string, { runs: { seed: number; curve: CurvePoint[]; seconds: number }[] }> = {};
-  for (const arm of arms) {
-    results[arm] = { runs: [] };
-    for (const seed of seeds) results[arm].runs.push({ seed, ...(await runOne(ds, arm, seed, checkpoints, log)) });
+  let results: Results = {};
+  let ds: { pool: unknown[]; test: unknown[] };
+  if (args.merge) {
+    const merged = mergeOutputs(args.merge.split(','));
+    ({ results, checkpoints, seeds } = merged);
+    arms = Object.keys(results);
+    ds = { pool: new Array(merged.poolSize), test: new Array(merged.testSize) };
+  } else {
+    const data = await loadDataset(dataset, args.pool ? Number(args.pool) : dataset === 'fashion-mnist' ? 20_000 : undefined, args.test ? Number(args.test) : undefined, args.fixture!);
+    ds = data;
+    for (const arm of arms) {
+      results[arm] = { runs: [] };
+      for (const seed of seeds) results[arm].runs.push({ seed, ...(await runOne(data, arm, seed, checkpoints, log)) });
+    }
   }
   const curves = Object.fromEntries(
     Object.entries(results).map(([arm, r]) => [
@@ -188,6 +230,7 @@ async function main() {
     poolSize: ds.pool.length,
     testSize: ds.test.length,
     seeds: seeds.length,
+    seedList: seeds,
     checkpoints,
     totalSeconds: Math.round((performance.now() - t0) / 1000),
     summary,
