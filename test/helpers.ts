@@ -34,7 +34,8 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** A server on a fresh database (see freshDatabaseUrl); `env` overrides the test defaults, `opts` the silent logger. */
+export async function startTestServer(env: Record<string, string> = {}, opts: Pick<NonNullable<Parameters<typeof startServer>[1]>, 'logger' | 'announce'> = {}): Promise<TestServer> {
   const db = await freshDatabaseUrl();
   const config = loadConfig({
     PORT: '0',
@@ -48,7 +49,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...(db.url ? { DATABASE_URL: db.url } : {}),
     ...env,
   });
-  const srv = await startServer(config, { logger: silentLogger, announce: () => {} });
+  const srv = await startServer(config, { logger: silentLogger, announce: () => {}, ...opts });
   const call: TestServer['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const key = opts.key === undefined ? ADMIN_KEY : opts.key;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../scripts/lib/sampling.ts';
 import { startTestServer, waitForIdle, waitForJob, type TestServer } from '../helpers.ts';
 
 /**
@@ -12,18 +13,6 @@ const POOL = 600;
 const GOLD = 400;
 const ROUNDS = [20, 40, 60];
 const LABELS = ['left', 'middle', 'right'];
-
-/** Deterministic uniform numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The class of a point: three bands between two parallel lines. */
 function classOf(x: number, y: number): string {

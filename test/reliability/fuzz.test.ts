@@ -3,12 +3,10 @@ import { crc32 } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { queryRows } from '../../db/repositories/rows.ts';
 import { encodePngBase64 } from '../../pipelines/image-decode.ts';
-import { startServer, type RunningServer } from '../../server/main.ts';
-import { ADMIN_KEY, freshDatabaseUrl } from '../helpers.ts';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers.ts';
 import { isErrorShape, printFigures } from './support.ts';
 
 /** Fixed seeds: a failure reproduces, and fast-check prints the smallest request that shows it. */
@@ -171,8 +169,7 @@ const CONTENT_TYPES = [
 // ---- the server and what it holds ----------------------------------------------------------------------
 
 describe('fuzzing every route with malformed input', () => {
-  let srv: RunningServer;
-  let db: Awaited<ReturnType<typeof freshDatabaseUrl>>;
+  let srv: TestServer;
   const logs: string[] = [];
   const ids: Record<string, string> = {};
   const keys: Record<string, string> = {};
@@ -228,18 +225,8 @@ describe('fuzzing every route with malformed input', () => {
   }
 
   beforeAll(async () => {
-    db = await freshDatabaseUrl();
-    const config = loadConfig({
-      PORT: '0',
-      FURROW_DATA_DIR: 'memory://',
-      FURROW_ADMIN_KEY: ADMIN_KEY,
-      FURROW_DEMO: '0',
-      FURROW_JOB_POLL_MS: '100',
-      FURROW_AUTH_FAIL_LIMIT: '0',
-      ...(db.url ? { DATABASE_URL: db.url } : {}),
-    });
     // Warnings and errors are kept: an 'unhandled error' line would be a 500 the status check could miss.
-    srv = await startServer(config, { logger: createLogger('warn', (l) => logs.push(l)), announce: () => {} });
+    srv = await startTestServer({}, { logger: createLogger('warn', (l) => logs.push(l)) });
     const mk = async (body: unknown) => {
       const r = await fetch(`${srv.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       return (await r.json()).id as string;
@@ -260,10 +247,7 @@ describe('fuzzing every route with malformed input', () => {
       Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, hasBody: Boolean(op.requestBody), query: op.parameters.filter((x) => x.in === 'query').map((x) => x.name) })),
     );
   });
-  afterAll(async () => {
-    await srv?.close();
-    await db?.cleanup();
-  });
+  afterAll(() => srv?.stop());
 
   it('thousands of malformed bodies, headers, paths and query strings on every route: no 5xx, every error in the shape, nothing stored', async () => {
     const before = await snapshot();

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { queryRows } from '../../db/repositories/rows.ts';
-import { startServer, type RunningServer } from '../../server/main.ts';
-import { ADMIN_KEY, freshDatabaseUrl } from '../helpers.ts';
+import { startServer } from '../../server/main.ts';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers.ts';
 import { call, expectErrorShape, isErrorShape, printFigures, sleep } from './support.ts';
 
 type Role = 'admin' | 'engineer' | 'annotator' | 'client';
@@ -77,8 +77,7 @@ function callFrom(localAddress: string, url: string, p: string, key: string | nu
 }
 
 describe('roles, isolation, keys and secrets', () => {
-  let srv: RunningServer;
-  let db: Awaited<ReturnType<typeof freshDatabaseUrl>>;
+  let srv: TestServer;
   const logs: string[] = [];
   const own: Record<string, string> = { admin: ADMIN_KEY };
   const other: Record<string, string> = {};
@@ -92,19 +91,9 @@ describe('roles, isolation, keys and secrets', () => {
   const api = (method: string, p: string, key: string | null = ADMIN_KEY, body?: unknown) => call(srv.url, method, p, { key, body });
 
   beforeAll(async () => {
-    db = await freshDatabaseUrl();
-    const config = loadConfig({
-      PORT: '0',
-      FURROW_DATA_DIR: 'memory://',
-      FURROW_ADMIN_KEY: ADMIN_KEY,
-      FURROW_DEMO: '0',
-      FURROW_JOB_POLL_MS: '100',
-      // Every client here is 127.0.0.1 and the table sends many bad keys; the limit is tested below on 127.0.0.2+.
-      FURROW_AUTH_FAIL_LIMIT: '1000000',
-      ...(db.url ? { DATABASE_URL: db.url } : {}),
-    });
+    // Every client here is 127.0.0.1 and the table sends many bad keys; the limit is tested below on 127.0.0.2+.
     // Everything the server logs, at the most verbose level, is searched for secrets at the end.
-    srv = await startServer(config, { logger: createLogger('debug', (l) => logs.push(l)), announce: (lines) => logs.push(...lines) });
+    srv = await startTestServer({ FURROW_AUTH_FAIL_LIMIT: '1000000' }, { logger: createLogger('debug', (l) => logs.push(l)), announce: (lines) => logs.push(...lines) });
     const mk = async (name: string) =>
       (await api('POST', '/api/projects', ADMIN_KEY, { name, modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, epochs: 2, goldFraction: 0 } })).body.id as string;
     P = await mk('project P (secret name)');
@@ -133,10 +122,7 @@ describe('roles, isolation, keys and secrets', () => {
       itemOf[p] = exported.find((r: { label: string | null }) => r.label === null).id;
     }
   });
-  afterAll(async () => {
-    await srv?.close();
-    await db?.cleanup();
-  });
+  afterAll(() => srv?.stop());
 
   it('every route × every role × own project / other project / no key / revoked key / malformed header, against API.md', async () => {
     const doc = (await api('GET', '/api/openapi.json', null)).body;

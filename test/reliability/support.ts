@@ -32,17 +32,8 @@ export function expectErrorShape(r: { status: number; body: unknown; text?: stri
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A small deterministic PRNG (mulberry32) for simulations with fixed seeds. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG for simulations with fixed seeds. */
+export { mulberry32 as prng } from '../../scripts/lib/sampling.ts';
 
 export interface TcpProxy {
   port: number;
