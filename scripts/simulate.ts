@@ -181,7 +181,6 @@ async function main() {
   const step = Number(args.step ?? (dataset === 'fine-foods' ? 20 : 50));
   const first = Number(args['first-seed']);
   let seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i + first);
-  let arms = args.arms!.split(',').map((a) => a.trim()).filter(Boolean);
   const log = args.quiet ? () => {} : (m: string) => process.stderr.write(m + '\n');
   let checkpoints: number[] = [];
   for (let n = start; n < budget; n = n === start ? Math.ceil((start + 1) / step) * step : n + step) checkpoints.push(n);
@@ -189,16 +188,16 @@ async function main() {
 
   const t0 = performance.now();
   let results: Results = {};
-  let ds: { pool: unknown[]; test: unknown[] };
+  let poolSize: number;
+  let testSize: number;
   if (args.merge) {
     const merged = mergeOutputs(args.merge.split(','));
-    ({ results, checkpoints, seeds } = merged);
-    arms = Object.keys(results);
-    ds = { pool: new Array(merged.poolSize), test: new Array(merged.testSize) };
+    ({ results, checkpoints, seeds, poolSize, testSize } = merged);
   } else {
     const data = await loadDataset(dataset, args.pool ? Number(args.pool) : dataset === 'fashion-mnist' ? 20_000 : undefined, args.test ? Number(args.test) : undefined, args.fixture!);
-    ds = data;
-    for (const arm of arms) {
+    poolSize = data.pool.length;
+    testSize = data.test.length;
+    for (const arm of args.arms!.split(',').map((a) => a.trim()).filter(Boolean)) {
       results[arm] = { runs: [] };
       for (const seed of seeds) results[arm].runs.push({ seed, ...(await runOne(data, arm, seed, checkpoints, log)) });
     }
@@ -227,8 +226,8 @@ async function main() {
   const out = {
     benchmark: 'active-learning',
     dataset,
-    poolSize: ds.pool.length,
-    testSize: ds.test.length,
+    poolSize,
+    testSize,
     seeds: seeds.length,
     seedList: seeds,
     checkpoints,
