@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../core/config.ts';
-import { silentLogger } from '../core/logger.ts';
+import { createLogger, silentLogger, type LogLevel } from '../core/logger.ts';
 import { startServer, type RunningServer } from '../server/main.ts';
 
 export const ADMIN_KEY = 'fw_test_admin_key_0123456789abcdef';
@@ -49,7 +49,9 @@ export async function startTestServer(env: Record<string, string> = {}, opts: Pi
     ...(db.url ? { DATABASE_URL: db.url } : {}),
     ...env,
   });
-  const srv = await startServer(config, { logger: silentLogger, announce: () => {}, ...opts });
+  // FURROW_TEST_LOG=warn (or info, debug) shows the servers' logs while debugging a test; silent otherwise.
+  const logger = process.env.FURROW_TEST_LOG ? createLogger(process.env.FURROW_TEST_LOG as LogLevel) : silentLogger;
+  const srv = await startServer(config, { logger, announce: () => {}, ...opts });
   const call: TestServer['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const key = opts.key === undefined ? ADMIN_KEY : opts.key;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, waitForJob, type TestServer } from '../helpers.ts';
+import { startTestServer, waitForIdle, waitForJob, type TestServer } from '../helpers.ts';
 
 type Role = 'admin' | 'engineer' | 'annotator' | 'client';
 
@@ -38,6 +38,9 @@ describe('roles match the table in API.md', () => {
     expect(t.status).toBe(202);
     jobId = t.body.jobId;
     await waitForJob(s, jobId);
+    // The pre-label job the training queued holds its items' row locks while it writes; a queue request in
+    // that moment skips them (SKIP LOCKED), and this project has a single unlabelled item.
+    await waitForIdle(s, P);
     itemId = (await s.call('GET', `/api/projects/${P}/queue?limit=1`)).body.items[0].id;
   });
   afterAll(() => s?.stop());

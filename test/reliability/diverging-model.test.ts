@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, waitForJob, type TestServer } from '../helpers.ts';
+import { startTestServer, waitForIdle, waitForJob, type TestServer } from '../helpers.ts';
 import { expectErrorShape, printFigures } from './support.ts';
 
 /**
@@ -25,7 +25,9 @@ describe('a diverging model is rejected, not activated', () => {
   it('keeps the previous version active and serving, and refuses to activate the rejected one', async () => {
     const good = await waitForJob(s, (await s.call('POST', `/api/projects/${P}/train`, { body: {} })).body.jobId);
     expect(good).toMatchObject({ status: 'succeeded', modelVersion: 1 });
+    await waitForIdle(s, P);
     const before = await s.call('POST', `/api/projects/${P}/predict`, { body: { items: [{ vector: [1, 0] }, { vector: [-1, 0] }] } });
+    expect(before.status, JSON.stringify(before.body)).toBe(200);
     expect(before.body.modelVersion).toBe(1);
 
     expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { learningRate: 1e38 } } })).status).toBe(200);
