@@ -11,19 +11,20 @@ import {
   randomServable,
   topUncertainServable,
   trainableCountsByLabel,
+  trainingExamples,
   type ItemRow,
 } from '../db/repositories/items.ts';
-import { kmeansppSample, rawFeatures } from './cold-start.ts';
+import { rawFeatures, typicalCoverage } from './cold-start.ts';
 import { createPrng } from '../models/prng.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { diverseBatch } from './strategies.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
-import { resolveSettings, type Strategy } from './settings.ts';
+import { DEFAULT_COLD_START_LABELS, resolveSettings, type Strategy } from './settings.ts';
 
 /** Cold start: the first batches are spread out over this many randomly chosen items. */
-export const COLD_START_CANDIDATES = 2000;
+export const COLD_START_CANDIDATES = 1000;
 /** A class with fewer human labels than this gets the class-balance guard's slots... */
 export const BALANCE_MIN_LABELS = 5;
 /** ...at most this share of a batch. */
@@ -44,8 +45,9 @@ export interface QueueEntry {
 }
 
 /**
- * Leases the items most worth a human look to one key. Before any model exists the order is a random,
- * class-agnostic sample; afterwards the highest uncertainty first (or random, if that is the strategy).
+ * Leases the items most worth a human look to one key. Before any model exists, and until the project has
+ * `coldStartLabels` human labels, typical items of the regions the labels do not cover yet; afterwards the
+ * highest uncertainty first (or random, if that is the strategy).
  * Held-out items (settings.goldFraction) are mixed in so that they make up that share of human labels.
  */
 export async function leaseQueue(
@@ -70,17 +72,23 @@ export async function leaseQueue(
     }));
   }
   let candidates: string[] | undefined;
-  if (project.activeVersion === null && strategy !== 'random') {
-    // Cold start: no model yet, so spread the first labels over the data (k-means++ on model-free features)
-    // rather than a plain random sample, so that every class tends to show up early.
+  const counts = project.activeVersion !== null && strategy !== 'random' ? await trainableCountsByLabel(ctx.db, project.id) : new Map<string, number>();
+  const humanLabels = [...counts.values()].reduce((a, b) => a + b, 0);
+  const coldStart = strategy !== 'random' && (project.activeVersion === null || humanLabels < (settings.coldStartLabels ?? DEFAULT_COLD_START_LABELS[project.modality]));
+  if (coldStart) {
+    // Cold start: no model yet, or too few labels for its uncertainty to mean much. Spread the labels over
+    // the data (model-free features): typical items of the clusters the labels do not cover yet.
     const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES });
     if (sample.length > opts.limit) {
-      const f = rawFeatures(sample, project.modality, { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels });
-      candidates = kmeansppSample(f.data, f.dim, opts.limit, (() => { const p = createPrng(settings.seed + sample.length); return () => p.next(); })()).map((i) => sample[i].id);
+      const image = { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels };
+      const f = rawFeatures(sample, project.modality, image);
+      const known = humanLabels ? rawFeatures(await trainingExamples(ctx.db, project.id), project.modality, image).data : new Float32Array(0);
+      const prng = createPrng(settings.seed + sample.length + humanLabels);
+      candidates = typicalCoverage(f.data, known, f.dim, opts.limit, () => prng.next()).map((i) => sample[i].id);
     }
   }
   // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.
-  if (strategy === 'diverse' && project.activeVersion !== null) {
+  if (strategy === 'diverse' && project.activeVersion !== null && !coldStart) {
     const pool = await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: Math.max(DIVERSE_CANDIDATES_PER_ITEM * opts.limit, 100) });
     if (pool.length > opts.limit) {
       const emb = await ctx.runner.embed(versionRef(ctx, project.id, project.activeVersion), pool.map((r) => modelInputOf(r, project.modality)));
@@ -90,7 +98,6 @@ export async function leaseQueue(
   // Class-balance guard: a class with almost no human labels gets a few slots for the items the model
   // thinks most likely belong to it, so rare classes are confirmed (or corrected) early.
   if (project.activeVersion !== null && strategy !== 'random') {
-    const counts = await trainableCountsByLabel(ctx.db, project.id);
     const rare = project.labels.filter((l) => (counts.get(l) ?? 0) < BALANCE_MIN_LABELS);
     if (rare.length) {
       const slots = Math.max(1, Math.floor(opts.limit * BALANCE_MAX_SHARE));
@@ -119,7 +126,7 @@ export async function leaseQueue(
       limit: opts.limit,
       now,
       expiresAt,
-      order: project.activeVersion === null || strategy === 'random' ? 'random' : 'uncertainty',
+      order: coldStart || strategy === 'random' ? 'random' : 'uncertainty',
       holdoutWanted,
       candidates,
     });

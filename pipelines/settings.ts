@@ -15,6 +15,13 @@ export const projectSettingsSchema = z
     channels: z.union([z.literal(1), z.literal(3)]).default(1).describe('1 = grayscale, 3 = RGB.'),
     vectorDim: z.number().int().min(1).max(65536).optional().describe('Length of every vector (required for vector projects).'),
     strategy: z.enum(STRATEGIES).default('margin').describe('How the queue ranks items for human review.'),
+    coldStartLabels: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .optional()
+      .describe('Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model\'s uncertainty is mostly noise). Default: 300 for images, 0 (uncertainty from the first model on) for text and vectors.'),
     retrainEvery: z.number().int().min(0).max(1_000_000).default(50).describe('Retrain automatically after this many new human labels; 0 turns it off.'),
     goldFraction: z.number().min(0).max(0.5).default(0.1).describe('Share of the pool reserved as held-out evaluation data when no gold set was imported.'),
     minLabelsToTrain: z.number().int().min(2).max(1_000_000).default(10).describe('Training needs at least this many human labels over at least 2 classes.'),
@@ -34,6 +41,9 @@ export const projectSettingsSchema = z
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
   })
   .strict();
+
+/** coldStartLabels when the project does not set it, by modality (see the README's benchmark section). */
+export const DEFAULT_COLD_START_LABELS: Record<'image' | 'text' | 'vector', number> = { image: 300, text: 0, vector: 0 };
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
 

@@ -72,7 +72,7 @@ describe('cold-start sample (k-means++ on model-free features)', () => {
   it('pools images and normalises rows', () => {
     const px = new Uint8Array(28 * 28).fill(200);
     const f = rawFeatures([{ input: px, data: {} }], 'image', { width: 28, height: 28, channels: 1 });
-    expect(f.dim).toBe(14 * 14);
+    expect(f.dim).toBe(7 * 7);
     const norm = Math.sqrt(f.data.reduce((a, v) => a + v * v, 0));
     expect(norm).toBeCloseTo(1, 5);
   });
@@ -82,5 +82,44 @@ describe('cold-start sample (k-means++ on model-free features)', () => {
     let dot = 0;
     for (let j = 0; j < f.dim; j++) dot += f.data[j] * f.data[f.dim + j];
     expect(dot).toBeCloseTo(0, 5);
+  });
+});
+
+import { typicalCoverage } from './cold-start.ts';
+
+describe('cold-start coverage (typical items of uncovered clusters)', () => {
+  // 4 tight clusters in 2-D, sizes 80/60/40/20, with one far outlier.
+  const centres = [[0, 0], [10, 0], [0, 10], [10, 10]];
+  const sizes = [80, 60, 40, 20];
+  const pts: number[] = [];
+  const cluster: number[] = [];
+  let s = 7;
+  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  sizes.forEach((n, c) => {
+    for (let i = 0; i < n; i++) {
+      pts.push(centres[c][0] + rnd() - 0.5, centres[c][1] + rnd() - 0.5);
+      cluster.push(c);
+    }
+  });
+  pts.push(100, 100);
+  cluster.push(-1);
+  const data = Float32Array.from(pts);
+
+  it('spreads over the clusters and leaves the outlier alone', () => {
+    const picked = typicalCoverage(data, new Float32Array(0), 2, 4, rnd);
+    // k-means with 4 centres may give the outlier its own cluster; then one of the 4 real clusters is split.
+    const got = picked.map((i) => cluster[i]);
+    expect(got).not.toContain(-1);
+    expect(new Set(got).size).toBeGreaterThanOrEqual(3);
+  });
+  it('goes to the clusters the labels do not cover yet', () => {
+    // Labels already sit in clusters 0 and 1: the next two picks come from 2 and 3.
+    const labelled = Float32Array.from([0, 0, 0.1, 0.1, 10, 0, 10.1, 0]);
+    const picked = typicalCoverage(data.subarray(0, 200 * 2), labelled, 2, 2, rnd);
+    expect(picked.map((i) => cluster[i]).sort()).toEqual([2, 3]);
+  });
+  it('returns every candidate when asked for as many or more', () => {
+    expect(typicalCoverage(Float32Array.from([1, 2, 3, 4]), new Float32Array(0), 2, 5, rnd)).toEqual([0, 1]);
+    expect(typicalCoverage(new Float32Array(0), new Float32Array(0), 2, 5, rnd)).toEqual([]);
   });
 });

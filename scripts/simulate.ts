@@ -11,7 +11,8 @@
  *
  * Arms: `furrow` (the default strategy and semi-supervised training), `random` (random labels, same model:
  * the query strategy alone), `random-supervised` (random labels, plain supervised model: a team without
- * Furrow), or `strategy:<name>` for any query strategy with the default model. Prints JSON; writes an SVG plot.
+ * Furrow), or `strategy:<name>` for any query strategy with the default model; `+setting=value` overrides a
+ * project setting (e.g. `furrow+coldStartLabels=0`). Prints JSON; writes an SVG plot.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -70,8 +71,23 @@ async function loadDataset(name: string, poolSize: number | undefined, testSize:
   throw new Error(`unknown dataset ${name}: fashion-mnist or fine-foods`);
 }
 
-/** Project settings per arm; unknown arms fail fast. */
-function armSettings(arm: string): Record<string, unknown> {
+/**
+ * Project settings per arm; unknown arms fail fast. Any arm takes setting overrides after `+`, values as
+ * JSON: `furrow+coldStartLabels=0`, `strategy:entropy+semiSupervised=false`.
+ */
+function armSettings(name: string): Record<string, unknown> {
+  const [arm, ...overrides] = name.split('+');
+  const extra = Object.fromEntries(
+    overrides.map((o) => {
+      const eq = o.indexOf('=');
+      if (eq < 1) throw new Error(`arm ${name}: write overrides as +setting=value`);
+      return [o.slice(0, eq), JSON.parse(o.slice(eq + 1))];
+    }),
+  );
+  return { ...baseArmSettings(arm), ...extra };
+}
+
+function baseArmSettings(arm: string): Record<string, unknown> {
   if (arm === 'furrow') return {};
   if (arm === 'random') return { strategy: 'random' };
   if (arm === 'random-supervised') return { strategy: 'random', semiSupervised: false };
