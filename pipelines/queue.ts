@@ -80,11 +80,11 @@ export async function leaseQueue(
     // the data (model-free features): typical items of the clusters the labels do not cover yet.
     const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES });
     if (sample.length > opts.limit) {
-      const image = { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels };
-      const f = rawFeatures(sample, project.modality, image);
-      const known = humanLabels ? rawFeatures(await trainingExamples(ctx.db, project.id), project.modality, image).data : new Float32Array(0);
+      const known = humanLabels ? await trainingExamples(ctx.db, project.id) : [];
+      const f = await coverageFeatures(ctx, project, settings, [...sample, ...known]);
+      const split = sample.length * f.dim;
       const prng = createPrng(settings.seed + sample.length + humanLabels);
-      candidates = typicalCoverage(f.data, known, f.dim, opts.limit, () => prng.next()).map((i) => sample[i].id);
+      candidates = typicalCoverage(f.data.subarray(0, split), f.data.subarray(split), f.dim, opts.limit, () => prng.next()).map((i) => sample[i].id);
     }
   }
   // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.
@@ -132,6 +132,30 @@ export async function leaseQueue(
     });
   });
   return toEntries(ctx, project, rows);
+}
+
+/**
+ * Features for spreading labels over the data: the active model's embeddings once there is a model (trained
+ * on few labels, but with the pool's pseudo-labels it already groups look-alikes better than pixels do), rows
+ * L2-normalised; model-free features before.
+ */
+async function coverageFeatures(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  settings: ReturnType<typeof resolveSettings>,
+  rows: { input: Uint8Array | null; data: Record<string, unknown> }[],
+): Promise<{ dim: number; data: Float32Array }> {
+  if (project.activeVersion === null)
+    return rawFeatures(rows, project.modality, { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels });
+  const emb = await ctx.runner.embed(versionRef(ctx, project.id, project.activeVersion), rows.map((r) => modelInputOf(r, project.modality)));
+  for (let i = 0; i < rows.length; i++) {
+    const row = emb.data.subarray(i * emb.dim, (i + 1) * emb.dim);
+    let n = 0;
+    for (const v of row) n += v * v;
+    n = Math.sqrt(n) || 1;
+    for (let j = 0; j < emb.dim; j++) row[j] /= n;
+  }
+  return emb;
 }
 
 async function toEntries(

@@ -21,7 +21,7 @@ export const projectSettingsSchema = z
       .min(0)
       .max(1_000_000)
       .optional()
-      .describe('Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model\'s uncertainty is mostly noise). Default: 300 for images, 0 (uncertainty from the first model on) for text and vectors.'),
+      .describe('Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model\'s uncertainty is mostly noise). Default: 200 for images, 0 (uncertainty from the first model on) for text and vectors.'),
     retrainEvery: z.number().int().min(0).max(1_000_000).default(50).describe('Retrain automatically after this many new human labels; 0 turns it off.'),
     goldFraction: z.number().min(0).max(0.5).default(0.1).describe('Share of the pool reserved as held-out evaluation data when no gold set was imported.'),
     minLabelsToTrain: z.number().int().min(2).max(1_000_000).default(10).describe('Training needs at least this many human labels over at least 2 classes.'),
@@ -43,7 +43,7 @@ export const projectSettingsSchema = z
   .strict();
 
 /** coldStartLabels when the project does not set it, by modality (see the README's benchmark section). */
-export const DEFAULT_COLD_START_LABELS: Record<'image' | 'text' | 'vector', number> = { image: 300, text: 0, vector: 0 };
+export const DEFAULT_COLD_START_LABELS: Record<'image' | 'text' | 'vector', number> = { image: 200, text: 0, vector: 0 };
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
 

@@ -164,7 +164,11 @@ export function labelsToReach(curve: { labels: number; mean: number }[], target:
 
 type Results = Record<string, { runs: { seed: number; curve: CurvePoint[]; seconds: number }[] }>;
 
-/** The runs of several earlier outputs (same dataset, checkpoints and sizes; other seeds) as one result. */
+/**
+ * The runs of several earlier outputs (same dataset, checkpoints and sizes) as one result. A file may hold
+ * other arms than the next (e.g. a re-run of one arm after a change that leaves the others as they were), but
+ * in the end every arm must have the same seeds, each once.
+ */
 function mergeOutputs(files: string[]): { results: Results; checkpoints: number[]; seeds: number[]; poolSize: number; testSize: number } {
   const outs = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
   const [head] = outs;
@@ -174,19 +178,22 @@ function mergeOutputs(files: string[]): { results: Results; checkpoints: number[
     }
   }
   const results: Results = {};
-  const seeds: number[] = [];
   for (const o of outs) {
     const list: number[] = o.seedList ?? Array.from({ length: o.seeds }, (_, i) => i + 1);
-    for (const s of list) if (seeds.includes(s)) throw new Error(`seed ${s} appears twice`);
-    seeds.push(...list);
     for (const [arm, curve] of Object.entries(o.curves as Record<string, { labels: number; runs: number[] }[]>)) {
       results[arm] ??= { runs: [] };
-      list.forEach((seed, r) =>
-        results[arm].runs.push({ seed, curve: curve.map((p) => ({ labels: p.labels, accuracy: p.runs[r], trainSeconds: 0 })), seconds: o.summary[arm].secondsPerRun }),
-      );
+      for (const [r, seed] of list.entries()) {
+        if (results[arm].runs.some((run) => run.seed === seed)) throw new Error(`arm ${arm}: seed ${seed} appears twice`);
+        results[arm].runs.push({ seed, curve: curve.map((p) => ({ labels: p.labels, accuracy: p.runs[r], trainSeconds: 0 })), seconds: o.summary[arm].secondsPerRun });
+      }
     }
   }
-  for (const [arm, r] of Object.entries(results)) if (r.runs.length !== seeds.length) throw new Error(`arm ${arm} is not in every file`);
+  const seedsOf = (arm: string) => results[arm].runs.map((r) => r.seed).sort((a, b) => a - b);
+  const seeds = seedsOf(Object.keys(results)[0]);
+  for (const arm of Object.keys(results)) {
+    if (JSON.stringify(seedsOf(arm)) !== JSON.stringify(seeds)) throw new Error(`arm ${arm} has seeds ${seedsOf(arm)}, not ${seeds}`);
+    results[arm].runs.sort((a, b) => a.seed - b.seed);
+  }
   return { results, checkpoints: head.checkpoints, seeds, poolSize: head.poolSize, testSize: head.testSize };
 }
 
