@@ -84,6 +84,19 @@ describe('model runner (worker threads)', () => {
     expect(await local.predict(refTo(localRun.blob, 'x'), test.inputs)).toEqual(probs);
   });
 
+  it('picks cold-start coverage in the worker, as the calling thread would', async () => {
+    const rnd = (() => { let x = 11; return () => ((x = (x * 16807) % 2147483647) / 2147483647); })();
+    const candidates = Float32Array.from({ length: 300 * 4 }, rnd);
+    const labelled = Float32Array.from({ length: 20 * 4 }, rnd);
+    const req = { candidates, labelled, dim: 4, count: 12, seed: 5 };
+    const inWorker = await runner.coverage(req);
+    expect(inWorker).toHaveLength(12);
+    expect(new Set(inWorker).size).toBe(12);
+    expect(inWorker).toEqual(await createInProcessRunner().coverage(req));
+    // The caller's arrays are copied, not transferred away.
+    expect(candidates.length).toBe(1200);
+  });
+
   it('warm-starts from an initial blob', async () => {
     const first = await runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 1, seed: 1 } });
     const warm = await runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 1, seed: 1 }, initial: first.blob });

@@ -8,7 +8,9 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { ModelInput } from '../core/types.ts';
 import type { FitResult } from './classifier.ts';
+import { typicalCoverage } from './clustering.ts';
 import { createModelService, type TrainProgress, type TrainRequest } from './model-service.ts';
+import { createPrng } from './prng.ts';
 import {
   fromWireError,
   ownedCopy,
@@ -46,8 +48,21 @@ export interface ModelRunner {
   predictSamples(model: ModelRef, inputs: ModelInput[], samples: number): Promise<Float32Array>;
   /** Penultimate-layer activations, n*dim row-major. */
   embed(model: ModelRef, inputs: ModelInput[]): Promise<{ dim: number; data: Float32Array }>;
+  /**
+   * Cold-start picks (clustering.ts typicalCoverage) on the inference worker: indices of `count` candidates,
+   * rows of width `dim` in `candidates` and `labelled` (the items that already have labels).
+   */
+  coverage(req: CoverageRequest): Promise<number[]>;
   /** Stops the workers; pending and later calls reject. */
   close(): Promise<void>;
+}
+
+export interface CoverageRequest {
+  candidates: Float32Array;
+  labelled: Float32Array;
+  dim: number;
+  count: number;
+  seed: number;
 }
 
 export interface RunnerOptions {
@@ -133,6 +148,13 @@ export function createModelRunner(opts: RunnerOptions = {}): ModelRunner {
       });
     },
 
+    async coverage(req) {
+      const candidates = Float32Array.from(req.candidates);
+      const labelled = Float32Array.from(req.labelled);
+      const res = await predictor.call({ type: 'coverage', candidates, labelled, dim: req.dim, count: req.count, seed: req.seed }, [candidates.buffer, labelled.buffer]);
+      return resultOf(res) as number[];
+    },
+
     async close() {
       await Promise.all([trainer.close(), predictor.close()]);
     },
@@ -171,6 +193,11 @@ export function createInProcessRunner(opts: RunnerOptions = {}): ModelRunner {
     async embed(ref, inputs) {
       open();
       return (await model(ref)).embed(inputs);
+    },
+    async coverage(req) {
+      open();
+      const prng = createPrng(req.seed);
+      return typicalCoverage(req.candidates, req.labelled, req.dim, req.count, () => prng.next());
     },
     async close() {
       closed = true;

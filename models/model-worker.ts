@@ -6,7 +6,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ModelInput } from '../core/types.ts';
 import type { Classifier, FitOptions } from './classifier.ts';
+import { typicalCoverage } from './clustering.ts';
 import { createModelService } from './model-service.ts';
+import { createPrng } from './prng.ts';
 import { toWireError, unpackInputs, type WorkerRequest, type WorkerResponse } from './runner-protocol.ts';
 
 if (!parentPort) throw new Error('model-worker.ts must run in a worker thread (see model-runner.ts).');
@@ -50,6 +52,13 @@ async function handle(req: WorkerRequest): Promise<void> {
       } finally {
         aborts.delete(req.id);
       }
+      return;
+    }
+
+    case 'coverage': {
+      const prng = createPrng(req.seed);
+      const picked = typicalCoverage(req.candidates, req.labelled, req.dim, req.count, () => prng.next());
+      send({ id: req.id, type: 'result', result: picked });
       return;
     }
 

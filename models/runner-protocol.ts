@@ -26,7 +26,8 @@ export type WorkerRequest =
   | { id: number; type: 'train'; spec: ModelSpec; inputs: PackedInputs; labels: Int32Array; options?: WireFitOptions; initial?: Uint8Array }
   | { id: number; type: 'abort'; target: number }
   | { id: number; type: 'predict'; key: string; blob?: Uint8Array; inputs: PackedInputs; mcDropoutSamples?: number; samples?: number }
-  | { id: number; type: 'embed'; key: string; blob?: Uint8Array; inputs: PackedInputs };
+  | { id: number; type: 'embed'; key: string; blob?: Uint8Array; inputs: PackedInputs }
+  | { id: number; type: 'coverage'; candidates: Float32Array; labelled: Float32Array; dim: number; count: number; seed: number };
 
 export type WorkerResponse =
   | { id: number; type: 'result'; result: unknown }

@@ -14,8 +14,7 @@ import {
   trainingExamples,
   type ItemRow,
 } from '../db/repositories/items.ts';
-import { rawFeatures, typicalCoverage } from './cold-start.ts';
-import { createPrng } from '../models/prng.ts';
+import { rawFeatures } from './cold-start.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { diverseBatch } from './strategies.ts';
@@ -83,8 +82,14 @@ export async function leaseQueue(
       const known = humanLabels ? await trainingExamples(ctx.db, project.id) : [];
       const f = await coverageFeatures(ctx, project, settings, [...sample, ...known]);
       const split = sample.length * f.dim;
-      const prng = createPrng(settings.seed + sample.length + humanLabels);
-      candidates = typicalCoverage(f.data.subarray(0, split), f.data.subarray(split), f.dim, opts.limit, () => prng.next()).map((i) => sample[i].id);
+      const picked = await ctx.runner.coverage({
+        candidates: f.data.subarray(0, split),
+        labelled: f.data.subarray(split),
+        dim: f.dim,
+        count: opts.limit,
+        seed: settings.seed + sample.length + humanLabels,
+      });
+      candidates = picked.map((i) => sample[i].id);
     }
   }
   // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.

@@ -56,7 +56,8 @@ describe('diverse batch (uncertainty-weighted k-center greedy)', () => {
   });
 });
 
-import { kmeansppSample, rawFeatures } from './cold-start.ts';
+import { kmeansppSample } from '../models/clustering.ts';
+import { rawFeatures } from './cold-start.ts';
 
 describe('cold-start sample (k-means++ on model-free features)', () => {
   it('covers every cluster before repeating one', () => {
@@ -85,7 +86,7 @@ describe('cold-start sample (k-means++ on model-free features)', () => {
   });
 });
 
-import { typicalCoverage } from './cold-start.ts';
+import { typicalCoverage } from '../models/clustering.ts';
 
 describe('cold-start coverage (typical items of uncovered clusters)', () => {
   // 4 tight clusters in 2-D, sizes 80/60/40/20, with one far outlier.
