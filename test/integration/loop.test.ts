@@ -91,7 +91,10 @@ async function runLoop(
   expect(m2.labels.human).toBeGreaterThanOrEqual(100);
   expect(m2.history.map((h: any) => h.version)).toEqual([1, 2]);
 
-  // Pre-labelled pool: the queue now serves the model's guess, highest uncertainty first.
+  // Pre-labelled pool: the queue now serves the model's guess, highest uncertainty first. (Image projects
+  // spread their first 200 labels over the data instead, the cold start; this project ends it now.)
+  const settings = await s.call('PATCH', `/api/projects/${P}/settings`, { key: engineer, body: { settings: { coldStartLabels: 0 } } });
+  expect(settings.status, settings.text).toBe(200);
   const q = await s.call('GET', `/api/projects/${P}/queue?limit=10`, { key: annotator });
   expect(q.body.items.length).toBe(10);
   for (const it of q.body.items) {
