@@ -58,17 +58,6 @@ export const PSEUDO_LABEL_MIN_CONFIDENCE = 0.9;
 /** At most this many pseudo-labels per human label (spread evenly over the classes). */
 export const PSEUDO_LABELS_PER_HUMAN_LABEL = 2;
 
-/** Fewest gold items whose class shares set the pseudo-labels' class balance (else the human labels do). */
-export const MIN_GOLD_FOR_PRIOR = 100;
-
-/** Pseudo-labels per class: PSEUDO_LABELS_PER_HUMAN_LABEL per human label, split by the classes' shares in `sample`. */
-export function pseudoLabelQuota(labels: string[], humanLabels: number, sample: { label: string }[]): Record<string, number> {
-  const counts = new Map<string, number>();
-  for (const e of sample) counts.set(e.label, (counts.get(e.label) ?? 0) + 1);
-  const total = Math.max(1, sample.length);
-  return Object.fromEntries(labels.map((l) => [l, Math.ceil((PSEUDO_LABELS_PER_HUMAN_LABEL * humanLabels * (counts.get(l) ?? 0)) / total)]));
-}
-
 /** Unlabelled pool items handed to the model for semi-supervised training. */
 export const UNLABELED_SAMPLE = 4000;
 
@@ -92,11 +81,8 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const index = new Map(project.labels.map((l, i) => [l, i]));
   const examples = await trainingExamples(ctx.db, project.id);
   if (examples.length < 2) throw new Error(`only ${examples.length} labelled items to train on`);
-  const gold = await goldExamples(ctx.db, project.id);
   // Semi-supervised: the active version's most confident predictions on the unlabelled pool join the human
-  // labels as pseudo-labels, so many per class as the class's share of the data (from the gold set, a random
-  // sample, when it is big enough; else from the human labels), so that no class floods the training set and
-  // the class balance the model learns stays the data's.
+  // labels as pseudo-labels, class-balanced so that no class floods the training set.
   const pseudo =
     settings.semiSupervised && project.activeVersion !== null
       ? await confidentPoolItems(
@@ -104,7 +90,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
           project.id,
           project.activeVersion,
           PSEUDO_LABEL_MIN_CONFIDENCE,
-          pseudoLabelQuota(project.labels, examples.length, gold.length >= MIN_GOLD_FOR_PRIOR ? gold : examples),
+          Math.ceil((PSEUDO_LABELS_PER_HUMAN_LABEL * examples.length) / project.labels.length),
         )
       : [];
   const all = [...examples, ...pseudo];
@@ -126,6 +112,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   );
   await progress(0.86);
 
+  const gold = await goldExamples(ctx.db, project.id);
   let metrics = goldMetrics(new Float32Array(0), [], project.labels);
   let finite = result.finite;
   if (gold.length) {

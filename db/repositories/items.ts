@@ -337,17 +337,16 @@ export async function clearLease(db: DbOrTx, itemId: string, keyId: string): Pro
 }
 
 /**
- * The most confident unlabelled pool items of one model version, at most `perClass[label]` per predicted class
- * and at or above `minConfidence`: candidates for pseudo-labels in semi-supervised training.
+ * The most confident unlabelled pool items of one model version, at most `perClass` per predicted class and
+ * at or above `minConfidence`: candidates for pseudo-labels in semi-supervised training.
  */
 export async function confidentPoolItems(
   db: DbOrTx,
   projectId: string,
   version: number,
   minConfidence: number,
-  perClass: Record<string, number>,
+  perClass: number,
 ): Promise<{ id: string; input: Uint8Array | null; data: Record<string, unknown>; label: string; confidence: number }[]> {
-  const names = Object.keys(perClass);
   const rows = await queryRows<{ id: string; input: Uint8Array | null; data: Record<string, unknown> | string; label: string; confidence: number }>(
     db,
     sql`select id, input, data, pred_label as label, confidence from (
@@ -356,10 +355,7 @@ export async function confidentPoolItems(
           from items
           where project_id = ${projectId} and split = 'pool' and holdout = false and status = 'pending'
             and pred_version = ${version} and confidence >= ${minConfidence}
-        ) ranked
-        join unnest(${sql.param(names)}::text[], ${sql.param(names.map((n) => Math.max(0, Math.floor(perClass[n]))))}::int[]) as t(label, lim)
-          on t.label = ranked.pred_label
-        where rk <= t.lim`,
+        ) ranked where rk <= ${perClass}`,
   );
   return rows.map((r) => ({
     ...r,
