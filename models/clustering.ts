@@ -133,3 +133,13 @@ export function typicalCoverage(
 export const COVERAGE_ITERATIONS = 5;
 /** A cluster with fewer members than this is a handful of outliers: it is picked from only after the others. */
 export const MIN_CLUSTER_SIZE = 5;
+
+/** The picks of a coverage request (see ModelRunner.coverage). */
+export function pickCoverage(
+  req: { method: 'typical' | 'spread'; candidates: Float32Array; labelled: Float32Array; dim: number; count: number },
+  random: () => number,
+): number[] {
+  return req.method === 'spread'
+    ? kmeansppSample(req.candidates, req.dim, req.count, random)
+    : typicalCoverage(req.candidates, req.labelled, req.dim, req.count, random);
+}

@@ -88,11 +88,13 @@ describe('model runner (worker threads)', () => {
     const rnd = (() => { let x = 11; return () => ((x = (x * 16807) % 2147483647) / 2147483647); })();
     const candidates = Float32Array.from({ length: 300 * 4 }, rnd);
     const labelled = Float32Array.from({ length: 20 * 4 }, rnd);
-    const req = { candidates, labelled, dim: 4, count: 12, seed: 5 };
+    const req = { method: 'typical' as const, candidates, labelled, dim: 4, count: 12, seed: 5 };
     const inWorker = await runner.coverage(req);
     expect(inWorker).toHaveLength(12);
     expect(new Set(inWorker).size).toBe(12);
     expect(inWorker).toEqual(await createInProcessRunner().coverage(req));
+    const spread = { ...req, method: 'spread' as const };
+    expect(await runner.coverage(spread)).toEqual(await createInProcessRunner().coverage(spread));
     // The caller's arrays are copied, not transferred away.
     expect(candidates.length).toBe(1200);
   });

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { ModelInput } from '../core/types.ts';
 import type { FitResult } from './classifier.ts';
-import { typicalCoverage } from './clustering.ts';
+import { pickCoverage } from './clustering.ts';
 import { createModelService, type TrainProgress, type TrainRequest } from './model-service.ts';
 import { createPrng } from './prng.ts';
 import {
@@ -49,7 +49,7 @@ export interface ModelRunner {
   /** Penultimate-layer activations, n*dim row-major. */
   embed(model: ModelRef, inputs: ModelInput[]): Promise<{ dim: number; data: Float32Array }>;
   /**
-   * Cold-start picks (clustering.ts typicalCoverage) on the inference worker: indices of `count` candidates,
+   * Cold-start picks (clustering.ts pickCoverage) on the inference worker: indices of `count` candidates,
    * rows of width `dim` in `candidates` and `labelled` (the items that already have labels).
    */
   coverage(req: CoverageRequest): Promise<number[]>;
@@ -58,6 +58,8 @@ export interface ModelRunner {
 }
 
 export interface CoverageRequest {
+  /** `typical`: typicalCoverage; `spread`: k-means++ sampling (kmeansppSample), which ignores `labelled`. */
+  method: 'typical' | 'spread';
   candidates: Float32Array;
   labelled: Float32Array;
   dim: number;
@@ -151,7 +153,7 @@ export function createModelRunner(opts: RunnerOptions = {}): ModelRunner {
     async coverage(req) {
       const candidates = Float32Array.from(req.candidates);
       const labelled = Float32Array.from(req.labelled);
-      const res = await predictor.call({ type: 'coverage', candidates, labelled, dim: req.dim, count: req.count, seed: req.seed }, [candidates.buffer, labelled.buffer]);
+      const res = await predictor.call({ type: 'coverage', method: req.method, candidates, labelled, dim: req.dim, count: req.count, seed: req.seed }, [candidates.buffer, labelled.buffer]);
       return resultOf(res) as number[];
     },
 
@@ -197,7 +199,7 @@ export function createInProcessRunner(opts: RunnerOptions = {}): ModelRunner {
     async coverage(req) {
       open();
       const prng = createPrng(req.seed);
-      return typicalCoverage(req.candidates, req.labelled, req.dim, req.count, () => prng.next());
+      return pickCoverage(req, () => prng.next());
     },
     async close() {
       closed = true;

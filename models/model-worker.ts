@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ModelInput } from '../core/types.ts';
 import type { Classifier, FitOptions } from './classifier.ts';
-import { typicalCoverage } from './clustering.ts';
+import { pickCoverage } from './clustering.ts';
 import { createModelService } from './model-service.ts';
 import { createPrng } from './prng.ts';
 import { toWireError, unpackInputs, type WorkerRequest, type WorkerResponse } from './runner-protocol.ts';
@@ -57,7 +57,7 @@ async function handle(req: WorkerRequest): Promise<void> {
 
     case 'coverage': {
       const prng = createPrng(req.seed);
-      const picked = typicalCoverage(req.candidates, req.labelled, req.dim, req.count, () => prng.next());
+      const picked = pickCoverage(req, () => prng.next());
       send({ id: req.id, type: 'result', result: picked });
       return;
     }

@@ -27,7 +27,7 @@ export type WorkerRequest =
   | { id: number; type: 'abort'; target: number }
   | { id: number; type: 'predict'; key: string; blob?: Uint8Array; inputs: PackedInputs; mcDropoutSamples?: number; samples?: number }
   | { id: number; type: 'embed'; key: string; blob?: Uint8Array; inputs: PackedInputs }
-  | { id: number; type: 'coverage'; candidates: Float32Array; labelled: Float32Array; dim: number; count: number; seed: number };
+  | { id: number; type: 'coverage'; method: 'typical' | 'spread'; candidates: Float32Array; labelled: Float32Array; dim: number; count: number; seed: number };
 
 export type WorkerResponse =
   | { id: number; type: 'result'; result: unknown }

@@ -22,8 +22,8 @@ import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { DEFAULT_COLD_START_LABELS, resolveSettings, type Strategy } from './settings.ts';
 
-/** Cold start: the first batches are spread out over this many randomly chosen items. */
-export const COLD_START_CANDIDATES = 1000;
+/** Cold start: the first batches are spread out over this many randomly chosen items (k-means clusters them all). */
+export const COLD_START_CANDIDATES = { typical: 1000, spread: 2000 } as const;
 /** A class with fewer human labels than this gets the class-balance guard's slots... */
 export const BALANCE_MIN_LABELS = 5;
 /** ...at most this share of a batch. */
@@ -73,21 +73,26 @@ export async function leaseQueue(
   let candidates: string[] | undefined;
   const counts = project.activeVersion !== null && strategy !== 'random' ? await trainableCountsByLabel(ctx.db, project.id) : new Map<string, number>();
   const humanLabels = [...counts.values()].reduce((a, b) => a + b, 0);
-  const coldStart = strategy !== 'random' && (project.activeVersion === null || humanLabels < (settings.coldStartLabels ?? DEFAULT_COLD_START_LABELS[project.modality]));
+  const coldStartLabels = settings.coldStartLabels ?? DEFAULT_COLD_START_LABELS[project.modality];
+  const coldStart = strategy !== 'random' && (project.activeVersion === null || humanLabels < coldStartLabels);
   if (coldStart) {
     // Cold start: no model yet, or too few labels for its uncertainty to mean much. Spread the labels over
-    // the data (model-free features): typical items of the clusters the labels do not cover yet.
-    const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES });
+    // the data: with a cold-start phase, typical items of the clusters the labels do not cover yet; for the
+    // first batch of a project without one (text, vectors), k-means++ sampling over model-free features,
+    // which on fine-foods did better as the seed of margin sampling (README, Benchmarks).
+    const method = coldStartLabels > 0 ? 'typical' : 'spread';
+    const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES[method] });
     if (sample.length > opts.limit) {
-      const known = humanLabels ? await trainingExamples(ctx.db, project.id) : [];
+      const known = humanLabels && method === 'typical' ? await trainingExamples(ctx.db, project.id) : [];
       const f = await coverageFeatures(ctx, project, settings, [...sample, ...known]);
       const split = sample.length * f.dim;
       const picked = await ctx.runner.coverage({
+        method,
         candidates: f.data.subarray(0, split),
         labelled: f.data.subarray(split),
         dim: f.dim,
         count: opts.limit,
-        seed: settings.seed + sample.length + humanLabels,
+        seed: settings.seed + sample.length + (method === 'typical' ? humanLabels : 0),
       });
       candidates = picked.map((i) => sample[i].id);
     }
