@@ -7,7 +7,7 @@
  * measured accuracy near 0.95. Scores the label-error detection on the flipped answers over all audits.
  * Prints JSON.
  *
- *   npm run bench:autolabel -- [--pool 60000] [--seeds 1] [--target 0.95] [--batch 500] [--budget 6000] [--flip 0.05] [--no-review]
+ *   npm run bench:autolabel -- [--pool 60000] [--seeds 1] [--first-seed 1] [--target 0.95] [--batch 500] [--budget 6000] [--flip 0.05] [--no-review]
  */
 import { parseArgs } from 'node:util';
 import { encodePngBase64 } from '../pipelines/image-decode.ts';
@@ -19,6 +19,7 @@ const { values: args } = parseArgs({
   options: {
     pool: { type: 'string', default: '60000' },
     seeds: { type: 'string', default: '1' },
+    'first-seed': { type: 'string', default: '1' },
     target: { type: 'string', default: '0.95' },
     batch: { type: 'string', default: '500' },
     budget: { type: 'string', default: '6000' },
@@ -162,5 +163,6 @@ function round(x: number) {
 
 const data = args.fixture ? await loadFashionFixture('train') : await loadFashionMnist('train');
 const runs = [];
-for (let s = 1; s <= Number(args.seeds); s++) runs.push(await runSeed(s, data));
+const first = Number(args['first-seed']);
+for (let s = first; s < first + Number(args.seeds); s++) runs.push(await runSeed(s, data));
 process.stdout.write(JSON.stringify({ benchmark: 'autolabel', dataset: 'fashion-mnist', runs }, null, 2) + '\n');

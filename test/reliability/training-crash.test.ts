@@ -104,7 +104,7 @@ describe('SIGKILL in the middle of a training job', () => {
       if (m.active !== 1) expect(active).toMatchObject({ status: 'ready', jobId: job });
       else expect(m.versions.length).toBe(1);
       const p = await api('POST', `/api/projects/${P}/predict`, probe);
-      expect(p.status).toBe(200);
+      expect(p.status, `${p.text}\n${srv.output().slice(-4000)}`).toBe(200);
       if (p.body.modelVersion !== m.active) {
         // The job's version was activated between the two requests: then it must be the one serving now,
         // and complete.
