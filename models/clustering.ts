@@ -3,6 +3,28 @@
  * feature matrices, run in the model runner's inference worker so that the event loop never waits on it.
  */
 
+/** Squared Euclidean distance between row `i` of `a` and row `j` of `b` (both row-major, width `dim`). */
+export function squaredDistance(a: Float32Array, i: number, b: Float32Array, j: number, dim: number): number {
+  let d = 0;
+  for (let t = 0; t < dim; t++) {
+    const diff = a[i * dim + t] - b[j * dim + t];
+    d += diff * diff;
+  }
+  return d;
+}
+
+/** Scales every row of a row-major matrix to unit length, in place (all-zero rows stay zero). */
+export function normaliseRows(data: Float32Array, dim: number): void {
+  if (!dim) return;
+  for (let i = 0; i * dim < data.length; i++) {
+    const row = data.subarray(i * dim, (i + 1) * dim);
+    let n = 0;
+    for (const v of row) n += v * v;
+    n = Math.sqrt(n) || 1;
+    for (let j = 0; j < dim; j++) row[j] /= n;
+  }
+}
+
 /**
  * k-means++ seeding (Arthur & Vassilvitskii 2007) as a sampler: each next item is drawn with probability
  * proportional to its squared distance from the items already drawn, so the sample covers the data's
@@ -20,11 +42,7 @@ export function kmeansppSample(data: Float32Array, dim: number, count: number, r
     let total = 0;
     for (let i = 0; i < n; i++) {
       if (taken[i]) continue;
-      let d = 0;
-      for (let j = 0; j < dim; j++) {
-        const diff = data[i * dim + j] - data[last * dim + j];
-        d += diff * diff;
-      }
+      const d = squaredDistance(data, i, data, last, dim);
       if (d < d2[i]) d2[i] = d;
       total += d2[i];
     }

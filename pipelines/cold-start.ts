@@ -1,4 +1,5 @@
 import type { Modality } from '../core/types.ts';
+import { normaliseRows } from '../models/clustering.ts';
 import { modelInputOf } from './inputs.ts';
 
 /** Dimensions of the hashed bag of words used to spread out a cold-start text sample. */
@@ -45,13 +46,7 @@ export function rawFeatures(
     };
   }
   const data = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => {
-    const out = data.subarray(i * dim, (i + 1) * dim);
-    fill(r, out);
-    let n = 0;
-    for (const v of out) n += v * v;
-    n = Math.sqrt(n) || 1;
-    for (let j = 0; j < dim; j++) out[j] /= n;
-  });
+  rows.forEach((r, i) => fill(r, data.subarray(i * dim, (i + 1) * dim)));
+  normaliseRows(data, dim);
   return { dim, data };
 }

@@ -14,6 +14,7 @@ import {
   trainingExamples,
   type ItemRow,
 } from '../db/repositories/items.ts';
+import { normaliseRows } from '../models/clustering.ts';
 import { rawFeatures } from './cold-start.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
@@ -158,13 +159,7 @@ async function coverageFeatures(
   if (project.activeVersion === null)
     return rawFeatures(rows, project.modality, { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels });
   const emb = await ctx.runner.embed(versionRef(ctx, project.id, project.activeVersion), rows.map((r) => modelInputOf(r, project.modality)));
-  for (let i = 0; i < rows.length; i++) {
-    const row = emb.data.subarray(i * emb.dim, (i + 1) * emb.dim);
-    let n = 0;
-    for (const v of row) n += v * v;
-    n = Math.sqrt(n) || 1;
-    for (let j = 0; j < emb.dim; j++) row[j] /= n;
-  }
+  normaliseRows(emb.data, emb.dim);
   return emb;
 }
 

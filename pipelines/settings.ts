@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Modality } from '../core/types.ts';
 
 /** Query strategies a project or a queue request may pick. */
 export const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'bald', 'diverse'] as const;
@@ -43,7 +44,7 @@ export const projectSettingsSchema = z
   .strict();
 
 /** coldStartLabels when the project does not set it, by modality (see the README's benchmark section). */
-export const DEFAULT_COLD_START_LABELS: Record<'image' | 'text' | 'vector', number> = { image: 200, text: 0, vector: 0 };
+export const DEFAULT_COLD_START_LABELS: Record<Modality, number> = { image: 200, text: 0, vector: 0 };
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
 

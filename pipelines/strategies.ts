@@ -1,3 +1,4 @@
+import { squaredDistance } from '../models/clustering.ts';
 import type { Strategy } from './settings.ts';
 
 /**
@@ -94,11 +95,7 @@ export function diverseBatch(embeddings: Float32Array, dim: number, uncertainty:
     let bestScore = -Infinity;
     for (let i = 0; i < n; i++) {
       if (taken[i]) continue;
-      let d = 0;
-      for (let j = 0; j < dim; j++) {
-        const diff = embeddings[i * dim + j] - embeddings[next * dim + j];
-        d += diff * diff;
-      }
+      const d = squaredDistance(embeddings, i, embeddings, next, dim);
       if (d < nearest[i]) nearest[i] = d;
       const score = (uncertainty[i] + 1e-3) * Math.sqrt(nearest[i]);
       if (score > bestScore) {
