@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classThresholds, findLabelIssues } from './label-errors.ts';
+import { classThresholds, defaultFarBelow, findLabelIssues } from './label-errors.ts';
 
 describe('confident learning', () => {
   it('flags labels the out-of-sample model confidently disputes, and suggests the other class', () => {
@@ -17,6 +17,19 @@ describe('confident learning', () => {
     const given = [0, 0, 1, 1, 0];
     expect(findLabelIssues(Float32Array.from(rows.flat()), given, 2)).toEqual([]);
     expect(findLabelIssues(Float32Array.from(rows.flat()), given, 2, { farBelow: 1 })).toEqual([{ index: 4, suggested: 1, score: expect.closeTo(0.8, 5) }]);
+  });
+  it('scales the cut with the number of classes: 0.1 / (k - 1) of the threshold', () => {
+    expect(defaultFarBelow(3)).toBeCloseTo(0.05);
+    expect(defaultFarBelow(10)).toBeCloseTo(0.1 / 9);
+    // 10 classes: one item confidently of each class, seven more of class 0; items 17 and 18 are labelled 0 but
+    // predicted 1, with p(0) 0.018 and 0.0045. Class 0's threshold is 0.72, the cut 0.008: only 18 is disputed.
+    const k = 10;
+    const row = (probs: Record<number, number>) => Array.from({ length: k }, (_, j) => probs[j] ?? 0);
+    const clean = [...Array.from({ length: k }, (_, c) => c), 0, 0, 0, 0, 0, 0, 0];
+    const rows = [...clean.map((c) => row({ [c]: 0.9, [(c + 1) % k]: 0.1 })), row({ 0: 0.018, 1: 0.982 }), row({ 0: 0.0045, 1: 0.9955 })];
+    const given = [...clean, 0, 0];
+    const issues = findLabelIssues(Float32Array.from(rows.flat()), given, k);
+    expect(issues.map((i) => [i.index, i.suggested])).toEqual([[18, 1]]);
   });
   it('does not flag an uncertain item that reaches no class threshold', () => {
     const rows = [[0.9, 0.1], [0.95, 0.05], [0.1, 0.9], [0.05, 0.95], [0.55, 0.45]];

@@ -60,9 +60,15 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
     const flipped = new Set<string>();
     /** Every label an audit disputed, and whether it was a flipped one then. */
     const flagged = new Map<string, boolean>();
+    const flippedEver = new Set<string>();
+    let human = 0;
     let reviewed = 0;
+    /** Per audit: human labels so far, labels it disputed for the first time, and how many of those were flips. */
+    const audits: { humanLabels: number; newlyDisputed: number; flipsAmongThem: number }[] = [];
     /** Audits the labels, then the second reviewer answers every disputed item with its true label. */
     const auditAndReview = async () => {
+      const audit0 = flagged.size;
+      const hits0 = [...flagged.values()].filter(Boolean).length;
       const { jobId } = await h.call('POST', `/api/projects/${P}/audit`, {});
       await h.idle(P);
       const audit = await h.call('GET', `/api/jobs/${jobId}`);
@@ -84,9 +90,8 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
           reviewed++;
         }
       }
+      audits.push({ humanLabels: human, newlyDisputed: flagged.size - audit0, flipsAmongThem: [...flagged.values()].filter(Boolean).length - hits0 });
     };
-    const flippedEver = new Set<string>();
-    let human = 0;
     const rounds = [];
     for (;;) {
       const project = await h.call('GET', `/api/projects/${P}`);
@@ -117,8 +122,9 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
       log(`seed ${seed}: ${human} human → gold ${m.gold.accuracy}, auto ${m.autoLabel.items}, pending ${m.labels.pending} (${Math.round((performance.now() - t0) / 1000)} s)`);
     }
 
-    // A last audit over every label, and its review.
-    await auditAndReview();
+    // With review, every human label has been audited already, each round's right after it (auditing the same
+    // labels again would only redraw the folds and dispute some correct ones anew). Without, one audit now.
+    if (args['no-review']) await auditAndReview();
     const hits = [...flagged.values()].filter(Boolean).length;
 
     const rows = (await h.call('GET', `/api/projects/${P}/export?format=jsonl`)).trim().split('\n').map((l: string) => JSON.parse(l));
@@ -147,6 +153,7 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
         recall: flippedEver.size ? round(hits / flippedEver.size) : null,
         reviewed,
         flipsLeft: flipped.size,
+        audits,
       },
       review: !args['no-review'],
       rounds,
