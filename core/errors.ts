@@ -56,3 +56,26 @@ export class ServiceUnavailableError extends AppError {
     super(503, 'service_unavailable', message);
   }
 }
+
+/** Longest error text written to a log line or a job's `error`. */
+export const MAX_ERROR_TEXT = 2_000;
+
+/**
+ * An error as text fit for a log line or a job record: a failed database query is shown by the database's
+ * own message and the start of its SQL, without the bound values (drizzle's message carries them all: a
+ * 10,000-item insert is tens of megabytes of user data), and anything longer is cut at MAX_ERROR_TEXT.
+ * `withStack` adds the stack frames.
+ */
+export function describeError(err: unknown, withStack = false): string {
+  if (!(err instanceof Error)) return cut(String(err));
+  const query = /^Failed query: ([\s\S]*?)\nparams: /.exec(err.message);
+  const text = query
+    ? `${err.cause instanceof Error ? err.cause.message : 'database error'} (query: ${cut(query[1], 200)})`
+    : cut(err.message);
+  if (!withStack) return text;
+  return [`${err.name}: ${text}`, ...(err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l))].join('\n');
+}
+
+function cut(text: string, max = MAX_ERROR_TEXT): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}

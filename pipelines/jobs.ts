@@ -1,3 +1,4 @@
+import { describeError } from '../core/errors.ts';
 import { claimJob, finishJob, heartbeat, recoverStaleJobs, type JobKind, type JobRow } from '../db/repositories/jobs.ts';
 import type { PipelineContext } from './context.ts';
 import { runAudit } from './audit.ts';
@@ -66,7 +67,7 @@ export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): J
       await finishJob(ctx.db, job.id, { status: 'succeeded', modelVersion: r.modelVersion });
       ctx.logger.info('job succeeded', { ...log, modelVersion: r.modelVersion });
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
+      const message = describeError(e);
       ctx.logger.error('job failed', { ...log, error: message });
       await finishJob(ctx.db, job.id, { status: 'failed', error: message }).catch((err) =>
         ctx.logger.error('could not record job failure', { ...log, error: String(err) }),
@@ -90,7 +91,7 @@ export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): J
           continue;
         }
       } catch (e) {
-        ctx.logger.warn('job loop error (will retry)', { kinds, error: e instanceof Error ? e.message : String(e) });
+        ctx.logger.warn('job loop error (will retry)', { kinds, error: describeError(e) });
       }
       if (!stopped) await sleep(opts.pollMs);
     }

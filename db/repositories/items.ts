@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { items, labels, predictions } from '../schema.ts';
-import { queryRows } from './rows.ts';
+import { chunked, queryRows } from './rows.ts';
 
 export type ItemRow = typeof items.$inferSelect;
 export type NewItem = typeof items.$inferInsert;
@@ -10,20 +10,23 @@ export type PredictionRow = typeof predictions.$inferSelect;
 
 /**
  * Inserts items; an item whose externalId the project already holds is skipped (ingest is idempotent).
- * Returns the ids actually inserted.
+ * Returns the ids actually inserted. Several statements for a big batch: call it inside a transaction.
  */
 export async function insertItems(db: DbOrTx, rows: NewItem[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
-  const inserted = await db
-    .insert(items)
-    .values(rows)
-    .onConflictDoNothing({ target: [items.projectId, items.externalId] })
-    .returning({ id: items.id });
-  return new Set(inserted.map((r) => r.id));
+  const ids = new Set<string>();
+  for (const chunk of chunked(rows)) {
+    const inserted = await db
+      .insert(items)
+      .values(chunk)
+      .onConflictDoNothing({ target: [items.projectId, items.externalId] })
+      .returning({ id: items.id });
+    for (const r of inserted) ids.add(r.id);
+  }
+  return ids;
 }
 
 export async function insertLabelRows(db: DbOrTx, rows: (typeof labels.$inferInsert)[]): Promise<void> {
-  if (rows.length) await db.insert(labels).values(rows);
+  for (const chunk of chunked(rows)) await db.insert(labels).values(chunk);
 }
 
 export async function findItem(db: DbOrTx, projectId: string, itemId: string): Promise<ItemRow | undefined> {
@@ -263,9 +266,15 @@ export interface ScoredItem {
   uncertainty: number;
 }
 
-/** Stores one model version's predictions and copies the score onto the items for the queue, in one statement each. */
+/**
+ * Stores one model version's predictions and copies the score onto the items for the queue (one statement
+ * each per ROWS_PER_INSERT items: call it inside a transaction).
+ */
 export async function writePredictions(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
-  if (!scored.length) return;
+  for (const chunk of chunked(scored)) await writePredictionChunk(db, projectId, version, chunk);
+}
+
+async function writePredictionChunk(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
   await db
     .insert(predictions)
     .values(

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError } from '../../core/errors.ts';
+import { AppError, describeError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 
 /** Error codes of postgres.js / Node sockets / Postgres that mean "the database is not reachable right now". */
@@ -64,11 +64,11 @@ export function errorHandler(logger: Logger, limitLabel: string): ErrorRequestHa
     if (hasCode(err, BAD_VALUE))
       return sendError(res, 400, 'unstorable_value', 'The request holds a value that cannot be stored (a NUL character, \\u0000, or a number or text out of range); nothing was changed.');
     if (isDatabaseUnavailable(err)) {
-      logger.warn('database unavailable', { path: req.path, error: String((err as Error)?.message ?? err) });
+      logger.warn('database unavailable', { path: req.path, error: describeError(err) });
       res.setHeader('Retry-After', '5');
       return sendError(res, 503, 'service_unavailable', 'The database is unavailable; try again shortly.');
     }
-    logger.error('unhandled error', { method: req.method, path: req.path, error: (err as Error)?.stack ?? String(err) });
+    logger.error('unhandled error', { method: req.method, path: req.path, error: describeError(err, true) });
     return sendError(res, 500, 'internal_error', 'Something went wrong on our side; it has been logged.');
   };
 }
