@@ -1,7 +1,7 @@
 import { NotFoundError, ValidationError } from '../core/errors.ts';
 import { countDisputed } from '../db/repositories/items.ts';
 import { findVersion, listVersions } from '../db/repositories/models.ts';
-import { lockProject, projectCounts, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
+import { findProject, lockProject, projectCounts, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import type { GoldMetrics } from './evaluate.ts';
 import { currentAutoLabelPlan } from './autolabel-run.ts';
@@ -67,13 +67,18 @@ export async function metricsReport(ctx: PipelineContext, project: ProjectRow): 
 }
 
 export async function modelsReport(ctx: PipelineContext, project: ProjectRow) {
-  const versions = await listVersions(ctx.db, project.id);
+  // One snapshot: a training that commits its version (and activates it) between two separate reads would
+  // otherwise answer the old active version beside a list that already holds the new one.
+  const { active, versions } = await ctx.db.transaction(
+    async (tx) => ({ active: (await findProject(tx, project.id))?.activeVersion ?? null, versions: await listVersions(tx, project.id) }),
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
   return {
-    active: project.activeVersion,
+    active,
     versions: versions.map((v) => ({
       version: v.version,
       status: v.status,
-      active: v.version === project.activeVersion,
+      active: v.version === active,
       createdAt: v.createdAt.toISOString(),
       trainedOnLabels: v.trainedOnLabels,
       metrics: v.metrics,
