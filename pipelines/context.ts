@@ -1,6 +1,7 @@
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/client.ts';
+import type PQueue from 'p-queue';
 import type { ModelRunner } from '../models/model-runner.ts';
 
 /** What every pipeline function gets: the database, the model runner, config and a logger. No module state. */
@@ -9,6 +10,8 @@ export interface PipelineContext {
   runner: ModelRunner;
   config: Config;
   logger: Logger;
+  /** Bounds the big requests' main-thread work (core/sliced.ts): ingest decoding, prediction inputs. */
+  work: PQueue;
   /** Called after a job is enqueued so the in-process runner picks it up without waiting for a poll. */
   onJobQueued?: () => void;
 }

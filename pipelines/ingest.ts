@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
+import { forEachSliced } from '../core/sliced.ts';
 import { hasImportedGold } from '../db/repositories/projects.ts';
 import { insertItems, insertLabelRows, releaseHoldout, type NewItem } from '../db/repositories/items.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
@@ -63,7 +64,8 @@ export async function ingestItems(
   const prepared: { index: number; row: NewItem; label?: string }[] = [];
   const seenExternal = new Set<string>();
   let inBatchDuplicates = 0;
-  raw.forEach((value, index) => {
+  // Decoding is the CPU-heavy part: sliced, so annotators' requests are served in between.
+  await ctx.work.add(() => forEachSliced(raw, (value, index) => {
     if (preRejected.has(index)) return;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       rejected.push({ index, error: 'An item must be a JSON object.' });
@@ -114,7 +116,7 @@ export async function ingestItems(
         rand: unitHash(`${settings.seed}:rand:${it.externalId ?? index + ':' + Math.random()}`),
       },
     });
-  });
+  }));
   if (rejected.length && !opts.partial) {
     rejected.sort((a, b) => a.index - b.index);
     throw new ValidationError(

@@ -1,4 +1,6 @@
 import { ConflictError, ValidationError } from '../core/errors.ts';
+import { forEachSliced } from '../core/sliced.ts';
+import type { ModelInput } from '../core/types.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { modelInputOf, prepareItemData } from './inputs.ts';
@@ -14,15 +16,17 @@ export async function predictItems(ctx: PipelineContext, project: ProjectRow, ra
   if (raw.length > MAX_PREDICT_ITEMS) throw new ValidationError(`At most ${MAX_PREDICT_ITEMS} items per request.`, undefined, 'batch_too_large');
   const settings = resolveSettings(project.settings);
   const rejected: { index: number; error: string }[] = [];
-  const inputs = raw.map((r, index) => {
-    try {
-      if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new ValidationError('An item must be a JSON object.');
-      return modelInputOf(prepareItemData(r as Record<string, unknown>, project.modality, settings), project.modality);
-    } catch (e) {
-      rejected.push({ index, error: e instanceof ValidationError ? e.message : 'The item could not be read.' });
-      return '';
-    }
-  });
+  const inputs: ModelInput[] = [];
+  await ctx.work.add(() =>
+    forEachSliced(raw, (r, index) => {
+      try {
+        if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new ValidationError('An item must be a JSON object.');
+        inputs.push(modelInputOf(prepareItemData(r as Record<string, unknown>, project.modality, settings), project.modality));
+      } catch (e) {
+        rejected.push({ index, error: e instanceof ValidationError ? e.message : 'The item could not be read.' });
+      }
+    }),
+  );
   if (rejected.length) throw new ValidationError(`${rejected.length} of ${raw.length} items are invalid.`, { rejected }, 'invalid_items');
   const version = project.activeVersion;
   if (version === null) throw new ConflictError('This project has no trained model yet: label some items and train first.', 'no_model');

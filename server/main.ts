@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { loadConfig, type Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
+import { createWorkQueue } from '../core/sliced.ts';
 import { openDatabase } from '../db/client.ts';
 import { createModelRunner } from '../models/model-runner.ts';
 import { ensureAdminKey } from '../pipelines/access.ts';
@@ -36,7 +37,7 @@ export async function startServer(
   metrics.describe('furrow_http_requests_total', 'counter', 'HTTP requests by route and status');
   metrics.describe('furrow_http_request_seconds_sum', 'counter', 'Total seconds spent answering, by route');
   let jobs: ReturnType<typeof createJobRunner> | undefined;
-  const ctx: PipelineContext = { db: database.db, runner, config, logger, onJobQueued: () => jobs?.wake() };
+  const ctx: PipelineContext = { db: database.db, runner, config, logger, work: createWorkQueue(), onJobQueued: () => jobs?.wake() };
   jobs = createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs });
 
   const announce: string[] = [];

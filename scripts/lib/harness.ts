@@ -3,13 +3,15 @@
  * models, embedded database) driven over HTTP, as an outside program would.
  */
 import { loadConfig } from '../../core/config.ts';
-import { silentLogger } from '../../core/logger.ts';
+import { createLogger, silentLogger } from '../../core/logger.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
 
 const ADMIN = 'fw_harness_admin_key_0123456789abcdef';
 
 export interface Harness {
   srv: RunningServer;
+  /** The admin key, for requests made without `call` (raw bodies, other headers). */
+  adminKey: string;
   /** JSON in, JSON out (or text for export); throws on any 4xx/5xx with the answer in the message. */
   call(method: string, path: string, body?: unknown): Promise<any>;
   /** Waits until the project has no queued or running job. */
@@ -21,7 +23,7 @@ export interface Harness {
 
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   const config = loadConfig({ ...process.env, PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_ADMIN_KEY: ADMIN, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'silent', FURROW_JOB_POLL_MS: '50', ...env });
-  const srv = await startServer(config, { logger: silentLogger, announce: () => {} });
+  const srv = await startServer(config, { logger: process.env.FURROW_HARNESS_LOG ? createLogger('warn') : silentLogger, announce: () => {} });
   const call = async (method: string, p: string, body?: unknown): Promise<any> => {
     const r = await fetch(srv.url + p, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text();
@@ -30,6 +32,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   };
   return {
     srv,
+    adminKey: ADMIN,
     call,
     async idle(projectId) {
       for (;;) {
