@@ -72,7 +72,9 @@ export async function leaseQueue(
     }));
   }
   let candidates: string[] | undefined;
-  const counts = project.activeVersion !== null && strategy !== 'random' ? await trainableCountsByLabel(ctx.db, project.id) : new Map<string, number>();
+  // Labels count from the first one, model or not: the cold start must not re-pick regions that labels given
+  // (or imported) before the first training already cover.
+  const counts = strategy !== 'random' ? await trainableCountsByLabel(ctx.db, project.id) : new Map<string, number>();
   const humanLabels = [...counts.values()].reduce((a, b) => a + b, 0);
   const coldStartLabels = settings.coldStartLabels ?? DEFAULT_COLD_START_LABELS[project.modality];
   const coldStart = strategy !== 'random' && (project.activeVersion === null || humanLabels < coldStartLabels);
