@@ -74,18 +74,11 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
       const audit = await h.call('GET', `/api/jobs/${jobId}`);
       if (audit.status !== 'succeeded') throw new Error(`audit failed: ${audit.error}`);
       for (;;) {
-        const page = await fetch(`${h.srv.url}/api/projects/${P}/queue?kind=disputed&limit=100`, { headers: { authorization: `Bearer ${reviewer}` } });
-        if (page.status !== 200) throw new Error(`disputed queue: ${page.status}`);
-        const { items: disputes } = (await page.json()) as { items: { id: string }[] };
+        const { items: disputes } = (await h.call('GET', `/api/projects/${P}/queue?kind=disputed&limit=100`, undefined, reviewer)) as { items: { id: string }[] };
         if (!disputes.length) break;
         for (const d of disputes) {
           if (!flagged.has(d.id)) flagged.set(d.id, flipped.has(d.id));
-          const r = await fetch(`${h.srv.url}/api/projects/${P}/items/${d.id}/label`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${reviewer}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ label: truth.get(d.id) }),
-          });
-          if (r.status !== 200) throw new Error(`review of ${d.id}: ${r.status} ${await r.text()}`);
+          await h.call('POST', `/api/projects/${P}/items/${d.id}/label`, { label: truth.get(d.id) }, reviewer);
           flipped.delete(d.id);
           reviewed++;
         }

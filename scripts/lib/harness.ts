@@ -12,8 +12,11 @@ export interface Harness {
   srv: RunningServer;
   /** The admin key, for requests made without `call` (raw bodies, other headers). */
   adminKey: string;
-  /** JSON in, JSON out (or text for export); throws on any 4xx/5xx with the answer in the message. */
-  call(method: string, path: string, body?: unknown): Promise<any>;
+  /**
+   * JSON in, JSON out (or text for export), with the admin key or `key`; throws on any 4xx/5xx with the answer
+   * in the message.
+   */
+  call(method: string, path: string, body?: unknown, key?: string): Promise<any>;
   /** Waits until the project has no queued or running job. */
   idle(projectId: string): Promise<void>;
   /** Ingests items in chunks; returns a map from item id to externalId. */
@@ -24,8 +27,8 @@ export interface Harness {
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   const config = loadConfig({ ...process.env, PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_ADMIN_KEY: ADMIN, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'silent', FURROW_JOB_POLL_MS: '50', ...env });
   const srv = await startServer(config, { logger: process.env.FURROW_HARNESS_LOG ? createLogger('warn') : silentLogger, announce: () => {} });
-  const call = async (method: string, p: string, body?: unknown): Promise<any> => {
-    const r = await fetch(srv.url + p, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const call = async (method: string, p: string, body?: unknown, key = ADMIN): Promise<any> => {
+    const r = await fetch(srv.url + p, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text();
     if (r.status >= 400) throw new Error(`${method} ${p}: ${r.status} ${text}`);
     return p.includes('/export') ? text : JSON.parse(text);
