@@ -83,7 +83,7 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
   probs.set(evalProbs, pool.length * k);
   const ordered = [...pool, ...evaluation];
   const given = Int32Array.from(ordered, (e) => index.get(e.label) ?? 0);
-  const issues = findLabelIssues(probs, given, k);
+  const issues = findLabelIssues(probs, given, k, { farBelow: settings.disputeBelow });
   const flagged = await ctx.db.transaction((tx) =>
     replaceDisputes(
       tx,

@@ -38,6 +38,14 @@ export const projectSettingsSchema = z
       .strict()
       .default({ enabled: false, targetAccuracy: 0.95, confidenceLevel: 0.95 }),
     auditEvery: z.number().int().min(0).max(1_000_000).default(200).describe('Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.'),
+    disputeBelow: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe(
+        "An audit disputes a label when the model gives it less than this fraction of its class's typical self-confidence (default 0.1 / (classes - 1)); higher flags more labels, catching more errors at the cost of more second reviews.",
+      ),
     semiSupervised: z.boolean().default(true).describe('Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
   })

@@ -72,4 +72,16 @@ describe('label-error detection and the second-review queue', () => {
     const again = await s.call('GET', `/api/projects/${P}/queue?kind=disputed&limit=100`, { key: reviewer });
     expect(again.body.items.map((i: any) => i.id)).not.toContain(it.id);
   });
+
+  it('settings.disputeBelow sets how strongly the model must dispute a label', async () => {
+    const before = (await s.call('GET', `/api/projects/${P}/metrics`)).body.labels.disputed as number;
+    expect(before).toBeGreaterThan(5);
+    expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { disputeBelow: 0 } } })).status).toBe(400);
+    expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { disputeBelow: 1e-6 } } })).status).toBe(200);
+    const a = await s.call('POST', `/api/projects/${P}/audit`, { body: {} });
+    expect((await waitForJob(s, a.body.jobId)).status).toBe('succeeded');
+    // A millionth of the class's typical self-confidence: next to nothing is that far below.
+    const after = (await s.call('GET', `/api/projects/${P}/metrics`)).body.labels.disputed as number;
+    expect(after).toBeLessThan(before / 2);
+  });
 });
