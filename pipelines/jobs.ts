@@ -70,7 +70,7 @@ export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): J
       const message = describeError(e);
       ctx.logger.error('job failed', { ...log, error: message });
       await finishJob(ctx.db, job.id, { status: 'failed', error: message }).catch((err) =>
-        ctx.logger.error('could not record job failure', { ...log, error: String(err) }),
+        ctx.logger.error('could not record job failure', { ...log, error: describeError(err) }),
       );
     } finally {
       clearInterval(beat);

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
+import { ConflictError, describeError, NotFoundError, ValidationError } from '../core/errors.ts';
 import { applyHumanLabel, insertLabelRows, latestLabel, lockItem, markReviewed } from '../db/repositories/items.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
@@ -65,7 +65,7 @@ export async function labelItem(
       await maybeAutoRetrain(ctx, project);
     } catch (e) {
       // The label is stored; a failed retrain trigger must not turn the answer into an error.
-      ctx.logger.warn('auto-retrain check failed', { projectId: project.id, error: String(e) });
+      ctx.logger.warn('auto-retrain check failed', { projectId: project.id, error: describeError(e) });
     }
   }
   return out.result;

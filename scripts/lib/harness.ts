@@ -1,6 +1,7 @@
 /**
  * An in-process Furrow server for benchmarks and simulations: the real service (HTTP, jobs, worker-thread
- * models, embedded database) driven over HTTP, as an outside program would.
+ * models, embedded database) driven over HTTP, as an outside program would. Silent, unless FURROW_HARNESS_LOG
+ * is set: then the server logs warnings and errors on stderr.
  */
 import { loadConfig } from '../../core/config.ts';
 import { createLogger, silentLogger } from '../../core/logger.ts';

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
-import { AppError, ConflictError, ValidationError } from '../../core/errors.ts';
+import { AppError, ConflictError, describeError, ValidationError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Db } from '../../db/client.ts';
 import { claimIdempotencyKey, completeIdempotencyKey, purgeIdempotencyKeys, releaseIdempotencyKey } from '../../db/repositories/idempotency.ts';
@@ -61,7 +61,7 @@ export function createIdempotencyGuard(db: Db, logger: Logger, opts: Idempotency
 
     if (Date.now() - lastPurge > 10 * 60_000) {
       lastPurge = Date.now();
-      purgeIdempotencyKeys(db, new Date(Date.now() - ttlMs)).catch((e) => logger.warn('idempotency purge failed', { error: String(e) }));
+      purgeIdempotencyKeys(db, new Date(Date.now() - ttlMs)).catch((e) => logger.warn('idempotency purge failed', { error: describeError(e) }));
     }
 
     const bodyHash = (req as Request & BodyHashed).furrowBodySha256 ?? '';
@@ -90,12 +90,12 @@ export function createIdempotencyGuard(db: Db, logger: Logger, opts: Idempotency
     try {
       out = await run();
     } catch (e) {
-      await releaseIdempotencyKey(db, principal.keyId, key).catch((err) => logger.warn('could not free an idempotency key', { error: String(err) }));
+      await releaseIdempotencyKey(db, principal.keyId, key).catch((err) => logger.warn('could not free an idempotency key', { error: describeError(err) }));
       throw e;
     }
     const status = out?.status ?? 200;
     if (!out || status < 200 || status >= 300) {
-      await releaseIdempotencyKey(db, principal.keyId, key).catch((err) => logger.warn('could not free an idempotency key', { error: String(err) }));
+      await releaseIdempotencyKey(db, principal.keyId, key).catch((err) => logger.warn('could not free an idempotency key', { error: describeError(err) }));
       return out;
     }
     const stored = def.secretInAnswer
@@ -113,7 +113,7 @@ export function createIdempotencyGuard(db: Db, logger: Logger, opts: Idempotency
     // The work is done: a failure to record it must not turn the answer into an error. The claim then stays
     // pending until pendingTimeoutMs, so quick retries still do not run the work twice.
     await completeIdempotencyKey(db, principal.keyId, key, stored.status, stored.body).catch((err) =>
-      logger.warn('could not store an idempotent answer', { error: String(err) }),
+      logger.warn('could not store an idempotent answer', { error: describeError(err) }),
     );
     return out;
   };
