@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { items, labels, predictions } from '../schema.ts';
-import { chunked, queryRows } from './rows.ts';
+import { queryRows, writeInChunks } from './rows.ts';
 
 export type ItemRow = typeof items.$inferSelect;
 export type NewItem = typeof items.$inferInsert;
@@ -14,19 +14,19 @@ export type PredictionRow = typeof predictions.$inferSelect;
  */
 export async function insertItems(db: DbOrTx, rows: NewItem[]): Promise<Set<string>> {
   const ids = new Set<string>();
-  for (const chunk of chunked(rows)) {
+  await writeInChunks(rows, async (chunk) => {
     const inserted = await db
       .insert(items)
       .values(chunk)
       .onConflictDoNothing({ target: [items.projectId, items.externalId] })
       .returning({ id: items.id });
     for (const r of inserted) ids.add(r.id);
-  }
+  });
   return ids;
 }
 
 export async function insertLabelRows(db: DbOrTx, rows: (typeof labels.$inferInsert)[]): Promise<void> {
-  for (const chunk of chunked(rows)) await db.insert(labels).values(chunk);
+  await writeInChunks(rows, (chunk) => db.insert(labels).values(chunk));
 }
 
 export async function findItem(db: DbOrTx, projectId: string, itemId: string): Promise<ItemRow | undefined> {
@@ -271,7 +271,7 @@ export interface ScoredItem {
  * each per ROWS_PER_INSERT items: call it inside a transaction).
  */
 export async function writePredictions(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
-  for (const chunk of chunked(scored)) await writePredictionChunk(db, projectId, version, chunk);
+  await writeInChunks(scored, (chunk) => writePredictionChunk(db, projectId, version, chunk));
 }
 
 async function writePredictionChunk(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
