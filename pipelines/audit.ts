@@ -5,6 +5,7 @@ import { findProject, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { modelInputOf, modelSpecFor } from './inputs.ts';
 import { findLabelIssues } from './label-errors.ts';
+import { createPrng } from '../models/prng.ts';
 import { resolveSettings } from './settings.ts';
 
 /** Folds of the cross-validation that gives every audited label an out-of-sample prediction. */
@@ -41,8 +42,12 @@ export async function maybeAutoAudit(ctx: PipelineContext, project: ProjectRow, 
 /**
  * Cross-validated label audit: trains AUDIT_FOLDS models, each on all labelled pool items but one fold, so
  * every pool label gets a prediction from a model that never saw it; evaluation items (never trained on) get
- * the mean of the fold models. Confident learning then flags the labels the model strongly disputes, and
- * they replace the project's open disputes (the second-review queue).
+ * the mean of the fold models. The whole cross-validation runs `settings.auditRepeats` times with other folds
+ * and seeds, and the out-of-sample predictions are averaged: one model trained on a few thousand labels is
+ * sometimes confidently wrong about a correct label, two rarely agree on it (on 3,000 Fashion-MNIST labels with
+ * 5% flipped, precision 0.71 / 0.78 at recall 0.84 / 0.78 with one repeat, 0.86 / 0.84 at 0.82 / 0.74 with two:
+ * scripts/bench-label-errors.ts --repeats 2, seeds 1 / 2). Confident learning then flags the labels the model
+ * strongly disputes, and they replace the project's open disputes (the second-review queue).
  */
 export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: number) => Promise<void>): Promise<{ modelVersion: null; flagged: number }> {
   const project = await findProject(ctx.db, job.projectId);
@@ -55,30 +60,40 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
   const pool = examples.filter((e) => !e.evaluation);
   const evaluation = examples.filter((e) => e.evaluation);
   if (pool.length < MIN_AUDIT_LABELS) throw new Error(`only ${pool.length} labelled pool items to audit`);
-  const fold = pool.map((_, i) => i % AUDIT_FOLDS);
+  const repeats = settings.auditRepeats;
   const probs = new Float32Array(examples.length * k);
   const evalProbs = new Float32Array(evaluation.length * k);
   const inputOf = (e: (typeof examples)[number]) => modelInputOf(e, project.modality);
-  for (let f = 0; f < AUDIT_FOLDS; f++) {
-    const trainIdx = pool.map((_, i) => i).filter((i) => fold[i] !== f);
-    const heldIdx = pool.map((_, i) => i).filter((i) => fold[i] === f);
-    const { blob } = await ctx.runner.train(
-      {
-        spec,
-        inputs: trainIdx.map((i) => inputOf(pool[i])),
-        labels: Int32Array.from(trainIdx, (i) => index.get(pool[i].label) ?? 0),
-        options: { epochs: settings.epochs, seed: settings.seed + 1000 + f },
-      },
-      (p) => void progress((f + p * 0.9) / AUDIT_FOLDS).catch(() => {}),
-    );
-    const ref = { key: `audit:${job.id}:${f}`, load: async () => blob };
-    const held = await ctx.runner.predict(ref, heldIdx.map((i) => inputOf(pool[i])));
-    heldIdx.forEach((i, j) => probs.set(held.subarray(j * k, (j + 1) * k), i * k));
-    if (evaluation.length) {
-      const ev = await ctx.runner.predict(ref, evaluation.map(inputOf));
-      for (let j = 0; j < ev.length; j++) evalProbs[j] += ev[j] / AUDIT_FOLDS;
+  const runs = repeats * AUDIT_FOLDS;
+  for (let r = 0; r < repeats; r++) {
+    // The first repeat keeps the folds i % AUDIT_FOLDS; later ones shuffle which labels share a fold.
+    const order = r === 0 ? Int32Array.from(pool, (_, i) => i) : createPrng(settings.seed + 7919 * r).shuffle(Int32Array.from(pool, (_, i) => i));
+    const fold = new Int32Array(pool.length);
+    order.forEach((i, pos) => (fold[i] = pos % AUDIT_FOLDS));
+    for (let f = 0; f < AUDIT_FOLDS; f++) {
+      const run = r * AUDIT_FOLDS + f;
+      const trainIdx = pool.map((_, i) => i).filter((i) => fold[i] !== f);
+      const heldIdx = pool.map((_, i) => i).filter((i) => fold[i] === f);
+      const { blob } = await ctx.runner.train(
+        {
+          spec,
+          inputs: trainIdx.map((i) => inputOf(pool[i])),
+          labels: Int32Array.from(trainIdx, (i) => index.get(pool[i].label) ?? 0),
+          options: { epochs: settings.epochs, seed: settings.seed + 1000 + f + 100 * r },
+        },
+        (p) => void progress((run + p * 0.9) / runs).catch(() => {}),
+      );
+      const ref = { key: `audit:${job.id}:${r}:${f}`, load: async () => blob };
+      const held = await ctx.runner.predict(ref, heldIdx.map((i) => inputOf(pool[i])));
+      heldIdx.forEach((i, j) => {
+        for (let c = 0; c < k; c++) probs[i * k + c] += held[j * k + c] / repeats;
+      });
+      if (evaluation.length) {
+        const ev = await ctx.runner.predict(ref, evaluation.map(inputOf));
+        for (let j = 0; j < ev.length; j++) evalProbs[j] += ev[j] / runs;
+      }
+      await progress((run + 1) / runs - 0.01);
     }
-    await progress((f + 1) / AUDIT_FOLDS - 0.01);
   }
   probs.set(evalProbs, pool.length * k);
   const ordered = [...pool, ...evaluation];

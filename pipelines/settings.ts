@@ -46,6 +46,15 @@ export const projectSettingsSchema = z
       .describe(
         "An audit disputes a label when the model gives it less than this fraction of its class's typical self-confidence (default 0.1 / (classes - 1)); higher flags more labels, catching more errors at the cost of more second reviews.",
       ),
+    auditRepeats: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(2)
+      .describe(
+        'Times an audit repeats its 4-fold cross-validation (other folds, other seeds) and averages the out-of-sample predictions: each repeat costs 4 trainings; 2 flags fewer labels the model only happens to confuse.',
+      ),
     semiSupervised: z.boolean().default(true).describe('Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
   })

@@ -4,7 +4,10 @@
  * cross-validation with the service's image model (as pipelines/audit.ts computes them), then precision and
  * recall of each rule on the flipped labels. Prints JSON.
  *
- *   npx tsx scripts/bench-label-errors.ts [--labels 3000] [--flip 0.05] [--folds 4] [--seeds 1]
+ *   npx tsx scripts/bench-label-errors.ts [--labels 3000] [--flip 0.05] [--folds 4] [--seeds 1] [--repeats 2]
+ *
+ * With --repeats R > 1 the cross-validation is repeated R times (other folds, other seeds) and each rule is also
+ * scored on the mean of the R out-of-sample probabilities (`rulesMeanOfRepeats`), beside the first repeat alone.
  */
 import { parseArgs } from 'node:util';
 import { initBackend } from '../models/backend.ts';
@@ -19,6 +22,7 @@ const { values: args } = parseArgs({
     flip: { type: 'string', default: '0.05' },
     folds: { type: 'string', default: '4' },
     seeds: { type: 'string', default: '1' },
+    repeats: { type: 'string', default: '1' },
   },
 });
 const n = Number(args.labels);
@@ -53,31 +57,47 @@ for (let seed = 1; seed <= Number(args.seeds); seed++) {
       flipped.add(i);
     }
   }
-  const probs = new Float32Array(n * k);
-  for (let f = 0; f < folds; f++) {
-    const tr = [...rows.keys()].filter((i) => i % folds !== f);
-    const held = [...rows.keys()].filter((i) => i % folds === f);
-    const model = createClassifier({ modality: 'image', labels: [...FASHION_MNIST_LABELS], width: 28, height: 28, channels: 1 }, seed * 10 + f);
-    await model.fit(tr.map((i) => train.images[rows[i]]), Int32Array.from(tr, (i) => given[i]), { seed: seed * 10 + f });
-    const p = await model.predictProba(held.map((i) => train.images[rows[i]]));
-    model.dispose();
-    held.forEach((i, j) => probs.set(p.subarray(j * k, (j + 1) * k), i * k));
-    process.stderr.write(`seed ${seed}: fold ${f + 1}/${folds}\n`);
+  const repeats = Math.max(1, Number(args.repeats));
+  const perRepeat: Float32Array[] = [];
+  for (let r = 0; r < repeats; r++) {
+    // Repeat 0 keeps the folds i % folds; later repeats shuffle which items share a fold.
+    const slot = r === 0 ? Int32Array.from(rows, (_, i) => i) : createPrng(seed * 7919 + r).shuffle(Int32Array.from(rows, (_, i) => i));
+    const fold = new Int32Array(n);
+    slot.forEach((i, pos) => (fold[i] = pos % folds));
+    const probs = new Float32Array(n * k);
+    for (let f = 0; f < folds; f++) {
+      const tr = [...rows.keys()].filter((i) => fold[i] !== f);
+      const held = [...rows.keys()].filter((i) => fold[i] === f);
+      const s = seed * 10 + f + 1000 * r;
+      const model = createClassifier({ modality: 'image', labels: [...FASHION_MNIST_LABELS], width: 28, height: 28, channels: 1 }, s);
+      await model.fit(tr.map((i) => train.images[rows[i]]), Int32Array.from(tr, (i) => given[i]), { seed: s });
+      const p = await model.predictProba(held.map((i) => train.images[rows[i]]));
+      model.dispose();
+      held.forEach((i, j) => probs.set(p.subarray(j * k, (j + 1) * k), i * k));
+      process.stderr.write(`seed ${seed}: repeat ${r + 1}/${repeats}, fold ${f + 1}/${folds}\n`);
+    }
+    perRepeat.push(probs);
   }
+  const probs = perRepeat[0];
+  const mean = new Float32Array(n * k);
+  for (const p of perRepeat) for (let i = 0; i < mean.length; i++) mean[i] += p[i] / repeats;
   let correct = 0;
   for (let i = 0; i < n; i++) {
     let b = 0;
     for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + b]) b = c;
     if (b === train.labels[rows[i]]) correct++;
   }
-  const rules = Object.fromEntries(
-    Object.entries(RULES).map(([name, opts]) => {
-      const issues = findLabelIssues(probs, given, k, opts);
-      const hits = issues.filter((x) => flipped.has(x.index)).length;
-      return [name, { flagged: issues.length, hits, precision: issues.length ? round(hits / issues.length) : null, recall: round(hits / flipped.size) }];
-    }),
-  );
-  runs.push({ seed, labels: n, flipped: flipped.size, outOfSampleAccuracy: round(correct / n), rules });
+  const score = (p: Float32Array) =>
+    Object.fromEntries(
+      Object.entries(RULES).map(([name, opts]) => {
+        const issues = findLabelIssues(p, given, k, opts);
+        const hits = issues.filter((x) => flipped.has(x.index)).length;
+        return [name, { flagged: issues.length, hits, precision: issues.length ? round(hits / issues.length) : null, recall: round(hits / flipped.size) }];
+      }),
+    );
+  const rules = score(probs);
+  const rulesMeanOfRepeats = repeats > 1 ? score(mean) : undefined;
+  runs.push({ seed, labels: n, flipped: flipped.size, outOfSampleAccuracy: round(correct / n), rules, rulesMeanOfRepeats });
 }
 process.stdout.write(JSON.stringify({ benchmark: 'label-errors', dataset: 'fashion-mnist', backend, folds, runs }, null, 2) + '\n');
 
