@@ -84,4 +84,12 @@ describe('label-error detection and the second-review queue', () => {
     const after = (await s.call('GET', `/api/projects/${P}/metrics`)).body.labels.disputed as number;
     expect(after).toBeLessThan(before / 2);
   });
+
+  it('settings.auditRepeats takes 1 to 5 repeats of the cross-validation', async () => {
+    for (const bad of [0, 6, 1.5]) expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { auditRepeats: bad } } })).status).toBe(400);
+    expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { auditRepeats: 1, disputeBelow: 0.5 } } })).status).toBe(200);
+    const a = await s.call('POST', `/api/projects/${P}/audit`, { body: {} });
+    expect((await waitForJob(s, a.body.jobId)).status).toBe('succeeded');
+    expect((await s.call('GET', `/api/projects/${P}/metrics`)).body.labels.disputed).toBeGreaterThan(0);
+  });
 });
