@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/client.ts';
 import type PQueue from 'p-queue';
 import type { ModelRunner } from '../models/model-runner.ts';
+import type { EmbeddingCache } from './embedding-cache.ts';
 
 /** What every pipeline function gets: the database, the model runner, config and a logger. No module state. */
 export interface PipelineContext {
@@ -12,6 +13,8 @@ export interface PipelineContext {
   logger: Logger;
   /** Bounds the big requests' main-thread work (core/sliced.ts): ingest decoding, prediction inputs. */
   work: PQueue;
+  /** Item embeddings under each project's active version, reused by the cold start's queue requests. */
+  embeddings: EmbeddingCache;
   /** Called after a job is enqueued so the in-process runner picks it up without waiting for a poll. */
   onJobQueued?: () => void;
 }

@@ -156,11 +156,14 @@ async function coverageFeatures(
   ctx: PipelineContext,
   project: ProjectRow,
   settings: ReturnType<typeof resolveSettings>,
-  rows: { input: Uint8Array | null; data: Record<string, unknown> }[],
+  rows: { id: string; input: Uint8Array | null; data: Record<string, unknown> }[],
 ): Promise<{ dim: number; data: Float32Array }> {
   if (project.activeVersion === null)
     return rawFeatures(rows, project.modality, { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels });
-  const emb = await ctx.runner.embed(versionRef(ctx, project.id, project.activeVersion), rows.map((r) => modelInputOf(r, project.modality)));
+  const version = project.activeVersion;
+  const emb = await ctx.embeddings.get(project.id, version, rows.map((r) => r.id), (missing) =>
+    ctx.runner.embed(versionRef(ctx, project.id, version), missing.map((i) => modelInputOf(rows[i], project.modality))),
+  );
   normaliseRows(emb.data, emb.dim);
   return emb;
 }
