@@ -4,8 +4,7 @@ import { auditableExamples, replaceDisputes } from '../db/repositories/items.ts'
 import { findProject, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { modelInputOf, modelSpecFor } from './inputs.ts';
-import { findLabelIssues } from './label-errors.ts';
-import { createPrng } from '../models/prng.ts';
+import { crossValidationFolds, findLabelIssues } from './label-errors.ts';
 import { resolveSettings } from './settings.ts';
 
 /** Folds of the cross-validation that gives every audited label an out-of-sample prediction. */
@@ -66,10 +65,7 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
   const inputOf = (e: (typeof examples)[number]) => modelInputOf(e, project.modality);
   const runs = repeats * AUDIT_FOLDS;
   for (let r = 0; r < repeats; r++) {
-    // The first repeat keeps the folds i % AUDIT_FOLDS; later ones shuffle which labels share a fold.
-    const order = r === 0 ? Int32Array.from(pool, (_, i) => i) : createPrng(settings.seed + 7919 * r).shuffle(Int32Array.from(pool, (_, i) => i));
-    const fold = new Int32Array(pool.length);
-    order.forEach((i, pos) => (fold[i] = pos % AUDIT_FOLDS));
+    const fold = crossValidationFolds(pool.length, AUDIT_FOLDS, r, settings.seed + 7919 * r);
     for (let f = 0; f < AUDIT_FOLDS; f++) {
       const run = r * AUDIT_FOLDS + f;
       const trainIdx = pool.map((_, i) => i).filter((i) => fold[i] !== f);

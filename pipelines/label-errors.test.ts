@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classThresholds, defaultFarBelow, findLabelIssues } from './label-errors.ts';
+import { classThresholds, crossValidationFolds, defaultFarBelow, findLabelIssues } from './label-errors.ts';
 
 describe('confident learning', () => {
   it('flags labels the out-of-sample model confidently disputes, and suggests the other class', () => {
@@ -39,5 +39,16 @@ describe('confident learning', () => {
     const t = classThresholds(Float32Array.from([0.9, 0.1, 0.7, 0.3, 0.2, 0.8]), [0, 0, 1], 2);
     expect(t[0]).toBeCloseTo(0.8);
     expect(t[1]).toBeCloseTo(0.8);
+  });
+});
+
+describe('crossValidationFolds', () => {
+  it('puts item i in fold i % folds in the first repeat, and shuffles evenly sized folds in later ones', () => {
+    expect(Array.from(crossValidationFolds(10, 4, 0, 1))).toEqual([0, 1, 2, 3, 0, 1, 2, 3, 0, 1]);
+    const later = crossValidationFolds(1000, 4, 1, 7919);
+    expect(Array.from(later)).toEqual(Array.from(crossValidationFolds(1000, 4, 1, 7919)));
+    expect(Array.from(later)).not.toEqual(Array.from(crossValidationFolds(1000, 4, 0, 7919)));
+    expect(Array.from(later)).not.toEqual(Array.from(crossValidationFolds(1000, 4, 1, 7920)));
+    for (let f = 0; f < 4; f++) expect(later.filter((x) => x === f).length).toBe(250);
   });
 });

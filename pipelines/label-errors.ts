@@ -1,3 +1,5 @@
+import { createPrng } from '../models/prng.ts';
+
 /**
  * Label-error detection by confident learning (Northcutt et al. 2021, the idea behind cleanlab's
  * find_label_issues): with out-of-sample probabilities, each class j gets a threshold t_j, the mean
@@ -71,4 +73,16 @@ export function findLabelIssues(probs: Float32Array, given: ArrayLike<number>, k
     out.push({ index: i, suggested: best, score: probs[i * k + best] - probs[i * k + y] });
   }
   return out.sort((a, b) => b.score - a.score);
+}
+
+/**
+ * The fold (0..folds-1) of each of n items in one repeat of a cross-validation: repeat 0 puts item i in fold
+ * i % folds; later repeats shuffle which items share a fold, with `shuffleSeed`.
+ */
+export function crossValidationFolds(n: number, folds: number, repeat: number, shuffleSeed: number): Int32Array {
+  const identity = Int32Array.from({ length: n }, (_, i) => i);
+  const order = repeat === 0 ? identity : createPrng(shuffleSeed).shuffle(identity);
+  const fold = new Int32Array(n);
+  order.forEach((i, pos) => (fold[i] = pos % folds));
+  return fold;
 }

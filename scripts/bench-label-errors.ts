@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../models/backend.ts';
 import { createClassifier } from '../models/classifier.ts';
 import { createPrng } from '../models/prng.ts';
-import { findLabelIssues, type LabelIssueOptions } from '../pipelines/label-errors.ts';
+import { crossValidationFolds, findLabelIssues, type LabelIssueOptions } from '../pipelines/label-errors.ts';
 import { FASHION_MNIST_LABELS, loadFashionMnist } from './lib/datasets.ts';
 
 const { values: args } = parseArgs({
@@ -60,10 +60,7 @@ for (let seed = 1; seed <= Number(args.seeds); seed++) {
   const repeats = Math.max(1, Number(args.repeats));
   const perRepeat: Float32Array[] = [];
   for (let r = 0; r < repeats; r++) {
-    // Repeat 0 keeps the folds i % folds; later repeats shuffle which items share a fold.
-    const slot = r === 0 ? Int32Array.from(rows, (_, i) => i) : createPrng(seed * 7919 + r).shuffle(Int32Array.from(rows, (_, i) => i));
-    const fold = new Int32Array(n);
-    slot.forEach((i, pos) => (fold[i] = pos % folds));
+    const fold = crossValidationFolds(n, folds, r, seed * 7919 + r);
     const probs = new Float32Array(n * k);
     for (let f = 0; f < folds; f++) {
       const tr = [...rows.keys()].filter((i) => fold[i] !== f);
