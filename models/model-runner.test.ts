@@ -107,6 +107,24 @@ describe('model runner (worker threads)', () => {
     expect(warm.blob).not.toEqual(cold.blob);
   });
 
+  it('serves concurrent requests for a model whose weights load as a Node Buffer, leaving the Buffer intact', async () => {
+    const { blob } = await runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 1, seed: 2 } });
+    // postgres.js hands bytea back as a Buffer; this one is a view into a larger ArrayBuffer, as pooled ones are.
+    const backing = Buffer.alloc(blob.length + 16);
+    const asBuffer = backing.subarray(8, 8 + blob.length);
+    asBuffer.set(blob);
+    const ref = refTo(asBuffer, 'buffer-blob');
+    const results = await Promise.all([1, 2, 3].map(() => runner.predict(ref, test.inputs)));
+    for (const r of results) expect(r).toEqual(results[0]);
+    expect(results[0].length).toBe(40);
+    expect(backing.buffer.byteLength).toBeGreaterThan(0);
+    expect(Buffer.from(asBuffer)).toEqual(Buffer.from(blob));
+    // Warm-starting from a Buffer leaves it intact too.
+    await runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 1, seed: 2 }, initial: asBuffer });
+    expect(asBuffer.length).toBe(blob.length);
+    expect(Buffer.from(asBuffer)).toEqual(Buffer.from(blob));
+  });
+
   it('rejects with the worker error class and keeps serving', async () => {
     const { blob } = await runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 1 } });
     await expect(runner.predict(refTo(blob, 'bad-input'), [new Uint8Array(3)])).rejects.toBeInstanceOf(ValidationError);

@@ -85,9 +85,13 @@ export function unpackInputs(p: PackedInputs): ModelInput[] {
   return out;
 }
 
-/** A copy of `bytes` in its own ArrayBuffer, safe to transfer (a Node Buffer may share a pooled one). */
+/**
+ * A copy of `bytes` in its own ArrayBuffer, safe to transfer. Not `bytes.slice()`: on a Node Buffer (what
+ * postgres.js returns for bytea) `slice` is `subarray` and shares memory, so transferring it detached the
+ * caller's buffer and broke every other request waiting on the same model load.
+ */
 export function ownedCopy(bytes: Uint8Array): Uint8Array {
-  return bytes.slice();
+  return new Uint8Array(bytes);
 }
 
 export function toWireError(err: unknown): WireError {

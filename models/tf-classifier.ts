@@ -467,8 +467,9 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
       if (weights.byteLength !== total * 4) {
         throw new Error(`Model weights hold ${weights.byteLength} bytes; ${def.spec.arch} needs ${total * 4}.`);
       }
-      // Copy so the float view is aligned whatever the caller's byteOffset.
-      const values = new Float32Array(weights.slice().buffer);
+      // Copy so the float view is aligned whatever the caller's byteOffset (a copy into a new Uint8Array:
+      // a Node Buffer's slice() is a view into a shared, possibly pooled, ArrayBuffer).
+      const values = new Float32Array(new Uint8Array(weights).buffer);
       let offset = 0;
       def.params.forEach((p, i) => {
         const entry = manifest[i];
