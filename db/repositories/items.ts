@@ -119,7 +119,9 @@ export async function leaseItems(
       .where(and(servable(q.projectId, q.keyId, q.now), extra, exclude))
       .orderBy(...orderBy)
       .limit(n)
-      .for('update', { skipLocked: true });
+      // This key's own items are waited for, not skipped: another key's label request holds the row lock
+      // while it finds the item leased to us, and skipping would drop the item from a reload.
+      .for('update', order === 'mine' ? {} : { skipLocked: true });
     picked.push(...rows);
   };
   await take(and(eq(items.leasedBy, q.keyId), gt(items.leaseExpiresAt, q.now)), 'mine', q.limit);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lockItem } from '../../db/repositories/items.ts';
 import { startTestServer, type TestServer } from '../helpers.ts';
 
 describe('queue leases and label history', () => {
@@ -34,6 +35,28 @@ describe('queue leases and label history', () => {
   it('a reload serves the same leased items first', async () => {
     const first = await s.call('GET', `/api/projects/${P}/queue?limit=3`, { key: a });
     const again = await s.call('GET', `/api/projects/${P}/queue?limit=3`, { key: a });
+    expect(again.body.items.map((i: any) => i.id)).toEqual(first.body.items.map((i: any) => i.id));
+  });
+
+  it("a reload keeps an item while another key's label request holds its row lock", async () => {
+    const first = await s.call('GET', `/api/projects/${P}/queue?limit=3`, { key: a });
+    const held = first.body.items[1].id;
+    // What b's label request on a's item does before it answers 409 item_leased: lock the row, look, let go.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = s.ctx.db.transaction(async (tx) => {
+      await lockItem(tx, P, held);
+      locked();
+      await released;
+    });
+    await isLocked;
+    const reload = s.call('GET', `/api/projects/${P}/queue?limit=3`, { key: a });
+    setTimeout(release, 300);
+    await holder;
+    const again = await reload;
+    expect(again.status).toBe(200);
     expect(again.body.items.map((i: any) => i.id)).toEqual(first.body.items.map((i: any) => i.id));
   });
 
