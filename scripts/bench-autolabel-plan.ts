@@ -19,6 +19,7 @@ import { createClassifier } from '../models/classifier.ts';
 import { createPrng } from '../models/prng.ts';
 import { goldPreds, lowestSafeThreshold, MIN_GOLD_FOR_AUTOLABEL, planAutoLabel } from '../pipelines/autolabel.ts';
 import { FASHION_MNIST_LABELS, loadFashionMnist } from './lib/datasets.ts';
+import { round } from './lib/round.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -108,7 +109,3 @@ for (const n of list(args.labels)) {
   }
 }
 process.stdout.write(JSON.stringify({ benchmark: 'autolabel-plan', dataset: 'fashion-mnist', backend, target, level, pool: Number(args.pool), resamples: Number(args.resamples), runs }, null, 2) + '\n');
-
-function round(x: number): number {
-  return Math.round(x * 10000) / 10000;
-}

@@ -14,6 +14,7 @@ import { encodePngBase64 } from '../pipelines/image-decode.ts';
 import { FASHION_MNIST_LABELS, loadFashionFixture, loadFashionMnist } from './lib/datasets.ts';
 import { startHarness, trainAndWait } from './lib/harness.ts';
 import { mulberry32, shuffle } from './lib/sampling.ts';
+import { round } from './lib/round.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -157,9 +158,6 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
   }
 }
 
-function round(x: number) {
-  return Math.round(x * 10000) / 10000;
-}
 
 const data = args.fixture ? await loadFashionFixture('train') : await loadFashionMnist('train');
 const runs = [];

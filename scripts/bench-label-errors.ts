@@ -15,6 +15,7 @@ import { createClassifier } from '../models/classifier.ts';
 import { createPrng } from '../models/prng.ts';
 import { crossValidationFolds, findLabelIssues, type LabelIssueOptions } from '../pipelines/label-errors.ts';
 import { FASHION_MNIST_LABELS, loadFashionMnist } from './lib/datasets.ts';
+import { round } from './lib/round.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -97,7 +98,3 @@ for (let seed = 1; seed <= Number(args.seeds); seed++) {
   runs.push({ seed, labels: n, flipped: flipped.size, outOfSampleAccuracy: round(correct / n), rules, rulesMeanOfRepeats });
 }
 process.stdout.write(JSON.stringify({ benchmark: 'label-errors', dataset: 'fashion-mnist', backend, folds, runs }, null, 2) + '\n');
-
-function round(x: number): number {
-  return Math.round(x * 10000) / 10000;
-}

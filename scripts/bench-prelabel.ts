@@ -16,6 +16,7 @@ import { encodePngBase64 } from '../pipelines/image-decode.ts';
 import { PRELABEL_BATCH } from '../pipelines/prelabel.ts';
 import { startServer } from '../server/main.ts';
 import { FASHION_MNIST_LABELS, loadFashionFixture, loadFashionMnist } from './lib/datasets.ts';
+import { round } from './lib/round.ts';
 
 const { values: args } = parseArgs({ options: { items: { type: 'string', default: '2000' }, train: { type: 'string', default: '300' } } });
 const nItems = Number(args.items);
@@ -79,9 +80,9 @@ try {
         items: nItems,
         batch: PRELABEL_BATCH,
         storedPredictions: Number(stored.n),
-        pipeline: { seconds: round(pipelineSeconds), itemsPerSecond: round(nItems / pipelineSeconds) },
-        rawTfjsPredict: { seconds: round(rawSeconds), itemsPerSecond: round(nItems / rawSeconds) },
-        pipelineOverRaw: round(rawSeconds / pipelineSeconds),
+        pipeline: { seconds: round(pipelineSeconds, 3), itemsPerSecond: round(nItems / pipelineSeconds, 3) },
+        rawTfjsPredict: { seconds: round(rawSeconds, 3), itemsPerSecond: round(nItems / rawSeconds, 3) },
+        pipelineOverRaw: round(rawSeconds / pipelineSeconds, 3),
       },
       null,
       2,
@@ -89,8 +90,4 @@ try {
   );
 } finally {
   await srv.close();
-}
-
-function round(x: number) {
-  return Math.round(x * 1000) / 1000;
 }

@@ -22,6 +22,7 @@ import { FASHION_MNIST_LABELS, FINE_FOODS_LABELS, loadFashionFixture, loadFashio
 import { shuffle } from './lib/sampling.ts';
 import { startHarness, trainAndWait } from './lib/harness.ts';
 import { renderCurvesSvg } from './lib/plot.ts';
+import { round } from './lib/round.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -146,7 +147,7 @@ async function runOne(ds: Dataset, arm: string, seed: number, checkpoints: numbe
 function meanStd(xs: number[]) {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
-  return { mean: Math.round(mean * 10000) / 10000, std: Math.round(std * 10000) / 10000 };
+  return { mean: round(mean), std: round(std) };
 }
 
 /** Labels an arm needs to reach `target` accuracy (linear interpolation on its mean curve), or null. */
@@ -241,7 +242,7 @@ async function main() {
   if (curves.furrow && curves.random) {
     const f = curves.furrow;
     const r = curves.random;
-    (summary as any).furrowMinusRandom = f.map((p, i) => ({ labels: p.labels, delta: Math.round((p.mean - r[i].mean) * 10000) / 10000 }));
+    (summary as any).furrowMinusRandom = f.map((p, i) => ({ labels: p.labels, delta: round(p.mean - r[i].mean) }));
     (summary as any).furrowNeverBelowRandom = f.every((p, i) => p.mean >= r[i].mean);
     const rFinal = r[r.length - 1].mean;
     (summary as any).labelsForRandomsFinalAccuracy = { random: budget, furrow: labelsToReach(f, rFinal), accuracy: rFinal };
