@@ -98,6 +98,12 @@ export function goldPreds(probs: Float32Array, truth: ArrayLike<number>, k: numb
   return preds;
 }
 
+/** Whether a plan's thresholds auto-label an item: its predicted class has a threshold and it is at least that confident. */
+export function passesThreshold(thresholds: Record<string, number>, labels: readonly string[], p: GoldPred): boolean {
+  const t = thresholds[labels[p.predicted]];
+  return t !== undefined && p.confidence >= t;
+}
+
 /**
  * Chooses auto-labelling thresholds from the gold set's predictions (n*k probabilities, true classes): a
  * global threshold, then per class where its own gold items say so. A class whose gold items above the global
@@ -156,17 +162,18 @@ export function planAutoLabel(
       basis[labels[c]] = 'global';
     }
   }
-  const select = () => preds.filter((p) => thresholds[labels[p.predicted]] !== undefined && p.confidence >= thresholds[labels[p.predicted]]);
-  const bound = (chosen: GoldPred[]) => clopperPearsonLower(chosen.filter((p) => p.correct).length, chosen.length, level);
-  if (loosened.length && bound(select()) < target) {
+  const select = () => preds.filter((p) => passesThreshold(thresholds, labels, p));
+  let chosen = select();
+  let correct = chosen.filter((p) => p.correct).length;
+  if (loosened.length && clopperPearsonLower(correct, chosen.length, level) < target) {
     // Together the looser classes would pull the whole below the target: they keep the global threshold.
     for (const l of loosened) {
       thresholds[l] = global.threshold;
       basis[l] = 'global';
     }
+    chosen = select();
+    correct = chosen.filter((p) => p.correct).length;
   }
-  const chosen = select();
-  const correct = chosen.filter((p) => p.correct).length;
   const n = chosen.length;
   return {
     enabled: true,

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../models/backend.ts';
 import { createClassifier } from '../models/classifier.ts';
 import { createPrng } from '../models/prng.ts';
-import { goldPreds, lowestSafeThreshold, MIN_GOLD_FOR_AUTOLABEL, planAutoLabel } from '../pipelines/autolabel.ts';
+import { goldPreds, lowestSafeThreshold, MIN_GOLD_FOR_AUTOLABEL, passesThreshold, planAutoLabel } from '../pipelines/autolabel.ts';
 import { FASHION_MNIST_LABELS, loadFashionMnist } from './lib/datasets.ts';
 import { round } from './lib/round.ts';
 
@@ -88,8 +88,7 @@ for (const n of list(args.labels)) {
           let chosen = 0;
           let ok = 0;
           for (const i of rest) {
-            const t = thresholds[labels[all[i].predicted]];
-            if (t !== undefined && all[i].confidence >= t) {
+            if (passesThreshold(thresholds, labels, all[i])) {
               chosen++;
               if (all[i].correct) ok++;
             }
