@@ -22,6 +22,9 @@ export interface Config {
   jobPollMs: number;
   /** Failed authentications allowed per client address per minute (and in a burst); 0 turns the limit off. */
   authFailLimit: number;
+  /** Label Studio's base URL and API key, for fetching task images in the ML-backend adapter. */
+  labelStudioUrl?: string;
+  labelStudioApiKey?: string;
 }
 
 const boolish = z
@@ -45,6 +48,8 @@ const envSchema = z.object({
   FURROW_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   FURROW_JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   FURROW_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  LABEL_STUDIO_URL: z.string().regex(/^https?:\/\/[^/]/, 'must be an http:// or https:// URL').optional(),
+  LABEL_STUDIO_API_KEY: z.string().min(1).optional(),
 });
 
 /** Parses `env` into a Config; throws one Error listing every bad variable. */
@@ -68,5 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.FURROW_LOG_LEVEL,
     jobPollMs: e.FURROW_JOB_POLL_MS,
     authFailLimit: e.FURROW_AUTH_FAIL_LIMIT,
+    labelStudioUrl: e.LABEL_STUDIO_URL,
+    labelStudioApiKey: e.LABEL_STUDIO_API_KEY,
   };
 }

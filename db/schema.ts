@@ -209,3 +209,23 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.keyId, t.idempotencyKey] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
+
+/**
+ * Label Studio annotations Furrow stored as labels, so that `ANNOTATIONS_DELETED` (which carries only the
+ * annotation ids) can find the item it labelled.
+ */
+export const labelStudioAnnotations = pgTable(
+  'label_studio_annotations',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    annotationId: text('annotation_id').notNull(),
+    itemId: text('item_id')
+      .notNull()
+      .references(() => items.id, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.annotationId] }), index('label_studio_annotations_item_idx').on(t.itemId)],
+);

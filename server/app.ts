@@ -13,7 +13,9 @@ import { createIdempotencyGuard, hashBodyForIdempotency } from './middleware/ide
 import { buildOpenApi } from './openapi.ts';
 import type { MetricsRegistry } from './prometheus.ts';
 import type { RouteDef } from './route.ts';
+import { createLabelStudioMedia } from '../pipelines/label-studio/media.ts';
 import { itemRoutes } from './routes/items.ts';
+import { labelStudioRouter } from './routes/label-studio.ts';
 import { jobRouteDoc, jobView, modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -67,7 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   const idempotent = createIdempotencyGuard(deps.database.db, logger);
   const authFailures = createAuthFailureLimiter({ limit: ctx.config.authFailLimit, windowMs: 60_000 });
   /** authenticate, refused with 429 while this client address is over its budget of failed attempts. */
-  const authenticateLimited = async (req: Request): Promise<Principal> => {
+  const authenticateLimited = async (req: Request, header = req.headers.authorization): Promise<Principal> => {
     const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const wait = authFailures.retryAfter(client);
     if (wait > 0) {
@@ -75,7 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
       throw tooManyAuthFailures(wait);
     }
     try {
-      return await authenticate(deps.database.db, req.headers.authorization);
+      return await authenticate(deps.database.db, header);
     } catch (e) {
       if (e instanceof UnauthorizedError) authFailures.fail(client);
       throw e;
@@ -167,6 +169,16 @@ export function createApp(deps: AppDeps): express.Express {
     (req as Request & { furrowRoute?: string }).furrowRoute = '/metrics';
     res.type('text/plain; version=0.0.4').send(deps.metrics.render());
   });
+
+  app.use(
+    '/label-studio/:projectId',
+    labelStudioRouter({
+      ctx,
+      media: createLabelStudioMedia({ url: ctx.config.labelStudioUrl, apiKey: ctx.config.labelStudioApiKey, maxBytes: deps.bodyLimitBytes }),
+      bodyLimitBytes: deps.bodyLimitBytes,
+      authenticate: authenticateLimited,
+    }),
+  );
 
   app.use(createUiRouter());
   app.use((req, res) => sendError(res, 404, 'not_found', `No route ${req.method} ${req.path}.`));
