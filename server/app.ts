@@ -16,6 +16,7 @@ import type { RouteDef } from './route.ts';
 import { createLabelStudioMedia } from '../pipelines/label-studio/media.ts';
 import { itemRoutes } from './routes/items.ts';
 import { labelStudioRouter } from './routes/label-studio.ts';
+import { labelStudioTaskRoutes } from './routes/label-studio-tasks.ts';
 import { jobRouteDoc, jobView, modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -62,7 +63,14 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx)];
+  const labelStudioMedia = createLabelStudioMedia({ url: ctx.config.labelStudioUrl, apiKey: ctx.config.labelStudioApiKey, maxBytes: deps.bodyLimitBytes });
+  const projectLevel: RouteDef[] = [
+    ...projectRoutes(ctx),
+    ...itemRoutes(ctx),
+    ...modelRoutes(ctx),
+    ...predictRoutes(ctx),
+    ...labelStudioTaskRoutes(ctx, labelStudioMedia),
+  ];
 
   const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false, verify: hashBodyForIdempotency });
   const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'], verify: hashBodyForIdempotency });
@@ -174,7 +182,7 @@ export function createApp(deps: AppDeps): express.Express {
     '/label-studio/:projectId',
     labelStudioRouter({
       ctx,
-      media: createLabelStudioMedia({ url: ctx.config.labelStudioUrl, apiKey: ctx.config.labelStudioApiKey, maxBytes: deps.bodyLimitBytes }),
+      media: labelStudioMedia,
       bodyLimitBytes: deps.bodyLimitBytes,
       authenticate: authenticateLimited,
     }),

@@ -1,7 +1,8 @@
-import { and, eq, inArray, ne } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { items, labelStudioAnnotations } from '../schema.ts';
-import type { ItemRow } from './items.ts';
+import { items, labels, labelStudioAnnotations } from '../schema.ts';
+import type { ItemRow, LabelRow } from './items.ts';
+import { queryRows } from './rows.ts';
 
 /** The project's items with these externalIds (Label Studio tasks are stored as `ls-task-<id>`). */
 export async function itemsByExternalId(db: DbOrTx, projectId: string, externalIds: string[]): Promise<Map<string, ItemRow>> {
@@ -53,4 +54,28 @@ export async function withdrawHumanLabels(db: DbOrTx, projectId: string, itemIds
     .where(and(eq(items.projectId, projectId), inArray(items.id, itemIds), eq(items.labelSource, 'human'), ne(items.status, 'pending')))
     .returning({ id: items.id });
   return rows.length;
+}
+
+/** The label rows of several items, each item's in the order they were stored (one query for an export page). */
+export async function labelsOfItems(db: DbOrTx, itemIds: string[]): Promise<Map<string, LabelRow[]>> {
+  const out = new Map<string, LabelRow[]>();
+  if (itemIds.length === 0) return out;
+  const rows = await db.select().from(labels).where(inArray(labels.itemId, itemIds)).orderBy(asc(labels.id));
+  for (const r of rows) {
+    const list = out.get(r.itemId);
+    if (list) list.push(r);
+    else out.set(r.itemId, [r]);
+  }
+  return out;
+}
+
+/** Dates the imported label rows of just-imported items with their annotation's time (one statement). */
+export async function dateImportedLabels(db: DbOrTx, projectId: string, rows: { itemId: string; at: Date }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await queryRows(
+    db,
+    sql`update labels as l set created_at = u.at
+        from unnest(${sql.param(rows.map((r) => r.itemId))}::text[], ${sql.param(rows.map((r) => r.at.toISOString()))}::timestamptz[]) as u(id, at)
+        where l.item_id = u.id and l.project_id = ${projectId} and l.source = 'imported'`,
+  );
 }
