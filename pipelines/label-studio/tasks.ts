@@ -35,6 +35,7 @@ export function labelConfigFor(project: Pick<ProjectRow, 'modality' | 'labels'>)
 interface ImportTask {
   id?: number | string;
   data?: Record<string, unknown>;
+  meta?: { externalId?: unknown };
   annotations?: (LabelStudioAnnotation & { created_at?: string; updated_at?: string; ground_truth?: boolean })[];
 }
 
@@ -98,7 +99,9 @@ export async function importTasks(
         const unknown = history.find((h) => !labels.has(h.label));
         if (unknown) throw new ValidationError(`Unknown label "${unknown.label}"; this project's labels are: ${project.labels.join(', ')}.`);
         const item: Record<string, unknown> = {};
+        // A task keeps the id Label Studio gave it; one that came from Furrow without one keeps its externalId.
         if (task.id !== undefined && task.id !== null) item.externalId = externalIdOf(task.id);
+        else if (typeof task.meta?.externalId === 'string' && task.meta.externalId !== '') item.externalId = task.meta.externalId;
         if (project.modality === 'text') item.text = v;
         else item.image = Buffer.from(await media.fetchImage(v, task.id)).toString('base64');
         const gold = history.filter((h) => h.groundTruth).at(-1);
@@ -160,11 +163,14 @@ export async function importTasks(
   };
 }
 
-/** Label Studio's task id for an item: the one it came with, else Furrow's insertion number. */
-function taskIdOf(row: ItemRow): number | string {
+/**
+ * Label Studio's task id for an item that came from Label Studio; other items have none (Label Studio gives
+ * them one on import, and any number of ours could clash with its own), and carry their externalId in meta.
+ */
+function taskIdOf(row: ItemRow): number | string | undefined {
   const m = /^ls-task-(.+)$/.exec(row.externalId ?? '');
-  if (m) return /^\d+$/.test(m[1]) ? Number(m[1]) : m[1];
-  return row.seq;
+  if (!m) return undefined;
+  return /^\d+$/.test(m[1]) ? Number(m[1]) : m[1];
 }
 
 function dataOf(project: ProjectRow, row: ItemRow, control: ChoicesControl): Record<string, unknown> {
@@ -177,7 +183,7 @@ function resultOf(control: ChoicesControl, label: string) {
 }
 
 export interface LabelStudioTaskOut {
-  id: number | string;
+  id?: number | string;
   data: Record<string, unknown>;
   meta: Record<string, unknown>;
   created_at: string;
@@ -189,7 +195,7 @@ export interface LabelStudioTaskOut {
     created_at: string;
     updated_at: string;
     lead_time: null;
-    task: number | string;
+    task?: number | string;
     completed_by: string | null;
   }[];
   predictions: { model_version: string; score: number; result: ReturnType<typeof resultOf> }[];
@@ -207,9 +213,9 @@ export async function* exportTasks(ctx: PipelineContext, project: ProjectRow, pa
       const id = taskIdOf(row);
       const rows: LabelRow[] = (history.get(row.id) ?? []).filter((l) => l.source !== 'auto');
       yield {
-        id,
+        ...(id === undefined ? {} : { id }),
         data: dataOf(project, row, control),
-        meta: { furrowItemId: row.id, ...(row.externalId ? { externalId: row.externalId } : {}), split: row.split },
+        meta: { furrowItemId: row.id, externalId: row.externalId ?? `furrow-item-${row.id}`, split: row.split },
         created_at: row.createdAt.toISOString(),
         annotations: rows.map((l) => ({
           id: l.id,
@@ -219,7 +225,7 @@ export async function* exportTasks(ctx: PipelineContext, project: ProjectRow, pa
           created_at: l.createdAt.toISOString(),
           updated_at: l.createdAt.toISOString(),
           lead_time: null,
-          task: id,
+          ...(id === undefined ? {} : { task: id }),
           completed_by: l.keyId,
         })),
         predictions:
@@ -238,10 +244,11 @@ export async function* exportTasks(ctx: PipelineContext, project: ProjectRow, pa
  */
 export function minRecords(project: ProjectRow, task: LabelStudioTaskOut): Record<string, unknown>[] {
   const control = defaultControl(project);
-  if (task.annotations.length === 0) return [{ ...task.data, id: task.id }];
+  const id = task.id ?? task.meta.furrowItemId;
+  if (task.annotations.length === 0) return [{ ...task.data, id }];
   return [...task.annotations].reverse().map((a) => ({
     ...task.data,
-    id: task.id,
+    id,
     [control.fromName]: a.result[0].value.choices[0],
     annotator: a.completed_by,
     annotation_id: a.id,
