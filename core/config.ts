@@ -25,6 +25,10 @@ export interface Config {
   /** Label Studio's base URL and API key, for fetching task images in the ML-backend adapter. */
   labelStudioUrl?: string;
   labelStudioApiKey?: string;
+  /** Outgoing webhooks may go to private and loopback addresses (receivers inside the team's network). */
+  webhookAllowPrivate: boolean;
+  /** The first retry of a failed webhook delivery waits this long (ms); each next one twice as long, up to an hour. */
+  webhookRetryBaseMs: number;
 }
 
 const boolish = z
@@ -50,6 +54,8 @@ const envSchema = z.object({
   FURROW_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
   LABEL_STUDIO_URL: z.string().regex(/^https?:\/\/[^/]/, 'must be an http:// or https:// URL').optional(),
   LABEL_STUDIO_API_KEY: z.string().min(1).optional(),
+  FURROW_WEBHOOK_ALLOW_PRIVATE: boolish.default(false),
+  FURROW_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
 });
 
 /** Parses `env` into a Config; throws one Error listing every bad variable. */
@@ -75,5 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailLimit: e.FURROW_AUTH_FAIL_LIMIT,
     labelStudioUrl: e.LABEL_STUDIO_URL,
     labelStudioApiKey: e.LABEL_STUDIO_API_KEY,
+    webhookAllowPrivate: e.FURROW_WEBHOOK_ALLOW_PRIVATE,
+    webhookRetryBaseMs: e.FURROW_WEBHOOK_RETRY_BASE_MS,
   };
 }

@@ -17,6 +17,7 @@ import { createLabelStudioMedia } from '../pipelines/label-studio/media.ts';
 import { itemRoutes } from './routes/items.ts';
 import { labelStudioRouter } from './routes/label-studio.ts';
 import { labelStudioTaskRoutes } from './routes/label-studio-tasks.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { jobRouteDoc, jobView, modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
     ...modelRoutes(ctx),
     ...predictRoutes(ctx),
     ...labelStudioTaskRoutes(ctx, labelStudioMedia),
+    ...webhookRoutes(ctx),
   ];
 
   const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false, verify: hashBodyForIdempotency });
