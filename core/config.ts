@@ -22,6 +22,13 @@ export interface Config {
   jobPollMs: number;
   /** Failed authentications allowed per client address per minute (and in a burst); 0 turns the limit off. */
   authFailLimit: number;
+  /** Label Studio's base URL and API key, for fetching task images in the ML-backend adapter. */
+  labelStudioUrl?: string;
+  labelStudioApiKey?: string;
+  /** Outgoing webhooks may go to private and loopback addresses (receivers inside the team's network). */
+  webhookAllowPrivate: boolean;
+  /** The first retry of a failed webhook delivery waits this long (ms); each next one twice as long, up to an hour. */
+  webhookRetryBaseMs: number;
 }
 
 const boolish = z
@@ -45,6 +52,10 @@ const envSchema = z.object({
   FURROW_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   FURROW_JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   FURROW_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  LABEL_STUDIO_URL: z.string().regex(/^https?:\/\/[^/]/, 'must be an http:// or https:// URL').optional(),
+  LABEL_STUDIO_API_KEY: z.string().min(1).optional(),
+  FURROW_WEBHOOK_ALLOW_PRIVATE: boolish.default(false),
+  FURROW_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
 });
 
 /** Parses `env` into a Config; throws one Error listing every bad variable. */
@@ -68,5 +79,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.FURROW_LOG_LEVEL,
     jobPollMs: e.FURROW_JOB_POLL_MS,
     authFailLimit: e.FURROW_AUTH_FAIL_LIMIT,
+    labelStudioUrl: e.LABEL_STUDIO_URL,
+    labelStudioApiKey: e.LABEL_STUDIO_API_KEY,
+    webhookAllowPrivate: e.FURROW_WEBHOOK_ALLOW_PRIVATE,
+    webhookRetryBaseMs: e.FURROW_WEBHOOK_RETRY_BASE_MS,
   };
 }

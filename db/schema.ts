@@ -209,3 +209,64 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.keyId, t.idempotencyKey] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
+
+/**
+ * Label Studio annotations Furrow stored as labels, so that `ANNOTATIONS_DELETED` (which carries only the
+ * annotation ids) can find the item it labelled.
+ */
+export const labelStudioAnnotations = pgTable(
+  'label_studio_annotations',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    annotationId: text('annotation_id').notNull(),
+    itemId: text('item_id')
+      .notNull()
+      .references(() => items.id, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.annotationId] }), index('label_studio_annotations_item_idx').on(t.itemId)],
+);
+
+/** Outgoing webhooks: a project's subscribers to events, each signed with its own secret (HMAC-SHA256). */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    events: text('events').array().notNull(),
+    /** The signing secret: kept as is, since every delivery is signed with it; shown once at creation. */
+    secret: text('secret').notNull(),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhooks_project_idx').on(t.projectId)],
+);
+
+/** Every delivery of an event to a webhook, with its attempts: the record a team checks when a call went missing. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    status: text('status').$type<'pending' | 'delivered' | 'failed'>().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: tsz('next_attempt_at').notNull().defaultNow(),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+    deliveredAt: tsz('delivered_at'),
+  },
+  (t) => [index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt), index('webhook_deliveries_hook_idx').on(t.webhookId, t.createdAt)],
+);

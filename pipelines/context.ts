@@ -17,4 +17,6 @@ export interface PipelineContext {
   embeddings: EmbeddingCache;
   /** Called after a job is enqueued so the in-process runner picks it up without waiting for a poll. */
   onJobQueued?: () => void;
+  /** Called after webhook deliveries are queued, so the dispatcher sends them without waiting for a poll. */
+  onWebhookQueued?: () => void;
 }

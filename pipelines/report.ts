@@ -7,6 +7,7 @@ import type { GoldMetrics } from './evaluate.ts';
 import { currentAutoLabelPlan } from './autolabel-run.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
+import { emitWebhookEvent } from './webhooks.ts';
 
 export interface MetricsReport {
   modelVersion: number | null;
@@ -95,7 +96,9 @@ export async function activateVersion(ctx: PipelineContext, project: ProjectRow,
     if (!v) throw new NotFoundError(`Model version ${version}`);
     if (v.status !== 'ready') throw new ValidationError(`Model version ${version} was rejected (${v.status}) and cannot be activated.`, undefined, 'version_not_ready');
     await setActiveVersion(tx, project.id, version);
+    await emitWebhookEvent(tx, project.id, 'version.activated', { version, reason: 'activated', previous: project.activeVersion });
   });
+  ctx.onWebhookQueued?.();
   await enqueuePrelabel(ctx, project.id);
   return { active: version };
 }

@@ -9,6 +9,7 @@ import { modelInputOf, modelSpecFor } from './inputs.ts';
 import { maybeAutoAudit } from './audit.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
+import { emitWebhookEvent } from './webhooks.ts';
 
 /**
  * Queues a training job. A train job already waiting in the queue is returned instead of a second one (the
@@ -142,7 +143,10 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       trainedOnLabels: examples.length,
       jobId: job.id,
     });
-    if (status === 'ready') await setActiveVersion(tx, project.id, v);
+    if (status === 'ready') {
+      await setActiveVersion(tx, project.id, v);
+      await emitWebhookEvent(tx, project.id, 'version.activated', { version: v, reason: 'trained', jobId: job.id, goldAccuracy: metrics?.accuracy ?? null, humanLabels: examples.length });
+    }
     return v;
   });
   if (status === 'ready') {

@@ -13,7 +13,11 @@ import { createIdempotencyGuard, hashBodyForIdempotency } from './middleware/ide
 import { buildOpenApi } from './openapi.ts';
 import type { MetricsRegistry } from './prometheus.ts';
 import type { RouteDef } from './route.ts';
+import { createLabelStudioMedia } from '../pipelines/label-studio/media.ts';
 import { itemRoutes } from './routes/items.ts';
+import { labelStudioRouter } from './routes/label-studio.ts';
+import { labelStudioTaskRoutes } from './routes/label-studio-tasks.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { jobRouteDoc, jobView, modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -60,14 +64,22 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx)];
+  const labelStudioMedia = createLabelStudioMedia({ url: ctx.config.labelStudioUrl, apiKey: ctx.config.labelStudioApiKey, maxBytes: deps.bodyLimitBytes });
+  const projectLevel: RouteDef[] = [
+    ...projectRoutes(ctx),
+    ...itemRoutes(ctx),
+    ...modelRoutes(ctx),
+    ...predictRoutes(ctx),
+    ...labelStudioTaskRoutes(ctx, labelStudioMedia),
+    ...webhookRoutes(ctx),
+  ];
 
   const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false, verify: hashBodyForIdempotency });
   const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'], verify: hashBodyForIdempotency });
   const idempotent = createIdempotencyGuard(deps.database.db, logger);
   const authFailures = createAuthFailureLimiter({ limit: ctx.config.authFailLimit, windowMs: 60_000 });
   /** authenticate, refused with 429 while this client address is over its budget of failed attempts. */
-  const authenticateLimited = async (req: Request): Promise<Principal> => {
+  const authenticateLimited = async (req: Request, header = req.headers.authorization): Promise<Principal> => {
     const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const wait = authFailures.retryAfter(client);
     if (wait > 0) {
@@ -75,7 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
       throw tooManyAuthFailures(wait);
     }
     try {
-      return await authenticate(deps.database.db, req.headers.authorization);
+      return await authenticate(deps.database.db, header);
     } catch (e) {
       if (e instanceof UnauthorizedError) authFailures.fail(client);
       throw e;
@@ -167,6 +179,16 @@ export function createApp(deps: AppDeps): express.Express {
     (req as Request & { furrowRoute?: string }).furrowRoute = '/metrics';
     res.type('text/plain; version=0.0.4').send(deps.metrics.render());
   });
+
+  app.use(
+    '/label-studio/:projectId',
+    labelStudioRouter({
+      ctx,
+      media: labelStudioMedia,
+      bodyLimitBytes: deps.bodyLimitBytes,
+      authenticate: authenticateLimited,
+    }),
+  );
 
   app.use(createUiRouter());
   app.use((req, res) => sendError(res, 404, 'not_found', `No route ${req.method} ${req.path}.`));

@@ -15,6 +15,7 @@ import type { PipelineContext } from '../pipelines/context.ts';
 import { createDemoProject } from '../pipelines/demo.ts';
 import { EmbeddingCache } from '../pipelines/embedding-cache.ts';
 import { createJobRunner } from '../pipelines/jobs.ts';
+import { createWebhookDispatcher } from '../pipelines/webhooks.ts';
 import { createApp } from './app.ts';
 import { createMetricsRegistry } from './prometheus.ts';
 
@@ -38,7 +39,18 @@ export async function startServer(
   metrics.describe('furrow_http_requests_total', 'counter', 'HTTP requests by route and status');
   metrics.describe('furrow_http_request_seconds_sum', 'counter', 'Total seconds spent answering, by route');
   let jobs: ReturnType<typeof createJobRunner> | undefined;
-  const ctx: PipelineContext = { db: database.db, runner, config, logger, work: createWorkQueue(), embeddings: new EmbeddingCache(), onJobQueued: () => jobs?.wake() };
+  let hooks: ReturnType<typeof createWebhookDispatcher> | undefined;
+  const ctx: PipelineContext = {
+    db: database.db,
+    runner,
+    config,
+    logger,
+    work: createWorkQueue(),
+    embeddings: new EmbeddingCache(),
+    onJobQueued: () => jobs?.wake(),
+    onWebhookQueued: () => hooks?.wake(),
+  };
+  hooks = createWebhookDispatcher(ctx, { pollMs: config.jobPollMs, allowPrivate: config.webhookAllowPrivate, retryBaseMs: config.webhookRetryBaseMs });
   jobs = createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs });
 
   const announce: string[] = [];
@@ -52,6 +64,7 @@ export async function startServer(
     }
   }
   jobs.start();
+  hooks.start();
   const backend = await runner.backend();
   logger.info('tfjs backend', { backend });
 
@@ -109,7 +122,7 @@ export async function startServer(
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });
-        await Promise.race([jobs!.stop(), new Promise((r) => setTimeout(r, 5_000))]);
+        await Promise.race([Promise.all([jobs!.stop(), hooks!.stop()]), new Promise((r) => setTimeout(r, 5_000))]);
         await runner.close();
         await database.close();
       })();
