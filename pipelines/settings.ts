@@ -69,3 +69,45 @@ export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
 export function resolveSettings(stored: Record<string, unknown>): ProjectSettings {
   return projectSettingsSchema.parse(stored);
 }
+
+/** Settings fixed at creation: stored items were decoded or checked with them. */
+export const IMMUTABLE_SETTINGS = ['imageWidth', 'imageHeight', 'channels', 'vectorDim'] as const;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The keys a client actually sent, with their validated values. zod 4's `.partial()` still fills `.default()`
+ * values (of the top level and of nested objects such as `autoLabel`), so a parsed patch cannot tell a key
+ * sent from a default; the raw body can.
+ */
+function sentOnly(parsed: Record<string, unknown>, raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(raw)) {
+    if (!(k in parsed)) continue;
+    out[k] = isPlainObject(parsed[k]) && isPlainObject(raw[k]) ? sentOnly(parsed[k], raw[k]) : parsed[k];
+  }
+  return out;
+}
+
+function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) out[k] = isPlainObject(v) && isPlainObject(base[k]) ? deepMerge(base[k], v) : v;
+  return out;
+}
+
+/**
+ * Applies a settings patch: only the keys sent change (nested objects key by key), the rest keep their stored
+ * values. `parsed` is the patch as validated, `raw` the JSON the client sent. An immutable setting sent with its
+ * current value is accepted; another value throws `immutable_setting`.
+ */
+export function applySettingsPatch(
+  stored: Record<string, unknown>,
+  parsed: Record<string, unknown>,
+  raw: Record<string, unknown>,
+  onImmutable: (key: (typeof IMMUTABLE_SETTINGS)[number]) => never,
+): ProjectSettings {
+  const sent = sentOnly(parsed, raw);
+  const current = resolveSettings(stored) as Record<string, unknown>;
+  for (const k of IMMUTABLE_SETTINGS) if (k in sent && sent[k] !== current[k]) onImmutable(k);
+  return projectSettingsSchema.parse(deepMerge(stored, sent));
+}
