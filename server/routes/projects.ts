@@ -107,7 +107,7 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
         });
         const updated = await updateSettings(ctx.db, project!.id, merged);
         // Stored uncertainties were computed with the old strategy: re-score everything with the new one.
-        if (merged.strategy !== resolveSettings(project!.settings).strategy) await clearPredictionMarks(ctx.db, updated.id);
+        if (resolveSettings(merged).strategy !== resolveSettings(project!.settings).strategy) await clearPredictionMarks(ctx.db, updated.id);
         // Auto-labelling and ranking depend on settings: re-score and re-decide with the active version.
         if (updated.activeVersion !== null) await enqueuePrelabel(ctx, updated.id);
         return { body: projectView(updated) };
