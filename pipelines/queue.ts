@@ -8,6 +8,7 @@ import {
   leaseItems,
   likelyOfClass,
   predictionsFor,
+  queueRetryAfterMs,
   randomServable,
   topUncertainServable,
   trainableCountsByLabel,
@@ -210,6 +211,23 @@ async function toEntries(
       ...(dispute ? { dispute: dispute(r) } : {}),
     };
   });
+}
+
+/**
+ * A queue answer: the leased items, and, when there are none although unlabelled items remain that this key
+ * may get later (rows busy in another transaction, or leased to other keys), `retryAfterMs`: when to ask
+ * again. A bare empty list means nothing is left for this key.
+ */
+export async function leaseQueuePage(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  keyId: string,
+  opts: Parameters<typeof leaseQueue>[3],
+): Promise<{ items: QueueEntry[]; retryAfterMs?: number }> {
+  const items = await leaseQueue(ctx, project, keyId, opts);
+  if (items.length || opts.kind === 'disputed') return { items };
+  const retryAfterMs = await queueRetryAfterMs(ctx.db, { projectId: project.id, keyId, now: new Date() });
+  return retryAfterMs === null ? { items } : { items, retryAfterMs };
 }
 
 /** Ends this key's lease on an item early (a skip), so another annotator may take it. False if it held none. */
