@@ -13,6 +13,7 @@ import { createModelRunner } from '../models/model-runner.ts';
 import { ensureAdminKey } from '../pipelines/access.ts';
 import type { PipelineContext } from '../pipelines/context.ts';
 import { createDemoProject } from '../pipelines/demo.ts';
+import { loadDemoImages } from '../pipelines/fashion-mnist.ts';
 import { EmbeddingCache } from '../pipelines/embedding-cache.ts';
 import { createJobRunner } from '../pipelines/jobs.ts';
 import { createApp } from './app.ts';
@@ -132,15 +133,9 @@ async function main() {
     process.stderr.write(`${(e as Error).message}\n`);
     process.exit(2);
   }
-  const { loadFashionFixture, FASHION_MNIST_LABELS } = await import('../scripts/lib/datasets.ts');
   let srv: RunningServer;
   try {
-    srv = await startServer(config, {
-      loadDemo: async () => {
-        const d = await loadFashionFixture('train');
-        return { images: d.images, labels: d.labels, labelNames: FASHION_MNIST_LABELS, width: d.width, height: d.height };
-      },
-    });
+    srv = await startServer(config, { loadDemo: loadDemoImages });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     process.stderr.write(
