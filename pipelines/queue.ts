@@ -93,7 +93,7 @@ export async function leaseQueue(
     // Cold start: no model yet, or too few labels for its uncertainty to mean much. Spread the labels over
     // the data: with a cold-start phase, typical items of the clusters the labels do not cover yet; for the
     // first batch of a project without one (text, vectors), k-means++ sampling over model-free features,
-    // which on fine-foods did better as the seed of margin sampling (README, Benchmarks).
+    // which on fine-foods did better as the seed of margin sampling (docs/benchmarks.md).
     const method = coldStartLabels === 'proof' || coldStartLabels > 0 ? 'typical' : 'spread';
     const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES[method] });
     if (sample.length > opts.limit) {
