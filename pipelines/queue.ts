@@ -8,14 +8,16 @@ import {
   leaseItems,
   likelyOfClass,
   predictionsFor,
+  queueRetryAfterMs,
   randomServable,
   topUncertainServable,
   trainableCountsByLabel,
   trainingExamples,
   type ItemRow,
 } from '../db/repositories/items.ts';
+import { findVersion } from '../db/repositories/models.ts';
 import { normaliseRows } from '../models/clustering.ts';
-import { rawFeatures } from './cold-start.ts';
+import { coldStartProven, rawFeatures } from './cold-start.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { diverseBatch } from './strategies.ts';
@@ -45,9 +47,10 @@ export interface QueueEntry {
 }
 
 /**
- * Leases the items most worth a human look to one key. Before any model exists, and until the project has
- * `coldStartLabels` human labels, typical items of the regions the labels do not cover yet; afterwards the
- * highest uncertainty first (or random, if that is the strategy).
+ * Leases the items most worth a human look to one key. Before any model exists, and during the cold start
+ * (image projects: until the model proves itself on held-out labels, or `coldStartLabels` human labels when
+ * set), typical items of the regions the labels do not cover yet; afterwards the highest uncertainty first
+ * (or random, if that is the strategy). A strategy asked for explicitly skips the cold start once a model exists.
  * Held-out items (settings.goldFraction) are mixed in so that they make up that share of human labels.
  */
 export async function leaseQueue(
@@ -77,13 +80,21 @@ export async function leaseQueue(
   const counts = strategy !== 'random' ? await trainableCountsByLabel(ctx.db, project.id) : new Map<string, number>();
   const humanLabels = [...counts.values()].reduce((a, b) => a + b, 0);
   const coldStartLabels = settings.coldStartLabels ?? DEFAULT_COLD_START_LABELS[project.modality];
-  const coldStart = strategy !== 'random' && (project.activeVersion === null || humanLabels < coldStartLabels);
+  // A strategy asked for (in the request, or chosen in the settings) is used as soon as there is a model.
+  const explicit = opts.strategy !== undefined || settings.strategyChosen;
+  const coldStart =
+    strategy !== 'random' &&
+    (project.activeVersion === null ||
+      (!explicit &&
+        (coldStartLabels === 'proof'
+          ? !coldStartProven(await activeGold(ctx, project), project.labels.length, humanLabels)
+          : humanLabels < coldStartLabels)));
   if (coldStart) {
     // Cold start: no model yet, or too few labels for its uncertainty to mean much. Spread the labels over
     // the data: with a cold-start phase, typical items of the clusters the labels do not cover yet; for the
     // first batch of a project without one (text, vectors), k-means++ sampling over model-free features,
-    // which on fine-foods did better as the seed of margin sampling (README, Benchmarks).
-    const method = coldStartLabels > 0 ? 'typical' : 'spread';
+    // which on fine-foods did better as the seed of margin sampling (docs/benchmarks.md).
+    const method = coldStartLabels === 'proof' || coldStartLabels > 0 ? 'typical' : 'spread';
     const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES[method] });
     if (sample.length > opts.limit) {
       const known = humanLabels && method === 'typical' ? await trainingExamples(ctx.db, project.id) : [];
@@ -147,6 +158,13 @@ export async function leaseQueue(
   return toEntries(ctx, project, rows);
 }
 
+/** The active version's held-out metrics, as stored when it was evaluated. */
+async function activeGold(ctx: PipelineContext, project: ProjectRow): Promise<{ n?: number; accuracy?: number | null } | undefined> {
+  if (project.activeVersion === null) return undefined;
+  const v = await findVersion(ctx.db, project.id, project.activeVersion);
+  return v?.metrics.gold as { n?: number; accuracy?: number | null } | undefined;
+}
+
 /**
  * Features for spreading labels over the data: the active model's embeddings once there is a model (trained
  * on few labels, but with the pool's pseudo-labels it already groups look-alikes better than pixels do), rows
@@ -193,6 +211,23 @@ async function toEntries(
       ...(dispute ? { dispute: dispute(r) } : {}),
     };
   });
+}
+
+/**
+ * A queue answer: the leased items, and, when there are none although unlabelled items remain that this key
+ * may get later (rows busy in another transaction, or leased to other keys), `retryAfterMs`: when to ask
+ * again. A bare empty list means nothing is left for this key.
+ */
+export async function leaseQueuePage(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  keyId: string,
+  opts: Parameters<typeof leaseQueue>[3],
+): Promise<{ items: QueueEntry[]; retryAfterMs?: number }> {
+  const items = await leaseQueue(ctx, project, keyId, opts);
+  if (items.length || opts.kind === 'disputed') return { items };
+  const retryAfterMs = await queueRetryAfterMs(ctx.db, { projectId: project.id, keyId, now: new Date() });
+  return retryAfterMs === null ? { items } : { items, retryAfterMs };
 }
 
 /** Ends this key's lease on an item early (a skip), so another annotator may take it. False if it held none. */

@@ -13,6 +13,7 @@ import { createModelRunner } from '../models/model-runner.ts';
 import { ensureAdminKey } from '../pipelines/access.ts';
 import type { PipelineContext } from '../pipelines/context.ts';
 import { createDemoProject } from '../pipelines/demo.ts';
+import { loadDemoImages } from '../pipelines/fashion-mnist.ts';
 import { EmbeddingCache } from '../pipelines/embedding-cache.ts';
 import { createJobRunner } from '../pipelines/jobs.ts';
 import { createWebhookDispatcher } from '../pipelines/webhooks.ts';
@@ -53,15 +54,14 @@ export async function startServer(
   hooks = createWebhookDispatcher(ctx, { pollMs: config.jobPollMs, allowPrivate: config.webhookAllowPrivate, retryBaseMs: config.webhookRetryBaseMs });
   jobs = createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs });
 
-  const announce: string[] = [];
+  const print = opts.announce ?? ((l) => process.stdout.write(l.join('\n') + '\n'));
+  // Secrets are printed as soon as they exist, before listening: a start that fails later (port in use) must
+  // not take the only copy of the first admin key with it.
   const admin = await ensureAdminKey(database.db, config.adminKey);
-  if (admin?.generated) announce.push(`Admin key (shown once, store it now): ${admin.secret}`);
+  if (admin?.generated) print([`Admin key (shown once, store it now): ${admin.secret}`, 'Lost it? Stop the server and run: npm run admin-key -- --reset']);
   if (config.demo && opts.loadDemo) {
     const demo = await createDemoProject(ctx, await opts.loadDemo(), { poolSize: 1900, gold: 100 });
-    if (demo) {
-      announce.push(`Demo project ${demo.projectId}: 1,900 Fashion-MNIST images to label, 100 gold.`);
-      for (const k of demo.keys) announce.push(`  ${k.role} key: ${k.key}`);
-    }
+    if (demo) print([`Demo project ${demo.projectId}: 1,900 Fashion-MNIST images to label, 100 gold.`, ...demo.keys.map((k) => `  ${k.role} key: ${k.key}`)]);
   }
   jobs.start();
   hooks.start();
@@ -92,14 +92,21 @@ export async function startServer(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (e) {
+    // Port in use, no permission: release what was started so the process can exit with the error.
+    await Promise.race([jobs.stop(), new Promise((r) => setTimeout(r, 5_000))]);
+    await runner.close();
+    await database.close();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host}:${port}`;
-  announce.push(`Furrow is listening on ${url} (backend ${backend}, database ${database.driver}).`);
-  (opts.announce ?? ((l) => process.stdout.write(l.join('\n') + '\n')))(announce);
+  print([`Furrow is listening on ${url} (backend ${backend}, database ${database.driver}).`]);
 
   let closing: Promise<void> | undefined;
   return {
@@ -139,13 +146,16 @@ async function main() {
     process.stderr.write(`${(e as Error).message}\n`);
     process.exit(2);
   }
-  const { loadFashionFixture, FASHION_MNIST_LABELS } = await import('../scripts/lib/datasets.ts');
-  const srv = await startServer(config, {
-    loadDemo: async () => {
-      const d = await loadFashionFixture('train');
-      return { images: d.images, labels: d.labels, labelNames: FASHION_MNIST_LABELS, width: d.width, height: d.height };
-    },
-  });
+  let srv: RunningServer;
+  try {
+    srv = await startServer(config, { loadDemo: loadDemoImages });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    process.stderr.write(
+      err.code === 'EADDRINUSE' ? `Port ${config.port} on ${config.host} is in use: set PORT to another one.\n` : `Furrow could not start: ${err.stack ?? err.message}\n`,
+    );
+    process.exit(1);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

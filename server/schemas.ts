@@ -77,6 +77,11 @@ export const queueResponse = z.object({
       dispute: z.object({ label: z.string(), by: z.string().nullable(), source: z.string(), suggested: z.string(), score: z.number() }).optional(),
     }),
   ),
+  retryAfterMs: z
+    .number()
+    .int()
+    .optional()
+    .describe('Only with an empty list: unlabelled items remain that this key may get later (busy for a moment, or leased to others); ask again after this many milliseconds. A bare empty list means nothing is left for this key.'),
 });
 export const labelResponse = z.object({ itemId: z.string(), label: z.string(), agreedWithModel: z.boolean().nullable() });
 export const jobAccepted = z.object({ jobId: z.string() });

@@ -144,6 +144,9 @@ export async function leaseItems(
     }
   }
   await take(eq(items.holdout, false), q.order, q.limit - picked.length);
+  // The held-out share is a target, not a reason to leave items unserved: when the pool has nothing else,
+  // held-out items fill the batch.
+  await take(eq(items.holdout, true), 'random', q.limit - picked.length);
   if (picked.length) {
     await db
       .update(items)
@@ -151,6 +154,27 @@ export async function leaseItems(
       .where(inArray(items.id, picked.map((p) => p.id)));
   }
   return picked.map((p) => ({ ...p, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
+}
+
+/** How long to wait before asking again when a queue request found servable items all locked (a pre-label batch commits in about this time). */
+export const QUEUE_BUSY_RETRY_MS = 1000;
+
+/**
+ * For a queue request that leased nothing: when to ask again, or null if nothing is left for this key. Servable
+ * items that were skipped because another transaction held their rows (a pre-label job writing its batch)
+ * are worth asking for again in QUEUE_BUSY_RETRY_MS; unlabelled items leased to other keys come back when
+ * their leases end (if not labelled first), so ask again then.
+ */
+export async function queueRetryAfterMs(db: DbOrTx, q: { projectId: string; keyId: string; now: Date }): Promise<number | null> {
+  // Plain reads: under MVCC they do not wait for the locks that made the lease skip these rows.
+  const [free] = await db.select({ n: count() }).from(items).where(servable(q.projectId, q.keyId, q.now));
+  if (Number(free.n) > 0) return QUEUE_BUSY_RETRY_MS;
+  const [next] = await db
+    .select({ at: sql<Date | string | null>`min(${items.leaseExpiresAt})` })
+    .from(items)
+    .where(and(eq(items.projectId, q.projectId), eq(items.split, 'pool'), eq(items.status, 'pending'), gt(items.leaseExpiresAt, q.now), ne(items.leasedBy, q.keyId)));
+  if (next?.at == null) return null;
+  return Math.max(QUEUE_BUSY_RETRY_MS, new Date(next.at).getTime() - q.now.getTime());
 }
 
 /** Counts the human-labelled held-out items and all human-labelled pool items (to keep the held-out share). */

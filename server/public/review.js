@@ -39,6 +39,8 @@ const state = {
   wakeSender: /** @type {null | (() => void)} */ (null),
   retryAt: 0,
   fetching: /** @type {Promise<void> | null} */ (null),
+  /** From an empty queue answer: when the server said to ask again (0: it did not). */
+  retryAfterMs: 0,
   fetchFailures: 0,
   emptySince: 0,
   confirmed: 0,
@@ -155,8 +157,10 @@ function fetchMore({ renew = false } = {}) {
   const limit = Math.min(100, FETCH_BATCH + held.size);
   state.fetching = (async () => {
     try {
-      const { items } = await state.client.get(queuePath(limit), { retries: 2 });
+      const { items, retryAfterMs } = await state.client.get(queuePath(limit), { retries: 2 });
       state.fetchFailures = 0;
+      // An empty answer with retryAfterMs: items remain that are busy for a moment or leased to others.
+      state.retryAfterMs = items.length === 0 && Number.isFinite(retryAfterMs) ? retryAfterMs : 0;
       const leaseById = new Map(items.map((i) => [i.id, i.leaseExpiresAt]));
       for (const e of [state.current, ...state.buffer]) if (e && leaseById.has(e.item.id)) e.item.leaseExpiresAt = leaseById.get(e.item.id);
       const fresh = items.filter((i) => !held.has(i.id) && !state.decided.has(i.id));
@@ -198,9 +202,15 @@ function checkLeases() {
 let emptyTimer = 0;
 async function explainEmpty() {
   clearTimeout(emptyTimer);
+  // Ask again when the server says (items busy for a moment: about a second), at the latest after EMPTY_RECHECK_MS.
+  const recheckMs = state.retryAfterMs > 0 ? Math.min(Math.max(state.retryAfterMs, 250), EMPTY_RECHECK_MS) : EMPTY_RECHECK_MS;
   emptyTimer = setTimeout(() => {
     if (!state.current) fetchMore();
-  }, EMPTY_RECHECK_MS);
+  }, recheckMs);
+  if (state.retryAfterMs > 0 && recheckMs < EMPTY_RECHECK_MS) {
+    showStageMessage(['Fetching items…', 'The next items are busy for a moment; asking again shortly.'], 'loading');
+    return;
+  }
   // Our own unsent decisions would still count as pending: let them land first.
   await outboxIdle(10_000);
   if (state.current) return;

@@ -3,7 +3,7 @@ import { findItem, findPrediction, itemLabels } from '../../db/repositories/item
 import type { PipelineContext } from '../../pipelines/context.ts';
 import { ingestItems, parseNdjson } from '../../pipelines/ingest.ts';
 import { labelItem } from '../../pipelines/labeling.ts';
-import { leaseQueue, releaseLease } from '../../pipelines/queue.ts';
+import { leaseQueuePage, releaseLease } from '../../pipelines/queue.ts';
 import { z } from 'zod';
 import { route, type RouteDef } from '../route.ts';
 import { emptyQuery, ingestBody, ingestQuery, ingestResponse, itemResponse, labelBody, labelResponse, queueQuery, queueResponse } from '../schemas.ts';
@@ -93,7 +93,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
       query: queueQuery,
       responses: [{ status: 200, description: 'Leased items', schema: queueResponse }],
       handler: async ({ project, principal, query }) => ({
-        body: { items: await leaseQueue(ctx, project!, principal!.keyId, { limit: query.limit, strategy: query.strategy, kind: query.kind }) },
+        body: await leaseQueuePage(ctx, project!, principal!.keyId, { limit: query.limit, strategy: query.strategy, kind: query.kind }),
       }),
     }),
     route({
