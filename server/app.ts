@@ -1,5 +1,5 @@
 import express, { type Request, type Response } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { NotFoundError, UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Database } from '../db/client.ts';
@@ -100,7 +100,7 @@ export function createApp(deps: AppDeps): express.Express {
         if (!project) throw new NotFoundError('Project');
       }
     }
-    let body: unknown = undefined;
+    let body: unknown;
     if (def.body) {
       const raw = def.rawTypes?.some((t) => req.is(t));
       if (raw) body = req.body;
