@@ -106,7 +106,11 @@ describe('metrics and the access log', () => {
     expect(line).toMatchObject({ route: '(unmatched)', status: 404, keyId: null });
     const denied = await s.call('GET', `/api/projects/${projectId}/items/nope`, { key: 'fw_wrong' });
     expect(denied.status).toBe(401);
-    expect(lines.find((l) => l.requestId === denied.headers.get('x-request-id'))).toMatchObject({ route: '/api/projects/:id/items/:itemId', status: 401, keyId: null });
+    expect(lines.find((l) => l.requestId === denied.headers.get('x-request-id'))).toMatchObject({
+      route: '/api/projects/:id/items/:itemId',
+      status: 401,
+      keyId: null,
+    });
   });
 
   it('serves Prometheus metrics with conventional names: latency histograms by route template, queue, labels, jobs, training, accuracy', async () => {
@@ -125,7 +129,11 @@ describe('metrics and the access log', () => {
       if (name.startsWith('furrow_') && type !== 'counter') expect(name).not.toMatch(/_total$/);
     }
     const familyOf = (sample: string) =>
-      types.has(sample) ? sample : [...types.keys()].find((f) => ['histogram', 'summary'].includes(types.get(f)!) && /^_(bucket|sum|count)$/.test(sample.slice(f.length)) && sample.startsWith(f));
+      types.has(sample)
+        ? sample
+        : [...types.keys()].find(
+            (f) => ['histogram', 'summary'].includes(types.get(f)!) && /^_(bucket|sum|count)$/.test(sample.slice(f.length)) && sample.startsWith(f),
+          );
     for (const smp of samples) expect(familyOf(smp.name), `${smp.name} belongs to no declared family`).toBeDefined();
     for (const smp of samples.filter((x) => x.name.endsWith('_sum'))) {
       const family = familyOf(smp.name)!;

@@ -39,10 +39,12 @@ type Doc = { paths: Record<string, Record<string, any>>; servers?: unknown[]; co
 
 describe('the served OpenAPI document', () => {
   const app = appWithoutDatabase();
-  const served = request(app).get('/api/openapi.json').then((r) => {
-    expect(r.status).toBe(200);
-    return r.body as Doc;
-  });
+  const served = request(app)
+    .get('/api/openapi.json')
+    .then((r) => {
+      expect(r.status).toBe(200);
+      return r.body as Doc;
+    });
 
   it('is a valid OpenAPI document (@readme/openapi-parser)', async () => {
     const result = await validate(structuredClone(await served) as never);
@@ -123,7 +125,16 @@ describe('operationIds', () => {
 
   it('refuse to build a document where two routes share one', () => {
     const r = (path: string, operationId?: string) =>
-      route({ method: 'get', path, operationId, summary: 's', tag: 't', access: 'public', responses: [{ status: 200, description: 'ok' }], handler: async () => undefined });
+      route({
+        method: 'get',
+        path,
+        operationId,
+        summary: 's',
+        tag: 't',
+        access: 'public',
+        responses: [{ status: 200, description: 'ok' }],
+        handler: async () => undefined,
+      });
     expect(() => buildOpenApi([r('/a'), r('/b', 'getA')], { version: '1' })).toThrow(/share the operationId "getA"/);
   });
 });

@@ -39,7 +39,12 @@ export function operationIdOf(r: Pick<RouteDef, 'method' | 'path' | 'operationId
 /** The error answers every route may give, by what it declares. */
 function errorAnswers(r: RouteDef): [number, string][] {
   const errs: [number, string][] = [[400, 'Invalid input; nothing was changed.']];
-  if (r.access !== 'public') errs.push([401, 'Missing or invalid API key.'], [403, 'The key lacks the role or project.'], [429, 'Too many failed key attempts from this address; see Retry-After.']);
+  if (r.access !== 'public')
+    errs.push(
+      [401, 'Missing or invalid API key.'],
+      [403, 'The key lacks the role or project.'],
+      [429, 'Too many failed key attempts from this address; see Retry-After.'],
+    );
   if (r.project || r.path.includes(':')) errs.push([404, 'Not found.']);
   if (r.body) errs.push([413, 'Body over the size limit.'], [415, 'Wrong content type.']);
   errs.push([503, 'The database is unavailable; see Retry-After.']);
@@ -66,13 +71,22 @@ export function buildOpenApi(routes: RouteDef[], info: { version: string }): Rec
     if (r.query) {
       const qs = jsonSchema(r.query) as { properties?: Record<string, { description?: string }>; required?: string[] };
       for (const [name, schema] of Object.entries(qs.properties ?? {}))
-        params.push({ name, in: 'query', required: (qs.required ?? []).includes(name), schema: schema as { type: string }, ...(schema.description ? { description: schema.description } : {}) });
+        params.push({
+          name,
+          in: 'query',
+          required: (qs.required ?? []).includes(name),
+          schema: schema as { type: string },
+          ...(schema.description ? { description: schema.description } : {}),
+        });
     }
     // One status may answer in several content types (the export: JSON lines or CSV).
     const responses: Record<string, { description: string; content?: Record<string, unknown> }> = {};
     for (const res of r.responses) {
       const prev = responses[String(res.status)];
-      const content = res.schema || res.contentType ? { [res.contentType ?? 'application/json']: { schema: res.schema ? jsonSchema(res.schema) : { type: 'string' } } } : undefined;
+      const content =
+        res.schema || res.contentType
+          ? { [res.contentType ?? 'application/json']: { schema: res.schema ? jsonSchema(res.schema) : { type: 'string' } } }
+          : undefined;
       responses[String(res.status)] = {
         description: prev ? `${prev.description}, or ${res.description}` : res.description,
         ...(prev?.content || content ? { content: { ...prev?.content, ...content } } : {}),
