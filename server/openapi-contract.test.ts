@@ -1,6 +1,7 @@
 import { compileErrors, validate } from '@readme/openapi-parser';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { loadConfig } from '../core/config.ts';
 import { silentLogger } from '../core/logger.ts';
 import type { Database } from '../db/client.ts';
@@ -136,5 +137,31 @@ describe('operationIds', () => {
         handler: async () => undefined,
       });
     expect(() => buildOpenApi([r('/a'), r('/b', 'getA')], { version: '1' })).toThrow(/share the operationId "getA"/);
+  });
+});
+
+describe('routes outside the bearer scheme and JSON bodies', () => {
+  it('document HTTP Basic routes and raw file bodies', async () => {
+    const def = route({
+      method: 'post',
+      path: '/label-studio/:id/webhook',
+      summary: 's',
+      tag: 'label-studio',
+      access: 'public',
+      basicAuth: true,
+      body: z.object({}),
+      rawTypes: ['multipart/form-data', 'image/jpeg', 'application/x-ndjson'],
+      responses: [{ status: 200, description: 'ok' }],
+      handler: async () => undefined,
+    });
+    const doc = buildOpenApi([def], { version: '1' }) as Doc;
+    expect((await validate(structuredClone(doc) as never)).valid).toBe(true);
+    const op = doc.paths['/label-studio/{id}/webhook'].post;
+    expect(op.security).toEqual([{ basic: [] }]);
+    expect(doc.components.securitySchemes.basic).toMatchObject({ type: 'http', scheme: 'basic' });
+    expect(op.responses['401']).toBeDefined();
+    expect(op.requestBody.content['multipart/form-data'].schema.additionalProperties).toEqual({ type: 'string', format: 'binary' });
+    expect(op.requestBody.content['image/jpeg'].schema).toEqual({ type: 'string', format: 'binary' });
+    expect(op.requestBody.content['application/x-ndjson'].schema).toEqual({ type: 'string' });
   });
 });

@@ -36,9 +36,17 @@ export function operationIdOf(r: Pick<RouteDef, 'method' | 'path' | 'operationId
   return r.method + parts.join('');
 }
 
+/** A raw (non-JSON) body type's schema: files as binary, form parts by name, text formats as a string. */
+function rawSchema(contentType: string): Record<string, unknown> {
+  if (contentType.startsWith('multipart/')) return { type: 'object', additionalProperties: { type: 'string', format: 'binary' } };
+  if (/^(image|audio|video)\/|octet-stream/.test(contentType)) return { type: 'string', format: 'binary' };
+  return { type: 'string' };
+}
+
 /** The error answers every route may give, by what it declares. */
 function errorAnswers(r: RouteDef): [number, string][] {
   const errs: [number, string][] = [[400, 'Invalid input; nothing was changed.']];
+  if (r.basicAuth) errs.push([401, 'Missing or invalid credentials.']);
   if (r.access !== 'public')
     errs.push(
       [401, 'Missing or invalid API key.'],
@@ -103,14 +111,14 @@ export function buildOpenApi(routes: RouteDef[], info: { version: string }): Rec
       description: `Roles: ${roles}.`,
       tags: [r.tag],
       parameters: params,
-      ...(r.access === 'public' ? { security: [] } : {}),
+      ...(r.access === 'public' ? { security: r.basicAuth ? [{ basic: [] }] : [] } : {}),
       ...(body
         ? {
             requestBody: {
               required: true,
               content: Object.fromEntries([
                 ['application/json', { schema: jsonSchema(body) }],
-                ...(r.rawTypes ?? []).map((t) => [t, { schema: { type: 'string' } }]),
+                ...(r.rawTypes ?? []).map((t) => [t, { schema: rawSchema(t) }]),
               ]),
             },
           }
@@ -125,7 +133,10 @@ export function buildOpenApi(routes: RouteDef[], info: { version: string }): Rec
     servers: [{ url: '/', description: 'The server that serves this document' }],
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`.' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`.' },
+        ...(routes.some((r) => r.basicAuth) ? { basic: { type: 'http', scheme: 'basic', description: 'HTTP Basic; the password is an API key.' } } : {}),
+      },
       schemas: { Error: jsonSchema(errorResponse) },
     },
     security: [{ bearer: [] }],

@@ -46,6 +46,11 @@ export interface RouteDef<B extends z.ZodType = z.ZodType, Q extends z.ZodType =
   docBody?: z.ZodType;
   /** Extra request content types accepted besides JSON (e.g. NDJSON); the handler gets the raw text. */
   rawTypes?: string[];
+  /**
+   * The handler checks HTTP Basic credentials itself (Label Studio's ML-backend protocol) under `access: 'public'`;
+   * the document then names the `basic` scheme instead of none.
+   */
+  basicAuth?: boolean;
   query?: Q;
   responses: { status: number; description: string; schema?: z.ZodType; contentType?: string }[];
   /** The answer carries a secret shown only once (a new API key): an Idempotency-Key retry does not replay it. */
