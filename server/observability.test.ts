@@ -104,6 +104,12 @@ describe('metrics and the access log', () => {
     expect(r.status).toBe(404);
     const line = lines.find((l) => l.requestId === r.headers.get('x-request-id'));
     expect(line).toMatchObject({ route: '(unmatched)', status: 404, keyId: null });
+    const page = await s.call('GET', '/ui/review', { key: null });
+    expect(page.status).toBe(200);
+    expect(lines.find((l) => l.requestId === page.headers.get('x-request-id'))).toMatchObject({ route: '/ui/review', status: 200 });
+    const asset = await s.call('GET', '/ui/assets/furrow.css', { key: null });
+    expect(asset.status).toBe(200);
+    expect(lines.find((l) => l.requestId === asset.headers.get('x-request-id'))).toMatchObject({ route: '(static)', bytes: Buffer.byteLength(asset.text) });
     const denied = await s.call('GET', `/api/projects/${projectId}/items/nope`, { key: 'fw_wrong' });
     expect(denied.status).toBe(401);
     expect(lines.find((l) => l.requestId === denied.headers.get('x-request-id'))).toMatchObject({

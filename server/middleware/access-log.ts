@@ -18,12 +18,15 @@ export function requestLocals(res: Response): RequestLocals {
   return res.locals as RequestLocals;
 }
 
-/** The route template of an answered request: the route table's, else express's matched route, never the raw path. */
+/** The route template of an answered request: the route table's, else express's matched route; never the raw path. */
 function routeTemplate(req: Request, res: Response): string {
   const set = requestLocals(res).route;
   if (set) return set;
-  if (req.route?.path && typeof req.route.path === 'string') return req.baseUrl + req.route.path;
-  return '(unmatched)';
+  const path: unknown = req.route?.path;
+  if (typeof path === 'string') return req.baseUrl + path;
+  if (Array.isArray(path) && typeof path[0] === 'string') return req.baseUrl + path[0]; // ['/ui', '/ui/']: the first names them all
+  // Answered by middleware without a route (the UI's static files), or by nothing (404): a fixed name either way.
+  return res.statusCode < 400 ? '(static)' : '(unmatched)';
 }
 
 /**
