@@ -3,7 +3,7 @@
  * - this process's own: HTTP requests (counter and latency histogram by method, route template and status) and
  *   the default process/Node.js metrics;
  * - the service's state, read from the database when scraped (one grouped query per family, cached for
- *   `statsTtlMs`): queue depth, labels, jobs, training time, the active version's gold accuracy. Every process
+ *   `statsTtlMs`, refreshed behind the scrape): queue depth, labels, jobs, training time, the active version's gold accuracy. Every process
  *   reports the same values for these, so aggregate them across instances with max(), not sum().
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
@@ -24,9 +24,19 @@ export interface Metrics {
 /** HTTP latency buckets (seconds): from a cached read to a large ingest. */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export function createMetrics(opts: { db: Db; logger: Logger; statsTtlMs?: number; processMetrics?: boolean }): Metrics {
+export function createMetrics(opts: {
+  db: Db;
+  logger: Logger;
+  /** How long one read of the service's state serves scrapes; 15 s, a common scrape interval. */
+  statsTtlMs?: number;
+  /** How long a scrape with no recent state waits for the database. */
+  statsWaitMs?: number;
+  processMetrics?: boolean;
+  /** Reads the service's state (tests pass a fake); `serviceStats` of `db` by default. */
+  readStats?: () => Promise<ServiceStats>;
+}): Metrics {
   const registry = new Registry();
-  const ttl = opts.statsTtlMs ?? 5_000;
+  const ttl = opts.statsTtlMs ?? 15_000;
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const requests = new Counter({
@@ -43,21 +53,43 @@ export function createMetrics(opts: { db: Db; logger: Logger; statsTtlMs?: numbe
     registers: [registry],
   });
 
-  let cached: { at: number; stats: Promise<ServiceStats | null> } | undefined;
-  /** The database's view, shared by all the gauges of one scrape and by scrapes within the TTL. */
-  const stats = (): Promise<ServiceStats | null> => {
-    const now = Date.now();
-    if (!cached || now - cached.at > ttl)
-      cached = {
-        at: now,
-        stats: serviceStats(opts.db).catch((e) => {
-          // A scrape still answers the process's own metrics while the database is down.
+  let last: { at: number; stats: ServiceStats } | undefined;
+  let reading: Promise<ServiceStats | null> | undefined;
+  /**
+   * The database's view, shared by all the gauges of one scrape and by scrapes within the TTL. Counting a million
+   * items takes the database about half a second, so a scrape does not wait for it when a recent answer exists
+   * (up to 4 TTLs old): it gets that one while the next is read. With none, it waits at most `statsWaitMs`, so a
+   * slow or unreachable database never costs the scrape its process metrics.
+   */
+  const stats = async (): Promise<ServiceStats | null> => {
+    const age = last ? Date.now() - last.at : Infinity;
+    if (last && age < ttl) return last.stats;
+    reading ??= (opts.readStats ?? (() => serviceStats(opts.db)))()
+      .then(
+        (s) => {
+          last = { at: Date.now(), stats: s };
+          return s;
+        },
+        (e) => {
+          // The service's state goes missing from the scrape rather than going stale.
           opts.logger.warn('metrics: could not read service stats', { error: describeError(e) });
-          cached = undefined;
+          last = undefined;
           return null;
-        }),
-      };
-    return cached.stats;
+        },
+      )
+      .finally(() => {
+        reading = undefined;
+      });
+    if (last && age < ttl * 4) return last.stats;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), opts.statsWaitMs ?? 5_000);
+    });
+    try {
+      return await Promise.race([reading, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
   const fromStats = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (g: Gauge<L>, s: ServiceStats) => void) =>
     new Gauge<L>({
