@@ -18,7 +18,7 @@ import { EmbeddingCache } from '../pipelines/embedding-cache.ts';
 import { createJobRunner } from '../pipelines/jobs.ts';
 import { createWebhookDispatcher } from '../pipelines/webhooks.ts';
 import { createApp } from './app.ts';
-import { createMetricsRegistry } from './prometheus.ts';
+import { createMetrics } from './metrics.ts';
 
 export interface RunningServer {
   url: string;
@@ -36,9 +36,7 @@ export async function startServer(
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   logger.info('database ready', { driver: database.driver });
   const runner = createModelRunner({ backend: config.tfBackend });
-  const metrics = createMetricsRegistry();
-  metrics.describe('furrow_http_requests_total', 'counter', 'HTTP requests by route and status');
-  metrics.describe('furrow_http_request_seconds_sum', 'counter', 'Total seconds spent answering, by route');
+  const metrics = createMetrics({ db: database.db, logger });
   let jobs: ReturnType<typeof createJobRunner> | undefined;
   let hooks: ReturnType<typeof createWebhookDispatcher> | undefined;
   const ctx: PipelineContext = {

@@ -2,7 +2,9 @@
  * Request and response schemas (zod). The same objects validate requests and generate /api/openapi.json.
  */
 import { z } from 'zod';
-import { itemSchema } from '../pipelines/ingest.ts';
+import { itemSchema, MAX_ITEMS_PER_REQUEST } from '../pipelines/ingest.ts';
+import { MAX_TEXT_CHARS } from '../pipelines/inputs.ts';
+import { MAX_PREDICT_ITEMS } from '../pipelines/predict.ts';
 import { projectSettingsSchema, STRATEGIES } from '../pipelines/settings.ts';
 
 const labelName = z.string().trim().min(1).max(200);
@@ -29,7 +31,23 @@ export const createKeyBody = z
   })
   .strict();
 
-export const ingestBody = z.object({ items: z.array(z.unknown()).max(100_000) }).strict();
+// Items are validated one by one by the pipeline (so `?partial=true` can report each bad one by index, and a batch
+// over MAX_ITEMS_PER_REQUEST gets its own error code); the documented shapes below say what each item must be.
+export const ingestBody = z.object({ items: z.array(z.unknown()) }).strict();
+
+/** ItemData as documented: one of the modality's shapes (checked against the project's modality on ingest). */
+export const itemDataDoc = z.object({
+  text: z.string().max(MAX_TEXT_CHARS).optional().describe('text projects'),
+  image: z.string().optional().describe('image projects: base64 PNG or JPEG, a data: URL allowed'),
+  pixels: z.array(z.number().int().min(0).max(255)).optional().describe('image projects: raw pixels, row-major HWC'),
+  width: z.number().int().positive().optional().describe('with pixels'),
+  height: z.number().int().positive().optional().describe('with pixels'),
+  channels: z.union([z.literal(1), z.literal(3)]).optional().describe('with pixels; 1 when absent'),
+  vector: z.array(z.number()).optional().describe("vector projects: settings.vectorDim numbers"),
+});
+/** An ingested Item: the envelope of pipelines/ingest.ts (so fields added there are documented) with typed data. */
+export const itemDoc = itemSchema.extend(itemDataDoc.shape);
+export const ingestBodyDoc = z.object({ items: z.array(itemDoc).min(1).max(MAX_ITEMS_PER_REQUEST) }).strict();
 export const ingestQuery = z.object({ partial: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 
 export const queueQuery = z
@@ -43,6 +61,7 @@ export const queueQuery = z
 export const labelBody = z.object({ label: z.string().min(1).max(512) }).strict();
 export const trainBody = z.object({}).strict();
 export const predictBody = z.object({ items: z.array(z.unknown()) }).strict();
+export const predictBodyDoc = z.object({ items: z.array(itemDataDoc.strict()).min(1).max(MAX_PREDICT_ITEMS) }).strict();
 export const exportQuery = z.object({ format: z.enum(['jsonl', 'csv']).default('jsonl') }).strict();
 export const emptyQuery = z.object({}).strict();
 

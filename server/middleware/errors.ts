@@ -64,11 +64,11 @@ export function errorHandler(logger: Logger, limitLabel: string): ErrorRequestHa
     if (hasCode(err, BAD_VALUE))
       return sendError(res, 400, 'unstorable_value', 'The request holds a value that cannot be stored (a NUL character, \\u0000, or a number or text out of range); nothing was changed.');
     if (isDatabaseUnavailable(err)) {
-      logger.warn('database unavailable', { path: req.path, error: describeError(err) });
+      logger.warn('database unavailable', { path: req.path, requestId: res.locals.requestId, error: describeError(err) });
       res.setHeader('Retry-After', '5');
       return sendError(res, 503, 'service_unavailable', 'The database is unavailable; try again shortly.');
     }
-    logger.error('unhandled error', { method: req.method, path: req.path, error: describeError(err, true) });
+    logger.error('unhandled error', { method: req.method, path: req.path, requestId: res.locals.requestId, error: describeError(err, true) });
     return sendError(res, 500, 'internal_error', 'Something went wrong on our side; it has been logged.');
   };
 }

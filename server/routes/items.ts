@@ -6,7 +6,7 @@ import { labelItem } from '../../pipelines/labeling.ts';
 import { leaseQueuePage, releaseLease } from '../../pipelines/queue.ts';
 import { z } from 'zod';
 import { route, type RouteDef } from '../route.ts';
-import { emptyQuery, ingestBody, ingestQuery, ingestResponse, itemResponse, labelBody, labelResponse, queueQuery, queueResponse } from '../schemas.ts';
+import { emptyQuery, ingestBody, ingestBodyDoc, ingestQuery, ingestResponse, itemResponse, labelBody, labelResponse, queueQuery, queueResponse } from '../schemas.ts';
 
 export function itemRoutes(ctx: PipelineContext): RouteDef[] {
   return [
@@ -18,6 +18,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
       access: ['engineer'],
       project: true,
       body: ingestBody,
+      docBody: ingestBodyDoc,
       rawTypes: ['application/x-ndjson'],
       query: ingestQuery,
       responses: [{ status: 202, description: 'Stored; pre-labelling is queued', schema: ingestResponse }],

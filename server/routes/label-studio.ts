@@ -12,6 +12,8 @@ import { authorize, type Principal } from '../../pipelines/access.ts';
 import type { PipelineContext } from '../../pipelines/context.ts';
 import { jobStatus, legacyTrain, predict, setup, versions, webhook, type BackendDeps } from '../../pipelines/label-studio/backend.ts';
 import type { LabelStudioMedia } from '../../pipelines/label-studio/media.ts';
+import { requestLocals } from '../middleware/access-log.ts';
+import { route, type RouteDef } from '../route.ts';
 
 export interface LabelStudioRouterDeps {
   ctx: PipelineContext;
@@ -55,7 +57,7 @@ export function labelStudioRouter(deps: LabelStudioRouterDeps): Router {
   const handle =
     (path: string, fn: (input: { project: ProjectRow; principal: Principal; body: Record<string, unknown>; res: Response }) => Promise<void>) =>
     async (req: Request, res: Response) => {
-      (req as Request & { furrowRoute?: string }).furrowRoute = `/label-studio/:projectId${path}`;
+      requestLocals(res).route = `/label-studio/:projectId${path}`;
       try {
         const key = keyOfAuthorization(req.headers.authorization);
         if (!key) throw new UnauthorizedError('Furrow needs HTTP Basic auth: any user name, and an engineer key of this project as the password.');
@@ -126,4 +128,36 @@ export function labelStudioRouter(deps: LabelStudioRouterDeps): Router {
     _next(err);
   });
   return router;
+}
+
+/**
+ * The protocol's routes for /api/openapi.json. They are served by labelStudioRouter above (HTTP Basic, Label
+ * Studio's answer shapes), not through the route table, so these definitions only describe them.
+ */
+export function labelStudioRouteDocs(): RouteDef[] {
+  const doc = (method: 'get' | 'post', path: string, summary: string) =>
+    route({
+      method,
+      path: `/label-studio/:projectId${path}`,
+      summary,
+      tag: 'label-studio',
+      access: 'public',
+      basicAuth: true,
+      responses: [
+        { status: 200, description: "Label Studio's answer (docs/label-studio.md)" },
+        { status: 400, description: 'Bad input, with Label Studio\'s `detail` beside the error shape' },
+      ],
+      handler: async () => {
+        throw new Error('served by labelStudioRouter');
+      },
+    });
+  return [
+    doc('get', '/health', 'Label Studio ML backend: health (no model loaded)'),
+    doc('post', '/setup', "Label Studio ML backend: check the label_config against the project, answer the version's name"),
+    doc('post', '/predict', 'Label Studio ML backend: one prediction per task, score = 1 - uncertainty; tasks are stored as pool items'),
+    doc('post', '/webhook', 'Label Studio ML backend: annotations become labels, START_TRAINING queues a training job'),
+    doc('post', '/train', 'Label Studio ML backend: legacy Start training with the exported labelled tasks'),
+    doc('get', '/versions', 'Label Studio ML backend: the ready versions, newest first'),
+    doc('post', '/job_status', 'Label Studio ML backend: the status of a training job'),
+  ];
 }

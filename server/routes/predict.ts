@@ -2,7 +2,7 @@ import type { PipelineContext } from '../../pipelines/context.ts';
 import { CSV_COLUMNS, csvLine, exportRows } from '../../pipelines/export.ts';
 import { predictItems } from '../../pipelines/predict.ts';
 import { route, type RouteDef } from '../route.ts';
-import { exportQuery, predictBody, predictResponse } from '../schemas.ts';
+import { exportQuery, predictBody, predictBodyDoc, predictResponse } from '../schemas.ts';
 
 export function predictRoutes(ctx: PipelineContext): RouteDef[] {
   return [
@@ -14,6 +14,7 @@ export function predictRoutes(ctx: PipelineContext): RouteDef[] {
       access: ['client', 'engineer'],
       project: true,
       body: predictBody,
+      docBody: predictBodyDoc,
       responses: [{ status: 200, description: 'Predictions', schema: predictResponse }],
       handler: async ({ project, body }) => ({ body: await predictItems(ctx, project!, body.items) }),
     }),
