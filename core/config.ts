@@ -22,6 +22,17 @@ export interface Config {
   jobPollMs: number;
   /** Failed authentications allowed per client address per minute (and in a burst); 0 turns the limit off. */
   authFailLimit: number;
+  /** Folder of the media store (originals, previews, thumbnails); `memory://` keeps them in memory (tests). */
+  mediaDir: string;
+  /** Largest file in a multipart upload, in bytes. */
+  uploadFileLimitBytes: number;
+  /** Largest multipart or NDJSON request, in bytes (NDJSON: each line is bounded by bodyLimitBytes instead of the body). */
+  uploadRequestLimitBytes: number;
+  /**
+   * Test-only: URL import may reach loopback and private addresses (still only hosts on the project's
+   * allow-list). Never set in production: it is what stops an import from reaching inside the network.
+   */
+  urlImportAllowPrivate: boolean;
 }
 
 const boolish = z
@@ -45,7 +56,17 @@ const envSchema = z.object({
   FURROW_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   FURROW_JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   FURROW_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  FURROW_MEDIA_DIR: z.string().min(1).optional(),
+  FURROW_UPLOAD_FILE_MB: z.coerce.number().positive().max(4096).default(100),
+  FURROW_UPLOAD_REQUEST_MB: z.coerce.number().positive().max(65536).default(1024),
+  FURROW_TEST_URL_IMPORT_ALLOW_PRIVATE: boolish.default(false),
 });
+
+/** FURROW_MEDIA_DIR, else `<FURROW_DATA_DIR>/media`; in memory when the data directory is (tests). */
+function mediaDirOf(mediaDir: string | undefined, dataDir: string): string {
+  if (mediaDir) return mediaDir.startsWith('memory://') ? mediaDir : path.resolve(mediaDir);
+  return dataDir.startsWith('memory://') ? 'memory://' : path.resolve(dataDir, 'media');
+}
 
 /** Parses `env` into a Config; throws one Error listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -68,5 +89,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.FURROW_LOG_LEVEL,
     jobPollMs: e.FURROW_JOB_POLL_MS,
     authFailLimit: e.FURROW_AUTH_FAIL_LIMIT,
+    mediaDir: mediaDirOf(e.FURROW_MEDIA_DIR, e.FURROW_DATA_DIR),
+    uploadFileLimitBytes: Math.round(e.FURROW_UPLOAD_FILE_MB * 1024 * 1024),
+    uploadRequestLimitBytes: Math.round(e.FURROW_UPLOAD_REQUEST_MB * 1024 * 1024),
+    urlImportAllowPrivate: e.FURROW_TEST_URL_IMPORT_ALLOW_PRIVATE,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Composition root: config → database (migrations) → model runner → job runner → HTTP. Graceful on SIGTERM.
  */
+import { createFolderMediaStore, createMemoryMediaStore, type MediaStore } from '../media/media-store.ts';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +26,11 @@ export interface RunningServer {
   ctx: PipelineContext;
 }
 
+/** The media store FURROW_MEDIA_DIR names: a folder, or memory for `memory://` (tests). */
+function createMediaStore(dir: string): MediaStore {
+  return dir.startsWith('memory://') ? createMemoryMediaStore() : createFolderMediaStore(dir);
+}
+
 /** Starts the whole service; `announce` receives the one-time secrets (admin key, demo keys) to print. */
 export async function startServer(
   config: Config,
@@ -38,7 +44,7 @@ export async function startServer(
   metrics.describe('furrow_http_requests_total', 'counter', 'HTTP requests by route and status');
   metrics.describe('furrow_http_request_seconds_sum', 'counter', 'Total seconds spent answering, by route');
   let jobs: ReturnType<typeof createJobRunner> | undefined;
-  const ctx: PipelineContext = { db: database.db, runner, config, logger, work: createWorkQueue(), embeddings: new EmbeddingCache(), onJobQueued: () => jobs?.wake() };
+  const ctx: PipelineContext = { db: database.db, runner, config, logger, work: createWorkQueue(), embeddings: new EmbeddingCache(), media: createMediaStore(config.mediaDir), onJobQueued: () => jobs?.wake() };
   jobs = createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs });
 
   const announce: string[] = [];

@@ -36,6 +36,8 @@ export interface RouteDef<B extends z.ZodType = z.ZodType, Q extends z.ZodType =
   body?: B;
   /** Extra request content types accepted besides JSON (e.g. NDJSON); the handler gets the raw text. */
   rawTypes?: string[];
+  /** Request content types the handler streams from `req` itself (no body parser, no body limit: it sets its own). */
+  streamTypes?: string[];
   query?: Q;
   responses: { status: number; description: string; schema?: z.ZodType; contentType?: string }[];
   /** The answer carries a secret shown only once (a new API key): an Idempotency-Key retry does not replay it. */

@@ -103,7 +103,7 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
       responses: [{ status: 200, description: 'The project', schema: projectResponse }],
       handler: async ({ project, body }) => {
         const merged = projectSettingsSchema.parse({ ...project!.settings, ...body.settings });
-        for (const k of ['imageWidth', 'imageHeight', 'channels', 'vectorDim'] as const)
+        for (const k of ['imageWidth', 'imageHeight', 'channels', 'imageFit', 'vectorDim'] as const)
           if (body.settings[k] !== undefined && body.settings[k] !== (project!.settings as Record<string, unknown>)[k])
             throw new ValidationError(`settings.${k} cannot change after creation: stored items were prepared with it.`, undefined, 'immutable_setting');
         const updated = await updateSettings(ctx.db, project!.id, merged);
