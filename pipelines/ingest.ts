@@ -159,7 +159,7 @@ async function ingest(
   if (rejected.length && !opts.partial) {
     rejected.sort((a, b) => a.index - b.index);
     throw new ValidationError(
-      `${rejected.length} of ${raw.length} items are invalid; nothing was stored. Fix them, or send ?partial=true to store the valid ones.`,
+      `${rejected.length} of ${raw.length} items are invalid; nothing was stored (item ${rejected[0].index}: ${rejected[0].error}). Fix them, or send ?partial=true to store the valid ones.`,
       { rejected },
       'invalid_items',
     );
