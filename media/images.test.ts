@@ -1,7 +1,7 @@
-import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../core/errors.ts';
+import { pngBomb } from '../test/fixtures/images.ts';
 import { MAX_DECODED_PIXELS, PREVIEW_MAX_SIDE, processImage, THUMB_MAX_SIDE } from './images.ts';
 
 /** A wide picture: left half white, right half mid-grey. */
@@ -10,15 +10,6 @@ const wide = () =>
     .composite([{ input: { create: { width: 40, height: 40, channels: 3, background: '#808080' } }, left: 40, top: 0 }])
     .png()
     .toBuffer();
-
-/** A PNG whose header declares `width` x `height` (IHDR rewritten, CRC fixed) but holds a 1x1 picture. */
-export async function pngBomb(width: number, height: number): Promise<Buffer> {
-  const png = Buffer.from(await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer());
-  png.writeUInt32BE(width, 16);
-  png.writeUInt32BE(height, 20);
-  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
-  return png;
-}
 
 async function rejection(p: Promise<unknown>): Promise<{ reason: string; message: string }> {
   const e = await p.then(
