@@ -74,7 +74,7 @@ describe('processImage (sharp)', () => {
   });
 
   it('refuses a truncated JPEG, junk bytes and a decompression bomb with a reason', async () => {
-    const jpg = await sharp({ create: { width: 400, height: 300, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
+    const jpg = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
     const target = { width: 8, height: 8, channels: 1 } as const;
     expect((await rejection(processImage(jpg.subarray(0, jpg.length >> 1), target, 'letterbox'))).reason).toBe('corrupt_image');
     expect((await rejection(processImage(Buffer.from('not an image at all'), target, 'letterbox'))).reason).toBe('corrupt_image');

@@ -14,7 +14,7 @@ import { pngBomb } from '../fixtures/images.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers.ts';
 
 const noiseJpeg = (width: number, height: number, orientation?: number) => {
-  const img = sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 80 });
+  const img = sharp({ create: { width, height, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 80 });
   return (orientation ? img.withMetadata({ orientation }) : img).toBuffer();
 };
 
@@ -27,7 +27,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 async function upload(s: TestServer, projectId: string, parts: { field?: string; name: string; bytes: Buffer | string }[], items?: unknown, key = ADMIN_KEY) {
   const fd = new FormData();
   if (items !== undefined) fd.append('items', JSON.stringify(items));
-  for (const p of parts) fd.append(p.field ?? 'file', new Blob([p.bytes]), p.name);
+  for (const p of parts) fd.append(p.field ?? 'file', new Blob([typeof p.bytes === 'string' ? p.bytes : new Uint8Array(p.bytes)]), p.name);
   const res = await fetch(`${s.url}/api/projects/${projectId}/items`, { method: 'POST', body: fd, headers: { authorization: `Bearer ${key}` } });
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text), text };
