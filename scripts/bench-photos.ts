@@ -9,7 +9,7 @@
  * `--distinct` of them are made and uploaded under different names in turn (making 200 takes minutes).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,6 +45,13 @@ async function makePhoto(i: number): Promise<Buffer> {
   );
   const noise = await sharp({ create: { width: w, height: h, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 18 } } }).png({ compressionLevel: 0 }).toBuffer();
   return sharp(gradient).composite([{ input: noise, blend: 'overlay' }]).jpeg({ quality: 88 }).toBuffer();
+}
+
+/** User + system CPU seconds of a process (all threads), from /proc (Linux). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 const pct = (xs: number[], p: number) => {
@@ -93,6 +100,7 @@ async function main() {
 
     let next = 0;
     let bytes = 0;
+    const cpuBefore = await cpuSeconds(server.pid);
     const started = performance.now();
     const uploader = async () => {
       for (;;) {
@@ -112,6 +120,7 @@ async function main() {
     };
     await Promise.all(Array.from({ length: PARALLEL }, uploader));
     const seconds = (performance.now() - started) / 1000;
+    const serverCpu = (await cpuSeconds(server.pid)) - cpuBefore;
     polling = false;
     await poller;
 
@@ -138,6 +147,10 @@ async function main() {
           parallelRequests: PARALLEL,
           seconds: r1(seconds),
           photosPerSecond: r1(PHOTOS / seconds),
+          // Contention-free view: the server's own CPU time (all its threads) per photo, and what two idle cores give.
+          serverCpuMsPerPhoto: Math.round((serverCpu * 1000) / PHOTOS),
+          photosPerSecondOnTwoIdleCores: r1((2 * PHOTOS) / serverCpu),
+          loadAverage1m: r1((await import('node:os')).loadavg()[0]),
           healthz: { n: health.length, p50Ms: r1(pct(health, 50)), p99Ms: r1(pct(health, 99)), maxMs: r1(Math.max(...health)) },
           queuePage12: { jsonKB: r1(qText.length / 1024), thumbsKB: r1(thumbs / 1024), previewsKB: r1(previews / 1024), totalKB: r1((qText.length + thumbs + previews) / 1024) },
           firstThumbMs: r1(firstThumbMs),

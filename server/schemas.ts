@@ -156,6 +156,6 @@ export const itemSchemaDoc = itemSchema;
 
 export const mediaQuery = z
   .object({
-    size: z.enum(['thumb', 'preview', 'original']).default('preview').describe('thumb: 256 px; preview: 1024 px (WebP); original: the file as uploaded.'),
+    size: z.enum(['thumb', 'preview', 'original']).default('preview').describe('thumb: 256 px; preview: 1024 px (JPEG); original: the file as uploaded.'),
   })
   .strict();

@@ -99,7 +99,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
     route({
       method: 'get',
       path: '/api/projects/:id/items/:itemId/media',
-      summary: "An image item's picture: the thumbnail (256 px), the preview (1024 px, WebP) or the original as uploaded",
+      summary: "An image item's picture: the thumbnail (256 px), the preview (1024 px; both JPEG) or the original as uploaded",
       tag: 'items',
       access: ['engineer', 'annotator'],
       project: true,

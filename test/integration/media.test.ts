@@ -95,7 +95,7 @@ describe('photos in and out', () => {
     const get = (url: string, headers: Record<string, string> = {}) => fetch(s.url + url, { headers: { authorization: `Bearer ${annotator}`, ...headers } });
     const thumb = await get(entry.data.thumbUrl);
     expect(thumb.status).toBe(200);
-    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    expect(thumb.headers.get('content-type')).toBe('image/jpeg');
     expect(thumb.headers.get('cache-control')).toContain('immutable');
     const tm = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
     expect([tm.width, tm.height]).toEqual([192, 256]); // oriented, aspect kept
