@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../db/repositories/rows.ts';
+import { releaseItemMedia } from '../../pipelines/media.ts';
 import { pngBomb } from '../fixtures/images.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers.ts';
 
@@ -162,6 +165,21 @@ describe('photos in and out', () => {
     }
     expect(await count()).toBe(itemsBefore);
     expect(await filesUnder(mediaDir)).toEqual(before);
+  });
+
+  it('releaseItemMedia keeps a picture another item still shows, and removes it with the last one', async () => {
+    const pic = (await noiseJpeg(300, 300)).toString('base64');
+    const r = await s.call('POST', `/api/projects/${project}/items`, { body: { items: [{ externalId: 'twin-1', image: pic }, { externalId: 'twin-2', image: pic }] } });
+    expect(r.body.accepted).toBe(2);
+    const rows = await queryRows<{ id: string; data: Record<string, unknown> }>(s.ctx.db, sql`select id, data from items where project_id = ${project} and external_id in ('twin-1', 'twin-2') order by external_id`);
+    const mediaId = (rows[0].data.media as { id: string }).id;
+    expect(await s.ctx.media.open(project, mediaId, 'original')).not.toBeNull();
+    await s.ctx.db.execute(sql`delete from items where id = ${rows[0].id}`);
+    await releaseItemMedia(s.ctx, project, rows[0].data);
+    expect(await s.ctx.media.open(project, mediaId, 'original')).not.toBeNull();
+    await s.ctx.db.execute(sql`delete from items where id = ${rows[1].id}`);
+    await releaseItemMedia(s.ctx, project, rows[1].data);
+    expect(await s.ctx.media.open(project, mediaId, 'original')).toBeNull();
   });
 
   it('refuses a 2 GB upload with 413 from its declared length, without reading it', async () => {
