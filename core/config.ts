@@ -29,6 +29,17 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** The first retry of a failed webhook delivery waits this long (ms); each next one twice as long, up to an hour. */
   webhookRetryBaseMs: number;
+  /** Folder of the media store (originals, previews, thumbnails); `memory://` keeps them in memory (tests). */
+  mediaDir: string;
+  /** Largest file in a multipart upload, in bytes. */
+  uploadFileLimitBytes: number;
+  /** Largest multipart or NDJSON request, in bytes (NDJSON: each line is bounded by bodyLimitBytes instead of the body). */
+  uploadRequestLimitBytes: number;
+  /**
+   * Test-only: URL import may reach loopback and private addresses (still only hosts on the project's
+   * allow-list). Never set in production: it is what stops an import from reaching inside the network.
+   */
+  urlImportAllowPrivate: boolean;
 }
 
 const boolish = z
@@ -56,7 +67,17 @@ const envSchema = z.object({
   LABEL_STUDIO_API_KEY: z.string().min(1).optional(),
   FURROW_WEBHOOK_ALLOW_PRIVATE: boolish.default(false),
   FURROW_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+  FURROW_MEDIA_DIR: z.string().min(1).optional(),
+  FURROW_UPLOAD_FILE_MB: z.coerce.number().positive().max(4096).default(100),
+  FURROW_UPLOAD_REQUEST_MB: z.coerce.number().positive().max(65536).default(1024),
+  FURROW_TEST_URL_IMPORT_ALLOW_PRIVATE: boolish.default(false),
 });
+
+/** FURROW_MEDIA_DIR, else `<FURROW_DATA_DIR>/media`; in memory when the data directory is (tests). */
+function mediaDirOf(mediaDir: string | undefined, dataDir: string): string {
+  if (mediaDir) return mediaDir.startsWith('memory://') ? mediaDir : path.resolve(mediaDir);
+  return dataDir.startsWith('memory://') ? 'memory://' : path.resolve(dataDir, 'media');
+}
 
 /** Parses `env` into a Config; throws one Error listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -83,5 +104,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     labelStudioApiKey: e.LABEL_STUDIO_API_KEY,
     webhookAllowPrivate: e.FURROW_WEBHOOK_ALLOW_PRIVATE,
     webhookRetryBaseMs: e.FURROW_WEBHOOK_RETRY_BASE_MS,
+    mediaDir: mediaDirOf(e.FURROW_MEDIA_DIR, e.FURROW_DATA_DIR),
+    uploadFileLimitBytes: Math.round(e.FURROW_UPLOAD_FILE_MB * 1024 * 1024),
+    uploadRequestLimitBytes: Math.round(e.FURROW_UPLOAD_REQUEST_MB * 1024 * 1024),
+    urlImportAllowPrivate: e.FURROW_TEST_URL_IMPORT_ALLOW_PRIVATE,
   };
 }

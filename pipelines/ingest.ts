@@ -6,7 +6,9 @@ import { hasImportedGold } from '../db/repositories/projects.ts';
 import { insertItems, insertLabelRows, releaseHoldout, type NewItem } from '../db/repositories/items.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
-import { prepareItemData } from './inputs.ts';
+import { checkImageItemFields, prepareItemData, type PreparedItem } from './inputs.ts';
+import { IMAGE_CONCURRENCY, mapLimited, prepareImage, storeMedia, type PendingMedia } from './media.ts';
+import { fetchImage } from './url-import.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
 
@@ -34,6 +36,8 @@ export const itemSchema = z
     height: z.unknown().optional(),
     channels: z.unknown().optional(),
     vector: z.unknown().optional(),
+    /** Image projects: an http(s) URL to fetch (opt-in: settings.urlImport.allowHosts). */
+    url: z.unknown().optional(),
   })
   .strict();
 
@@ -52,7 +56,38 @@ export async function ingestItems(
   ctx: PipelineContext,
   project: ProjectRow,
   raw: unknown[],
-  opts: { partial?: boolean; preRejected?: { index: number; error: string }[] } = {},
+  opts: {
+    partial?: boolean;
+    preRejected?: { index: number; error: string }[];
+    /** Images the caller is already reading (multipart file parts), by item index. */
+    pending?: Map<number, Promise<PendingMedia>>;
+  } = {},
+): Promise<IngestResult> {
+  const images: (PendingMedia | undefined)[] = [];
+  try {
+    return await ingest(ctx, project, raw, opts, images);
+  } finally {
+    // Stored images had their temp files moved; the rest (a refused batch, duplicates) are removed here.
+    await Promise.all([...images, ...(await settled(opts.pending))].map((m) => m?.cleanup()));
+  }
+}
+
+/** Every pending image that was read successfully (so that its temp files can be removed). */
+async function settled(pending: Map<number, Promise<PendingMedia>> | undefined): Promise<(PendingMedia | undefined)[]> {
+  if (!pending) return [];
+  return Promise.all([...pending.values()].map((p) => p.catch(() => undefined)));
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof ValidationError ? e.message : 'The item could not be read.';
+}
+
+async function ingest(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  raw: unknown[],
+  opts: { partial?: boolean; preRejected?: { index: number; error: string }[]; pending?: Map<number, Promise<PendingMedia>> },
+  images: (PendingMedia | undefined)[],
 ): Promise<IngestResult> {
   const rejected = [...(opts.preRejected ?? [])];
   const preRejected = new Set(rejected.map((r) => r.index));
@@ -61,10 +96,9 @@ export async function ingestItems(
     throw new ValidationError(`A batch holds at most ${MAX_ITEMS_PER_REQUEST} items; split it.`, undefined, 'batch_too_large');
   const settings = resolveSettings(project.settings);
   const labelSet = new Set(project.labels);
-  const prepared: { index: number; row: NewItem; label?: string }[] = [];
-  const seenExternal = new Set<string>();
-  let inBatchDuplicates = 0;
-  // Decoding is the CPU-heavy part: sliced, so annotators' requests are served in between.
+  type Candidate = { index: number; it: z.infer<typeof itemSchema>; data?: PreparedItem };
+  const candidates: Candidate[] = [];
+  // Checking envelopes (and text and vectors) is main-thread work: sliced, so annotators' requests are served in between.
   await ctx.work.add(() => forEachSliced(raw, (value, index) => {
     if (preRejected.has(index)) return;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -85,17 +119,60 @@ export async function ingestItems(
       rejected.push({ index, error: 'A gold item must carry its label.' });
       return;
     }
-    let data;
-    try {
-      data = prepareItemData(value as Record<string, unknown>, project.modality, settings);
-    } catch (e) {
-      rejected.push({ index, error: e instanceof ValidationError ? e.message : 'The item could not be read.' });
+    if (project.modality === 'image') {
+      try {
+        checkImageItemFields(value as Record<string, unknown>);
+        if (it.url !== undefined && !opts.pending?.has(index) && (it.image !== undefined || it.pixels !== undefined))
+          throw new ValidationError('Send one of "image", "pixels" or "url", not several.');
+      } catch (e) {
+        rejected.push({ index, error: errorMessage(e) });
+        return;
+      }
+      candidates.push({ index, it });
       return;
     }
+    try {
+      if (it.url !== undefined) throw new ValidationError('"url" is for image projects.');
+      candidates.push({ index, it, data: prepareItemData(value as Record<string, unknown>, project.modality, settings) });
+    } catch (e) {
+      rejected.push({ index, error: errorMessage(e) });
+    }
+  }));
+  if (project.modality === 'image') {
+    // Images are decoded by sharp in libuv's threadpool, a few at a time: the event loop stays free.
+    await mapLimited(candidates, IMAGE_CONCURRENCY, async (c) => {
+      try {
+        const value = raw[c.index] as Record<string, unknown>;
+        const pending = opts.pending?.get(c.index);
+        const m = pending
+          ? await pending
+          : c.it.url !== undefined
+            ? await fetchImage(ctx, settings, c.it.url, (file) => prepareImage(ctx, file, settings))
+            : await prepareImage(ctx, { kind: 'fields', raw: value }, settings);
+        images[c.index] = m;
+        c.data = { data: { media: m.ref }, input: m.input };
+      } catch (e) {
+        rejected.push({ index: c.index, error: errorMessage(e) });
+      }
+    });
+  }
+  if (rejected.length && !opts.partial) {
+    rejected.sort((a, b) => a.index - b.index);
+    throw new ValidationError(
+      `${rejected.length} of ${raw.length} items are invalid; nothing was stored (item ${rejected[0].index}: ${rejected[0].error}). Fix them, or send ?partial=true to store the valid ones.`,
+      { rejected },
+      'invalid_items',
+    );
+  }
+  const prepared: { index: number; row: NewItem; label?: string }[] = [];
+  const seenExternal = new Set<string>();
+  let inBatchDuplicates = 0;
+  for (const { index, it, data } of candidates) {
+    if (!data) continue;
     if (it.externalId !== undefined) {
       if (seenExternal.has(it.externalId)) {
         inBatchDuplicates++;
-        return;
+        continue;
       }
       seenExternal.add(it.externalId);
     }
@@ -116,15 +193,13 @@ export async function ingestItems(
         rand: unitHash(`${settings.seed}:rand:${it.externalId ?? index + ':' + Math.random()}`),
       },
     });
-  }));
-  if (rejected.length && !opts.partial) {
-    rejected.sort((a, b) => a.index - b.index);
-    throw new ValidationError(
-      `${rejected.length} of ${raw.length} items are invalid; nothing was stored. Fix them, or send ?partial=true to store the valid ones.`,
-      { rejected },
-      'invalid_items',
-    );
   }
+  // Media first, rows second: a row never points at a picture that is not there. Content addressed, so a
+  // duplicate's picture is the one already stored.
+  await mapLimited(prepared, IMAGE_CONCURRENCY, async (p) => {
+    const m = images[p.index];
+    if (m) await storeMedia(ctx, project.id, m);
+  });
 
   const inserted = await ctx.db.transaction(async (tx) => {
     // Without an imported gold set, a random slice of unlabelled pool items is held out for honest accuracy.

@@ -20,6 +20,7 @@ import { normaliseRows } from '../models/clustering.ts';
 import { coldStartProven, rawFeatures } from './cold-start.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
+import { dataView } from './media.ts';
 import { diverseBatch } from './strategies.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
@@ -197,7 +198,7 @@ async function toEntries(
     const p = preds.get(r.id);
     return {
       id: r.id,
-      data: r.data,
+      data: dataView(project.id, r.id, r.data),
       prediction: p
         ? {
             label: p.label,

@@ -14,6 +14,23 @@ export const projectSettingsSchema = z
     imageWidth: z.number().int().min(4).max(512).default(28).describe('Images are resized to this width before the model sees them.'),
     imageHeight: z.number().int().min(4).max(512).default(28).describe('Images are resized to this height.'),
     channels: z.union([z.literal(1), z.literal(3)]).default(1).describe('1 = grayscale, 3 = RGB.'),
+    imageFit: z
+      .enum(['letterbox', 'crop'])
+      .default('letterbox')
+      .describe('How a picture of another shape becomes the model input: letterbox (whole picture, padded with black) or crop (centre crop). Fixed at creation.'),
+    urlImport: z
+      .object({
+        allowHosts: z
+          .array(z.string().min(1).max(253))
+          .max(100)
+          .default([])
+          .describe('Host names (exact, or "*.example.com" for its subdomains) that {"url": ...} items may be fetched from; empty turns URL import off.'),
+        maxBytes: z.number().int().min(1024).max(200 * 1024 * 1024).default(50 * 1024 * 1024).describe('Largest file fetched, in bytes.'),
+        timeoutMs: z.number().int().min(100).max(120_000).default(15_000).describe('Longest a fetch may take, in milliseconds.'),
+      })
+      .strict()
+      .default({ allowHosts: [], maxBytes: 50 * 1024 * 1024, timeoutMs: 15_000 })
+      .describe('Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.'),
     vectorDim: z.number().int().min(1).max(65536).optional().describe('Length of every vector (required for vector projects).'),
     strategy: z
       .enum(STRATEGIES)
@@ -87,7 +104,7 @@ export function resolveSettings(stored: Record<string, unknown>): ProjectSetting
 }
 
 /** Settings fixed at creation: stored items were decoded or checked with them. */
-export const IMMUTABLE_SETTINGS = ['imageWidth', 'imageHeight', 'channels', 'vectorDim'] as const;
+export const IMMUTABLE_SETTINGS = ['imageWidth', 'imageHeight', 'channels', 'imageFit', 'vectorDim'] as const;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -110,8 +110,12 @@ export function createApp(deps: AppDeps): express.Express {
     let body: unknown;
     if (def.body) {
       const raw = def.rawTypes?.some((t) => req.is(t));
-      if (raw) body = req.body;
-      else if (hasBody(req) && !isJsonType(req)) throw new UnsupportedMediaTypeError(`Send the body as application/json${def.rawTypes ? ` or ${def.rawTypes.join(', ')}` : ''}.`);
+      if (def.streamTypes?.some((t) => req.is(t))) body = undefined;
+      else if (raw) body = req.body;
+      else if (hasBody(req) && !isJsonType(req)) {
+        const others = [...(def.rawTypes ?? []), ...(def.streamTypes ?? [])];
+        throw new UnsupportedMediaTypeError(`Send the body as application/json${others.length ? ` or ${others.join(', ')}` : ''}.`);
+      }
       else {
         // No body at all counts as `{}`, which must pass the schema too (a route with required fields refuses it).
         const parsed = def.body.safeParse(hasBody(req) ? req.body : {});

@@ -1,6 +1,7 @@
 /**
  * Composition root: config → database (migrations) → model runner → job runner → HTTP. Graceful on SIGTERM.
  */
+import { createFolderMediaStore, createMemoryMediaStore, type MediaStore } from '../media/media-store.ts';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +28,11 @@ export interface RunningServer {
   ctx: PipelineContext;
 }
 
+/** The media store FURROW_MEDIA_DIR names: a folder, or memory for `memory://` (tests). */
+function createMediaStore(dir: string): MediaStore {
+  return dir.startsWith('memory://') ? createMemoryMediaStore() : createFolderMediaStore(dir);
+}
+
 /** Starts the whole service; `announce` receives the one-time secrets (admin key, demo keys) to print. */
 export async function startServer(
   config: Config,
@@ -46,6 +52,7 @@ export async function startServer(
     logger,
     work: createWorkQueue(),
     embeddings: new EmbeddingCache(),
+    media: createMediaStore(config.mediaDir),
     onJobQueued: () => jobs?.wake(),
     onWebhookQueued: () => hooks?.wake(),
   };

@@ -119,6 +119,20 @@ export function buildOpenApi(routes: RouteDef[], info: { version: string }): Rec
               content: Object.fromEntries([
                 ['application/json', { schema: jsonSchema(body) }],
                 ...(r.rawTypes ?? []).map((t) => [t, { schema: rawSchema(t) }]),
+                ...(r.streamTypes ?? []).map((t) => [
+                  t,
+                  t === 'multipart/form-data'
+                    ? {
+                        schema: {
+                          type: 'object',
+                          properties: {
+                            file: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'Image files (JPEG, PNG, WebP, GIF, TIFF), or .jsonl/.csv files of items' },
+                            items: { type: 'string', description: 'JSON: [{"file": "<name>", ...fields}] or {"<name>": {...fields}}, fields as in an Item' },
+                          },
+                        },
+                      }
+                    : { schema: { type: 'string' } },
+                ]),
               ]),
             },
           }

@@ -51,6 +51,8 @@ export interface RouteDef<B extends z.ZodType = z.ZodType, Q extends z.ZodType =
    * the document then names the `basic` scheme instead of none.
    */
   basicAuth?: boolean;
+  /** Request content types the handler streams from `req` itself (no body parser, no body limit: it sets its own). */
+  streamTypes?: string[];
   query?: Q;
   responses: { status: number; description: string; schema?: z.ZodType; contentType?: string }[];
   /** The answer carries a secret shown only once (a new API key): an Idempotency-Key retry does not replay it. */

@@ -177,3 +177,9 @@ export const activateResponse = z.object({ active: z.number().int() });
 export const predictResponse = z.object({ modelVersion: z.number().int(), predictions: z.array(prediction) });
 export const healthResponse = z.object({ status: z.literal('ok'), db: z.string(), backend: z.string() });
 export const itemSchemaDoc = itemSchema;
+
+export const mediaQuery = z
+  .object({
+    size: z.enum(['thumb', 'preview', 'original']).default('preview').describe('thumb: 256 px; preview: 1024 px (JPEG); original: the file as uploaded.'),
+  })
+  .strict();

@@ -594,3 +594,12 @@ export async function unlabelledSample(db: DbOrTx, projectId: string, limit: num
     .orderBy(asc(items.rand), asc(items.seq))
     .limit(limit);
 }
+
+/** How many items of a project refer to one stored picture (media is content addressed: two items may share one). */
+export async function countItemsWithMedia(db: DbOrTx, projectId: string, mediaId: string): Promise<number> {
+  const rows = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), sql`${items.data}->'media'->>'id' = ${mediaId}`));
+  return rows[0]?.n ?? 0;
+}

@@ -27,6 +27,7 @@ const ACCESS: Record<string, Role[] | 'public'> = {
   'DELETE /api/projects/{id}/keys/{keyId}': ['admin'],
   'POST /api/projects/{id}/items': ['admin', 'engineer'],
   'GET /api/projects/{id}/items/{itemId}': ['admin', 'engineer', 'annotator'],
+  'GET /api/projects/{id}/items/{itemId}/media': ['admin', 'engineer', 'annotator'],
   'GET /api/projects/{id}/queue': ['admin', 'annotator'],
   'POST /api/projects/{id}/items/{itemId}/label': ['admin', 'annotator', 'engineer'],
   'POST /api/projects/{id}/items/{itemId}/release': ['admin', 'annotator'],
