@@ -151,7 +151,10 @@ describe('routes outside the bearer scheme and JSON bodies', () => {
       basicAuth: true,
       body: z.object({}),
       rawTypes: ['multipart/form-data', 'image/jpeg', 'application/x-ndjson'],
-      responses: [{ status: 200, description: 'ok' }],
+      responses: [
+        { status: 200, description: 'ok' },
+        { status: 201, description: 'the image', contentType: 'image/webp' },
+      ],
       handler: async () => undefined,
     });
     const doc = buildOpenApi([def], { version: '1' }) as Doc;
@@ -163,5 +166,6 @@ describe('routes outside the bearer scheme and JSON bodies', () => {
     expect(op.requestBody.content['multipart/form-data'].schema.additionalProperties).toEqual({ type: 'string', format: 'binary' });
     expect(op.requestBody.content['image/jpeg'].schema).toEqual({ type: 'string', format: 'binary' });
     expect(op.requestBody.content['application/x-ndjson'].schema).toEqual({ type: 'string' });
+    expect(op.responses['201'].content['image/webp'].schema).toEqual({ type: 'string', format: 'binary' });
   });
 });

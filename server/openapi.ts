@@ -93,7 +93,7 @@ export function buildOpenApi(routes: RouteDef[], info: { version: string }): Rec
       const prev = responses[String(res.status)];
       const content =
         res.schema || res.contentType
-          ? { [res.contentType ?? 'application/json']: { schema: res.schema ? jsonSchema(res.schema) : { type: 'string' } } }
+          ? { [res.contentType ?? 'application/json']: { schema: res.schema ? jsonSchema(res.schema) : rawSchema(res.contentType ?? 'text/plain') } }
           : undefined;
       responses[String(res.status)] = {
         description: prev ? `${prev.description}, or ${res.description}` : res.description,
