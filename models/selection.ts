@@ -61,6 +61,14 @@ export const CV_MAX_LABELS: Record<Modality, number> = { text: 1000, vector: 100
 /** Folds for images (each fold trains an ensemble of three CNNs). */
 export const IMAGE_MAX_FOLDS = 3;
 
+/** Network candidates of text and vectors are cross-validated on this many folds only (cost; see crossValidate). */
+export const NETWORK_FOLDS = 2;
+
+/** The foldsFor rule of the pipeline: linear candidates run every fold, text/vector networks NETWORK_FOLDS. */
+export function defaultFoldsFor(modality: Modality): (c: Candidate) => number | undefined {
+  return (c) => (modality !== 'image' && c.arch !== 'tfidf-lr-v1' && c.arch !== 'linear-v1' ? NETWORK_FOLDS : undefined);
+}
+
 /** A candidate's label, e.g. 'tfidf-lr (C=10)'. */
 export function candidateKey(c: Candidate): string {
   return c.params?.C !== undefined ? `${c.name} (C=${c.params.C})` : c.name;
@@ -88,6 +96,8 @@ export interface CandidateScore {
   C?: number;
   mean: number;
   sd: number;
+  /** Folds this candidate ran. */
+  k: number;
   /** Per-fold accuracies. */
   folds: number[];
 }
@@ -173,6 +183,8 @@ export interface CrossValidateOptions {
   maxLabels: number;
   seed: number;
   run: FoldRunner;
+  /** Folds an (expensive) candidate runs, the first ones of the same split; all k when undefined. */
+  foldsFor?: (c: Candidate) => number | undefined;
   onProgress?: (p: number) => void;
 }
 
@@ -217,11 +229,12 @@ export async function crossValidate(o: CrossValidateOptions): Promise<SelectionR
   }
   const folds = stratifiedFolds(labels, plan.k, o.seed);
   const scores: CandidateScore[] = [];
-  const total = o.candidates.length * plan.k;
+  const foldsOf = (c: Candidate) => Math.max(1, Math.min(plan.k, o.foldsFor?.(c) ?? plan.k));
+  const total = o.candidates.reduce((a, c) => a + foldsOf(c), 0);
   let done = 0;
   for (const c of o.candidates) {
     const accs: number[] = [];
-    for (let f = 0; f < plan.k; f++) {
+    for (let f = 0; f < foldsOf(c); f++) {
       const tr: number[] = [];
       const te: number[] = [];
       for (let i = 0; i < labels.length; i++) (folds[i] === f ? te : tr).push(i);
@@ -236,15 +249,20 @@ export async function crossValidate(o: CrossValidateOptions): Promise<SelectionR
     }
     const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
     const sd = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, accs.length - 1));
-    scores.push({ candidate: candidateKey(c), name: c.name, arch: c.arch, ...(c.params?.C !== undefined ? { C: c.params.C } : {}), mean, sd, folds: accs });
+    scores.push({ candidate: candidateKey(c), name: c.name, arch: c.arch, ...(c.params?.C !== undefined ? { C: c.params.C } : {}), mean, sd, k: accs.length, folds: accs });
   }
+  // Candidates are compared on the folds they all ran (paired: same held-out items).
+  const common = Math.min(...o.candidates.map(foldsOf));
+  const compared = scores.map((s) => s.folds.slice(0, common).reduce((a, b) => a + b, 0) / common);
   let best = 0;
-  for (let i = 1; i < scores.length; i++) if (scores[i].mean > scores[best].mean + 1e-9) best = i;
+  for (let i = 1; i < scores.length; i++) if (compared[i] > compared[best] + 1e-9) best = i;
   const win = o.candidates[best];
   const runnerUp = scores.filter((_, i) => i !== best).sort((a, b) => b.mean - a.mean)[0];
   const fmt = (s: CandidateScore) => `${s.mean.toFixed(3)} ± ${s.sd.toFixed(3)}`;
   const reason =
-    `Highest mean accuracy in ${plan.k}-fold stratified cross-validation on ${labels.length} labels: ${scores[best].candidate} ${fmt(scores[best])}` +
+    `Highest mean accuracy in ${plan.k}-fold stratified cross-validation on ${labels.length} labels` +
+    (common < plan.k ? ` (compared on the ${common} folds every candidate ran)` : '') +
+    `: ${scores[best].candidate} ${fmt(scores[best])}` +
     (runnerUp ? `, next ${runnerUp.candidate} ${fmt(runnerUp)}` : '') +
     ('note' in plan && plan.note ? `; ${plan.note}` : '') +
     '.';

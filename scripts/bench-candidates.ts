@@ -17,7 +17,7 @@ import type { Modality, ModelInput } from '../core/types.ts';
 import { initBackend } from '../models/backend.ts';
 import { createClassifier, type ModelSpec } from '../models/classifier.ts';
 import { createPrng } from '../models/prng.ts';
-import { accuracyOf, CANDIDATES, candidateKey, candidateSpec, crossValidate, CV_MAX_LABELS, IMAGE_MAX_FOLDS, MAX_FOLDS } from '../models/selection.ts';
+import { accuracyOf, CANDIDATES, candidateKey, candidateSpec, crossValidate, CV_MAX_LABELS, defaultFoldsFor, IMAGE_MAX_FOLDS, MAX_FOLDS } from '../models/selection.ts';
 
 const args = new Command()
   .option('--task <name>', 'task file stem', 'fine-foods')
@@ -76,10 +76,10 @@ for (const budget of String(args.budgets).split(',').map(Number)) {
     const inputs = Array.from(picked, (i) => poolInputs[i]);
     const labels = Int32Array.from(picked, (i) => poolLabels[i]);
     const unlabeled = Array.from(rest, (i) => poolInputs[i]);
-    const fitAndScore = async (spec: ModelSpec, tr: { inputs: ModelInput[]; labels: Int32Array }, te: ModelInput[], opts: { epochs?: number; seed?: number }) => {
+    const fitAndScore = async (spec: ModelSpec, tr: { inputs: ModelInput[]; labels: Int32Array }, te: ModelInput[], opts: { epochs?: number; seed?: number }, pool = unlabeled) => {
       const c = createClassifier(spec, opts.seed ?? seed);
       try {
-        await c.fit(tr.inputs, tr.labels, { ...opts, unlabeled });
+        await c.fit(tr.inputs, tr.labels, { ...opts, unlabeled: pool });
         return await c.predictProba(te);
       } finally {
         c.dispose();
@@ -100,7 +100,8 @@ for (const budget of String(args.budgets).split(',').map(Number)) {
         maxFolds: modality === 'image' ? IMAGE_MAX_FOLDS : MAX_FOLDS,
         maxLabels: CV_MAX_LABELS[modality],
         seed,
-        run: fitAndScore,
+        foldsFor: defaultFoldsFor(modality),
+        run: (spec, tr, te, opts) => fitAndScore(spec, tr, te, opts, unlabeled.slice(0, 2000)),
       });
       const chosen = row[sel.chosen] as { accuracy: number } | undefined;
       row.auto = { chosen: sel.chosen, accuracy: chosen?.accuracy ?? null, cvSeconds: +sel.seconds.toFixed(1), k: sel.k, scores: Object.fromEntries(sel.scores.map((s) => [s.candidate, +s.mean.toFixed(3)])) };
