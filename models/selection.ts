@@ -57,7 +57,7 @@ export type CandidateName = (typeof CANDIDATE_NAMES)[number];
 
 export const MAX_FOLDS = 5;
 /** At most this many labels take part in a cross-validation (stratified subsample above). */
-export const CV_MAX_LABELS: Record<Modality, number> = { text: 1000, vector: 1000, image: 300 };
+export const CV_MAX_LABELS: Record<Modality, number> = { text: 500, vector: 1000, image: 300 };
 /** Folds for images (each fold trains an ensemble of three CNNs). */
 export const IMAGE_MAX_FOLDS = 3;
 
