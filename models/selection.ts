@@ -28,6 +28,8 @@ export interface Candidate {
   params?: { C?: number };
   /** Training options for the cross-validation fits only (fewer epochs for an expensive candidate). */
   cvOptions?: Pick<FitOptions, 'epochs'>;
+  /** Only cross-validated for projects with at most this many classes (cost: see ngram-lex). */
+  maxClasses?: number;
 }
 
 /** Candidates in tie-break order (the fallback first). Variants of one name differ only in params. */
@@ -37,7 +39,9 @@ export const CANDIDATES: Readonly<Record<Modality, readonly Candidate[]>> = {
     { name: 'tfidf-lr', arch: TEXT_TFIDF_ARCH, params: { C: 100 } },
     { name: 'tfidf-lr', arch: TEXT_TFIDF_ARCH, params: { C: 1 } },
     { name: 'ngram-mlp', arch: TEXT_NGRAM_V1_ARCH },
-    { name: 'ngram-lex', arch: TEXT_NGRAM_LEX_ARCH },
+    // A sentiment lexicon: the best text model on fine-foods (2 classes), the worst on every many-class task
+    // measured (docs/models.md), and the most expensive fit. Cross-validated for up to 3 classes only.
+    { name: 'ngram-lex', arch: TEXT_NGRAM_LEX_ARCH, maxClasses: 3 },
   ],
   vector: [
     { name: 'mlp', arch: VECTOR_MLP_ARCH },
@@ -82,6 +86,11 @@ export function candidateSpec(base: ModelSpec, c: Candidate): ModelSpec {
 /** The fallback candidate of a modality (used without CV). */
 export function fallbackCandidate(modality: Modality): Candidate {
   return CANDIDATES[modality][0];
+}
+
+/** The candidates cross-validated for a project with `classes` classes. */
+export function candidatesFor(modality: Modality, classes: number): Candidate[] {
+  return CANDIDATES[modality].filter((c) => c.maxClasses === undefined || classes <= c.maxClasses);
 }
 
 /** The default-variant candidate of a forced name, or undefined when the name is not one of this modality's. */

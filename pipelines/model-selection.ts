@@ -10,7 +10,7 @@
 import type { Modality, ModelInput } from '../core/types.ts';
 import type { ModelSpec } from '../models/classifier.ts';
 import {
-  CANDIDATES,
+  candidatesFor,
   candidateKey,
   candidateSpec,
   crossValidate,
@@ -65,7 +65,7 @@ export async function chooseModel(ctx: PipelineContext, o: ChooseModelInput): Pr
     if (forced) return { spec: candidateSpec(o.base, forced), selection: record(forced, 'forced', `settings.model is "${o.setting}".`) };
   }
   const prefix = o.setting !== 'auto' ? `settings.model "${o.setting}" is not a ${o.modality} candidate, so it was chosen automatically. ` : '';
-  const candidates = CANDIDATES[o.modality];
+  const candidates = candidatesFor(o.modality, o.base.labels.length);
   if (o.modality === 'image' && o.previous && o.previous.selectedAtLabels && (o.previous.method === 'cv' || o.previous.method === 'reused')) {
     const prev = candidates.find((c) => candidateKey(c) === o.previous!.chosen);
     if (prev && o.labels.length < IMAGE_RESELECT_GROWTH * o.previous.selectedAtLabels) {

@@ -17,7 +17,7 @@ import type { Modality, ModelInput } from '../core/types.ts';
 import { initBackend } from '../models/backend.ts';
 import { createClassifier, type ModelSpec } from '../models/classifier.ts';
 import { createPrng } from '../models/prng.ts';
-import { accuracyOf, CANDIDATES, candidateKey, candidateSpec, crossValidate, CV_MAX_LABELS, defaultFoldsFor, IMAGE_MAX_FOLDS, MAX_FOLDS } from '../models/selection.ts';
+import { accuracyOf, CANDIDATES, candidatesFor, candidateKey, candidateSpec, crossValidate, CV_MAX_LABELS, defaultFoldsFor, IMAGE_MAX_FOLDS, MAX_FOLDS } from '../models/selection.ts';
 
 const args = new Command()
   .option('--task <name>', 'task file stem', 'fine-foods')
@@ -94,7 +94,7 @@ for (const budget of String(args.budgets).split(',').map(Number)) {
     if (args.select) {
       const sel = await crossValidate({
         base,
-        candidates: CANDIDATES[modality],
+        candidates: candidatesFor(modality, k),
         inputs,
         labels,
         maxFolds: modality === 'image' ? IMAGE_MAX_FOLDS : MAX_FOLDS,
