@@ -92,6 +92,7 @@ for (const budget of String(args.budgets).split(',').map(Number)) {
       row[candidateKey(cand)] = { accuracy: +accuracyOf(probs, testLabels, k).toFixed(4), seconds: +((Date.now() - t0) / 1000).toFixed(1) };
     }
     if (args.select) {
+      const cpu0 = process.cpuUsage();
       const sel = await crossValidate({
         base,
         candidates: candidatesFor(modality, k),
@@ -103,8 +104,9 @@ for (const budget of String(args.budgets).split(',').map(Number)) {
         foldsFor: defaultFoldsFor(modality),
         run: (spec, tr, te, opts) => fitAndScore(spec, tr, te, opts, unlabeled.slice(0, 2000)),
       });
+      const cpu = process.cpuUsage(cpu0);
       const chosen = row[sel.chosen] as { accuracy: number } | undefined;
-      row.auto = { chosen: sel.chosen, accuracy: chosen?.accuracy ?? null, cvSeconds: +sel.seconds.toFixed(1), k: sel.k, scores: Object.fromEntries(sel.scores.map((s) => [s.candidate, +s.mean.toFixed(3)])) };
+      row.auto = { chosen: sel.chosen, accuracy: chosen?.accuracy ?? null, cvSeconds: +sel.seconds.toFixed(1), cvCpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1), k: sel.k, scores: Object.fromEntries(sel.scores.map((s) => [s.candidate, +s.mean.toFixed(3)])) };
     }
     console.log(JSON.stringify(row));
     results.push(row);
