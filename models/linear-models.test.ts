@@ -164,7 +164,7 @@ describe('model selection', () => {
       maxFolds: 3,
       maxLabels: 1000,
       seed: 1,
-      foldsFor: defaultFoldsFor('vector'),
+      foldsFor: defaultFoldsFor('vector'), // every size: networks on 2 folds
       run: inProcess,
     });
     expect(sel.method).toBe('cv');

@@ -65,11 +65,14 @@ export const CV_MAX_LABELS: Record<Modality, number> = { text: 500, vector: 1000
 /** Folds for images (each fold trains an ensemble of three CNNs). */
 export const IMAGE_MAX_FOLDS = 3;
 
-/** Network candidates of text and vectors are cross-validated on this many folds only (cost; see crossValidate). */
+/** Above NETWORK_ALL_FOLDS_LABELS labels, network candidates of text and vectors run only this many folds (cost; see crossValidate). */
 export const NETWORK_FOLDS = 2;
+/** Up to this many labels every candidate runs every fold: fits are cheap there and 2 folds of a few dozen items are noisy. */
+export const NETWORK_ALL_FOLDS_LABELS = 200;
 
-/** The foldsFor rule of the pipeline: linear candidates run every fold, text/vector networks NETWORK_FOLDS. */
-export function defaultFoldsFor(modality: Modality): (c: Candidate) => number | undefined {
+/** The foldsFor rule of the pipeline: linear candidates run every fold, text/vector networks NETWORK_FOLDS above NETWORK_ALL_FOLDS_LABELS. */
+export function defaultFoldsFor(modality: Modality, labels = Infinity): (c: Candidate) => number | undefined {
+  if (labels <= NETWORK_ALL_FOLDS_LABELS) return () => undefined;
   return (c) => (modality !== 'image' && c.arch !== 'tfidf-lr-v1' && c.arch !== 'linear-v1' ? NETWORK_FOLDS : undefined);
 }
 

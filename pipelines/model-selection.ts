@@ -90,7 +90,7 @@ export async function chooseModel(ctx: PipelineContext, o: ChooseModelInput): Pr
     maxFolds: o.modality === 'image' ? IMAGE_MAX_FOLDS : MAX_FOLDS,
     maxLabels: CV_MAX_LABELS[o.modality],
     seed: o.seed,
-    foldsFor: defaultFoldsFor(o.modality),
+    foldsFor: defaultFoldsFor(o.modality, Math.min(o.labels.length, CV_MAX_LABELS[o.modality])),
     onProgress: o.onProgress,
     run: async (spec, train, test, options) => {
       const { blob } = await ctx.runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { ...options, ...(unlabeled.length ? { unlabeled } : {}) } });

@@ -101,7 +101,7 @@ for (const budget of String(args.budgets).split(',').map(Number)) {
         maxFolds: modality === 'image' ? IMAGE_MAX_FOLDS : MAX_FOLDS,
         maxLabels: CV_MAX_LABELS[modality],
         seed,
-        foldsFor: defaultFoldsFor(modality),
+        foldsFor: defaultFoldsFor(modality, Math.min(labels.length, CV_MAX_LABELS[modality])),
         run: (spec, tr, te, opts) => fitAndScore(spec, tr, te, opts, unlabeled.slice(0, 2000)),
       });
       const cpu = process.cpuUsage(cpu0);
