@@ -6,6 +6,8 @@ import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { reconcileAutoLabels, type AutoLabelOutcome } from './autolabel-run.ts';
 import { resolveSettings } from './settings.ts';
+import { findVersion } from '../db/repositories/models.ts';
+import { ENSEMBLE_MEMBERS, IMAGE_ENSEMBLE_ARCH } from '../models/image-ensemble.ts';
 import { argmax, BALD_SAMPLES, baldScores, uncertaintyOf } from './strategies.ts';
 
 /** Items scored per model call. */
@@ -36,6 +38,7 @@ export async function runPrelabel(
   const version = project.activeVersion;
   const settings = resolveSettings(project.settings);
   const ref = versionRef(ctx, project.id, version);
+  const committee = (await findVersion(ctx.db, project.id, version))?.spec?.arch === IMAGE_ENSEMBLE_ARCH;
   let scored = 0;
   for (;;) {
     const batch = await unscoredItems(ctx.db, project.id, version, PRELABEL_BATCH);
@@ -47,6 +50,12 @@ export async function runPrelabel(
     if (settings.strategy === 'bald') {
       // BALD needs the spread of several dropout passes; the stored prediction is their mean.
       ({ mean: probs, scores } = baldScores(await ctx.runner.predictSamples(ref, inputs, BALD_SAMPLES), BALD_SAMPLES, batch.length, k));
+    } else if (committee && settings.strategy !== 'random') {
+      // An ensemble that cross-validation chose: the strategy's score of the committee's mean plus the
+      // members' disagreement (their mutual information), so items the members dispute rank higher.
+      const { mean, scores: disagreement } = baldScores(await ctx.runner.predictSamples(ref, inputs, ENSEMBLE_MEMBERS), ENSEMBLE_MEMBERS, batch.length, k);
+      probs = mean;
+      scores = Float32Array.from(disagreement, (d, i) => Math.min(1, uncertaintyOf(Array.from(mean.subarray(i * k, (i + 1) * k)), settings.strategy) + d));
     } else probs = await ctx.runner.predict(ref, inputs);
     const rows: ScoredItem[] = batch.map((r, i) => {
       const p = Array.from(probs.subarray(i * k, (i + 1) * k));

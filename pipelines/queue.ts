@@ -22,6 +22,7 @@ import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { dataView } from './media.ts';
 import { diverseBatch } from './strategies.ts';
+import { explorationCount, mixExploration, projectExplorationShare } from './exploration.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { DEFAULT_COLD_START_LABELS, resolveSettings, type Strategy } from './settings.ts';
@@ -136,6 +137,17 @@ export async function leaseQueue(
         const rest = candidates ?? (await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit })).map((r) => r.id);
         candidates = [...new Set([...guard, ...rest])];
       }
+    }
+  }
+  // Exploration (pipelines/exploration.ts): a share of each uncertainty batch goes to random items, more
+  // when the last retrains did not raise gold accuracy.
+  if (project.activeVersion !== null && !coldStart && strategy !== 'random') {
+    const m = explorationCount(opts.limit, await projectExplorationShare(ctx, project), settings.seed + humanLabels);
+    if (m > 0) {
+      const main = candidates ?? (await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit })).map((r) => r.id);
+      const taken = new Set(main.slice(0, opts.limit - m));
+      const random = (await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit + m })).map((r) => r.id).filter((id) => !taken.has(id));
+      candidates = mixExploration(main, random.slice(0, m), opts.limit);
     }
   }
   const rows = await ctx.db.transaction(async (tx) => {

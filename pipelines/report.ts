@@ -4,6 +4,7 @@ import { findVersion, listVersions } from '../db/repositories/models.ts';
 import { findProject, lockProject, projectCounts, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import type { GoldMetrics } from './evaluate.ts';
+import type { SelectionRecord } from '../models/selection.ts';
 import { currentAutoLabelPlan } from './autolabel-run.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
@@ -84,7 +85,22 @@ export async function modelsReport(ctx: PipelineContext, project: ProjectRow) {
       trainedOnLabels: v.trainedOnLabels,
       metrics: v.metrics,
       jobId: v.jobId,
+      model: modelChoice(v.metrics.selection as SelectionRecord | undefined, String((v.spec as { arch?: string }).arch ?? '')),
     })),
+  };
+}
+
+/** The /models view of metrics.selection: the winner, its CV score, every candidate's. */
+function modelChoice(s: SelectionRecord | undefined, arch: string) {
+  if (!s) return null;
+  const win = s.scores.find((c) => c.candidate === s.chosen);
+  return {
+    candidate: s.chosen,
+    arch: arch || s.arch,
+    method: s.method,
+    reason: s.reason,
+    cv: win ? { mean: win.mean, sd: win.sd, k: win.k } : null,
+    candidates: s.scores.map((c) => ({ candidate: c.candidate, mean: c.mean, sd: c.sd, k: c.k })),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Modality } from '../core/types.ts';
+import { CANDIDATE_NAMES } from '../models/selection.ts';
 
 /** Query strategies a project or a queue request may pick. */
 export const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'bald', 'diverse'] as const;
@@ -78,6 +79,12 @@ export const projectSettingsSchema = z
         'Times an audit repeats its 4-fold cross-validation (other folds, other seeds) and averages the out-of-sample predictions: each repeat costs 4 trainings; 2 flags fewer labels the model only happens to confuse.',
       ),
     semiSupervised: z.boolean().default(true).describe('Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.'),
+    model: z
+      .enum(['auto', ...CANDIDATE_NAMES])
+      .default('auto')
+      .describe(
+        "Which model to train: 'auto' picks among the modality's candidates by k-fold cross-validation on the human labels at each retrain (images: when the labels have doubled since the last pick); or a candidate to force: text 'tfidf-lr', 'ngram-mlp', 'ngram-lex'; vectors 'linear', 'mlp'; images 'cnn', 'cnn-ensemble'.",
+      ),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
   })
   .strict();

@@ -5,6 +5,9 @@ import { insertVersion, listVersions, nextVersionNumber } from '../db/repositori
 import { findProject, lockProject, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { goldMetrics, type GoldMetrics } from './evaluate.ts';
+import { chooseModel } from './model-selection.ts';
+import { mergeJobPayload } from '../db/repositories/jobs.ts';
+import type { SelectionRecord } from '../models/selection.ts';
 import { modelInputOf, modelSpecFor } from './inputs.ts';
 import { maybeAutoAudit } from './audit.ts';
 import { enqueuePrelabel } from './prelabel.ts';
@@ -66,6 +69,7 @@ export interface TrainOutcome {
   modelVersion: number;
   status: 'ready' | 'rejected';
   gold: GoldMetrics;
+  selection: SelectionRecord;
 }
 
 /**
@@ -78,7 +82,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const project = await findProject(ctx.db, job.projectId);
   if (!project) throw new Error('the project no longer exists');
   const settings = resolveSettings(project.settings);
-  const spec = modelSpecFor(project, settings);
+  const base = modelSpecFor(project, settings);
   const index = new Map(project.labels.map((l, i) => [l, i]));
   const examples = await trainingExamples(ctx.db, project.id);
   if (examples.length < 2) throw new Error(`only ${examples.length} labelled items to train on`);
@@ -102,6 +106,24 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const unlabeled = settings.semiSupervised
     ? (await unlabelledSample(ctx.db, project.id, UNLABELED_SAMPLE)).map((r) => modelInputOf(r, project.modality))
     : [];
+  // Which candidate: forced by settings.model, or cross-validated on the human labels only (pseudo-labels
+  // come from the previous model and would flatter it). Labels that cannot support k folds fall back with
+  // the reason recorded, never an error.
+  const [latest] = await listVersions(ctx.db, project.id);
+  const { spec, selection } = await chooseModel(ctx, {
+    modality: project.modality,
+    base,
+    setting: settings.model,
+    seed: settings.seed,
+    inputs: inputs.slice(0, examples.length),
+    labels: labels.slice(0, examples.length),
+    unlabeled,
+    previous: latest?.metrics.selection as SelectionRecord | undefined,
+    jobKey: `job:${job.id}`,
+    onProgress: (p) => void progress(0.02 + 0.4 * p).catch(() => {}),
+  });
+  await mergeJobPayload(ctx.db, job.id, { selection: { method: selection.method, chosen: selection.chosen, reason: selection.reason } });
+  const fitFrom = selection.method === 'cv' ? 0.42 : 0.02;
   const { blob, result } = await ctx.runner.train(
     {
       spec,
@@ -109,7 +131,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       labels,
       options: { epochs: settings.epochs, seed: settings.seed, learningRate: settings.learningRate, ...(unlabeled.length ? { unlabeled } : {}) },
     },
-    (p) => void progress(0.02 + 0.83 * p).catch(() => {}),
+    (p) => void progress(fitFrom + (0.85 - fitFrom) * p).catch(() => {}),
   );
   await progress(0.86);
 
@@ -139,6 +161,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
         gold: metrics,
         train: { epochs: result.epochs, loss: result.loss, valAccuracy: result.valAccuracy ?? null, humanLabels: examples.length, pseudoLabels: pseudo.length },
         backend: await ctx.runner.backend(),
+        selection,
       },
       trainedOnLabels: examples.length,
       jobId: job.id,
@@ -154,5 +177,5 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
     await maybeAutoAudit(ctx, project, examples.length);
   }
   else throw new Error(`training produced a non-finite loss or output; version ${version} was stored as rejected and not activated`);
-  return { modelVersion: version, status, gold: metrics };
+  return { modelVersion: version, status, gold: metrics, selection };
 }

@@ -112,6 +112,8 @@ export const jobResponse = z.object({
   progress: z.number(),
   error: z.string().optional(),
   modelVersion: z.number().int().optional(),
+  /** Train jobs: which model candidate was trained and why (e.g. no cross-validation was possible). */
+  selection: z.object({ method: z.string(), chosen: z.string(), reason: z.string() }).optional(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -170,6 +172,17 @@ export const modelsResponse = z.object({
       trainedOnLabels: z.number().int(),
       metrics: z.record(z.string(), z.unknown()),
       jobId: z.string().nullable(),
+      /** The candidate this version is and how it was chosen (null for versions trained before model selection). */
+      model: z
+        .object({
+          candidate: z.string(),
+          arch: z.string(),
+          method: z.enum(['cv', 'reused', 'forced', 'fallback']),
+          reason: z.string(),
+          cv: z.object({ mean: z.number(), sd: z.number(), k: z.number().int() }).nullable(),
+          candidates: z.array(z.object({ candidate: z.string(), mean: z.number(), sd: z.number(), k: z.number().int() })),
+        })
+        .nullable(),
     }),
   ),
 });

@@ -71,6 +71,14 @@ export async function heartbeat(db: DbOrTx, id: string, progress?: number): Prom
     .where(and(eq(jobs.id, id), eq(jobs.status, 'running')));
 }
 
+/** Adds keys to a job's payload (e.g. what a training chose and why), keeping the others. */
+export async function mergeJobPayload(db: DbOrTx, id: string, patch: Record<string, unknown>): Promise<void> {
+  await db
+    .update(jobs)
+    .set({ payload: sql`${jobs.payload} || ${JSON.stringify(patch)}::jsonb` })
+    .where(eq(jobs.id, id));
+}
+
 export async function finishJob(
   db: DbOrTx,
   id: string,

@@ -501,7 +501,7 @@ function renderVersions() {
       h(
         'thead',
         {},
-        h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Version'), h('th', { attrs: { scope: 'col' } }, 'Trained'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Labels'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold acc.'), h('th', { attrs: { scope: 'col' } }, state.engineer ? h('span', { className: 'visually-hidden' }, 'Actions') : 'Status')),
+        h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Version'), h('th', { attrs: { scope: 'col' } }, 'Trained'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Labels'), h('th', { attrs: { scope: 'col' } }, 'Model'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'CV acc.'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold acc.'), h('th', { attrs: { scope: 'col' } }, state.engineer ? h('span', { className: 'visually-hidden' }, 'Actions') : 'Status')),
       ),
       h(
         'tbody',
@@ -522,6 +522,9 @@ function renderVersions() {
             h('th', { attrs: { scope: 'row' } }, `v${v.version}`),
             h('td', {}, fmtTime(v.createdAt)),
             h('td', { className: 'num' }, fmtInt(v.trainedOnLabels)),
+            // Which candidate won and why (hover): cross-validated, reused, forced by settings.model or a fallback.
+            h('td', { attrs: { title: v.model ? `${v.model.method}: ${v.model.reason}` : '' } }, v.model ? `${v.model.candidate}${v.model.method === 'cv' ? '' : ` (${v.model.method})`}` : '—'),
+            h('td', { className: 'num' }, v.model?.cv ? `${fmtPct(v.model.cv.mean)} ± ${fmtPct(v.model.cv.sd)} (k=${v.model.cv.k})` : '—'),
             h('td', { className: 'num' }, typeof acc === 'number' ? fmtPct(acc) : '—'),
             h('td', { className: 'actions-cell' }, last),
           );
