@@ -22,6 +22,12 @@ export interface Config {
   jobPollMs: number;
   /** Failed authentications allowed per client address per minute (and in a burst); 0 turns the limit off. */
   authFailLimit: number;
+  /**
+   * What this process does (FURROW_ROLE): `all` serves the API and runs every job (one process, the default);
+   * `api` serves HTTP and inference and never claims a job; `worker` claims every job and serves only
+   * /healthz and /metrics. `api` and `worker` need PostgreSQL (PGlite is one process).
+   */
+  role: 'all' | 'api' | 'worker';
 }
 
 const boolish = z
@@ -45,11 +51,22 @@ const envSchema = z.object({
   FURROW_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   FURROW_JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   FURROW_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  FURROW_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
 });
 
 /** Parses `env` into a Config; throws one Error listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  const parsed = envSchema
+    .superRefine((e, c) => {
+      // PGlite lives inside one process: a separate API or worker process could not reach the same database.
+      if (e.FURROW_ROLE !== 'all' && !e.DATABASE_URL)
+        c.addIssue({
+          code: 'custom',
+          path: ['FURROW_ROLE'],
+          message: `"${e.FURROW_ROLE}" needs PostgreSQL (set DATABASE_URL): the embedded PGlite database serves one process, so without DATABASE_URL leave FURROW_ROLE unset (all)`,
+        });
+    })
+    .safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
@@ -68,5 +85,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.FURROW_LOG_LEVEL,
     jobPollMs: e.FURROW_JOB_POLL_MS,
     authFailLimit: e.FURROW_AUTH_FAIL_LIMIT,
+    role: e.FURROW_ROLE,
   };
 }

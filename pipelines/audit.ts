@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { ConflictError } from '../core/errors.ts';
 import { activeJobs, insertJob, queuedJobs, recentJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { auditableExamples, replaceDisputes } from '../db/repositories/items.ts';
@@ -95,7 +96,7 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
   const ordered = [...pool, ...evaluation];
   const given = Int32Array.from(ordered, (e) => index.get(e.label) ?? 0);
   const issues = findLabelIssues(probs, given, k, { farBelow: settings.disputeBelow });
-  const flagged = await ctx.db.transaction((tx) =>
+  const flagged = await transactionWithRetry(ctx.db, (tx) =>
     replaceDisputes(
       tx,
       project.id,

@@ -273,7 +273,9 @@ export interface ScoredItem {
  * each per ROWS_PER_INSERT items: call it inside a transaction).
  */
 export async function writePredictions(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
-  await writeInChunks(scored, (chunk) => writePredictionChunk(db, projectId, version, chunk));
+  // Lock order (docs/team.md): items in ascending id, whatever order the caller scored them in.
+  const ordered = [...scored].sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+  await writeInChunks(ordered, (chunk) => writePredictionChunk(db, projectId, version, chunk));
 }
 
 async function writePredictionChunk(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
