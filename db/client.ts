@@ -20,6 +20,12 @@ export interface Database {
   /** Cheap liveness check (`select 1`). */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL only (undefined on PGlite, whose one process has nothing to tell): `NOTIFY channel, payload`,
+   * and `LISTEN channel` on a connection of its own that reconnects by itself. Wake-ups between processes.
+   */
+  notify?(channel: string, payload: string): Promise<void>;
+  listen?(channel: string, onMessage: (payload: string) => void): Promise<{ unlisten(): Promise<void> }>;
 }
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -56,6 +62,13 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
         await db.execute(sql`select 1`);
       },
       close: () => client.end({ timeout: 5 }),
+      notify: async (channel, payload) => {
+        await client.notify(channel, payload);
+      },
+      listen: async (channel, onMessage) => {
+        const l = await client.listen(channel, (payload) => onMessage(payload));
+        return { unlisten: () => l.unlisten() };
+      },
     };
   }
   const { PGlite } = await import('@electric-sql/pglite');

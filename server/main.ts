@@ -1,6 +1,11 @@
 /**
  * Composition root: config → database (migrations) → model runner → job runner → HTTP. Graceful on SIGTERM.
+ * FURROW_ROLE picks the parts: `all` (one process does everything), `api` (HTTP and inference, claims no
+ * job) or `worker` (claims every job; HTTP only for /healthz and /metrics). See docs/team.md.
  */
+
+/** NOTIFY channel: a job was queued; workers wake their claim loops at once instead of at the next poll. */
+export const JOBS_CHANNEL = 'furrow_jobs';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +21,7 @@ import { createDemoProject } from '../pipelines/demo.ts';
 import { EmbeddingCache } from '../pipelines/embedding-cache.ts';
 import { createJobRunner } from '../pipelines/jobs.ts';
 import { createApp } from './app.ts';
+import { createWorkerApp } from './worker-app.ts';
 import { createMetricsRegistry } from './prometheus.ts';
 
 export interface RunningServer {
@@ -37,25 +43,37 @@ export async function startServer(
   const metrics = createMetricsRegistry();
   metrics.describe('furrow_http_requests_total', 'counter', 'HTTP requests by route and status');
   metrics.describe('furrow_http_request_seconds_sum', 'counter', 'Total seconds spent answering, by route');
+  const runsJobs = config.role !== 'api';
+  const servesApi = config.role !== 'worker';
   let jobs: ReturnType<typeof createJobRunner> | undefined;
-  const ctx: PipelineContext = { db: database.db, runner, config, logger, work: createWorkQueue(), embeddings: new EmbeddingCache(), onJobQueued: () => jobs?.wake() };
-  jobs = createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs });
+  const onJobQueued = () => {
+    jobs?.wake();
+    // Other processes (workers) learn of the job at once; their polling stays as the fallback.
+    database.notify?.(JOBS_CHANNEL, '').catch((e) => logger.warn('could not notify workers of a queued job', { error: String((e as Error).message) }));
+  };
+  const ctx: PipelineContext = { db: database.db, runner, config, logger, work: createWorkQueue(), embeddings: new EmbeddingCache(), onJobQueued };
+  jobs = runsJobs ? createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs }) : undefined;
+  const listener = runsJobs && database.listen ? await database.listen(JOBS_CHANNEL, () => jobs?.wake()) : undefined;
 
   const announce: string[] = [];
-  const admin = await ensureAdminKey(database.db, config.adminKey);
-  if (admin?.generated) announce.push(`Admin key (shown once, store it now): ${admin.secret}`);
-  if (config.demo && opts.loadDemo) {
+  if (servesApi) {
+    const admin = await ensureAdminKey(database.db, config.adminKey);
+    if (admin?.generated) announce.push(`Admin key (shown once, store it now): ${admin.secret}`);
+  }
+  if (servesApi && config.demo && opts.loadDemo) {
     const demo = await createDemoProject(ctx, await opts.loadDemo(), { poolSize: 1900, gold: 100 });
     if (demo) {
       announce.push(`Demo project ${demo.projectId}: 1,900 Fashion-MNIST images to label, 100 gold.`);
       for (const k of demo.keys) announce.push(`  ${k.role} key: ${k.key}`);
     }
   }
-  jobs.start();
+  jobs?.start();
   const backend = await runner.backend();
-  logger.info('tfjs backend', { backend });
+  logger.info('tfjs backend', { backend, role: config.role });
 
-  const app = createApp({ ctx, database, metrics, logger, bodyLimitBytes: config.bodyLimitBytes, version: '0.1.0' });
+  const app = servesApi
+    ? createApp({ ctx, database, metrics, logger, bodyLimitBytes: config.bodyLimitBytes, version: '0.1.0' })
+    : createWorkerApp({ ctx, database, metrics, logger });
   const server = app.listen(config.port, config.host);
   // Keep idle keep-alive sockets open longer than clients and proxies do (60 s is common), so a client never
   // reuses a socket the server is closing at that instant (ECONNRESET on a healthy server).
@@ -85,7 +103,7 @@ export async function startServer(
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host}:${port}`;
-  announce.push(`Furrow is listening on ${url} (backend ${backend}, database ${database.driver}).`);
+  announce.push(`Furrow is listening on ${url} (backend ${backend}, database ${database.driver}, role ${config.role}).`);
   (opts.announce ?? ((l) => process.stdout.write(l.join('\n') + '\n')))(announce);
 
   let closing: Promise<void> | undefined;
@@ -109,7 +127,8 @@ export async function startServer(
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });
-        await Promise.race([jobs!.stop(), new Promise((r) => setTimeout(r, 5_000))]);
+        await listener?.unlisten().catch(() => {});
+        if (jobs) await Promise.race([jobs.stop(), new Promise((r) => setTimeout(r, 5_000))]);
         await runner.close();
         await database.close();
       })();
