@@ -131,7 +131,7 @@ export async function leaseQueue(
     let holdoutWanted = 0;
     if (settings.goldFraction > 0) {
       const c = await holdoutCounts(tx, project.id);
-      if (c.servableHoldout > 0)
+      if (c.anyServableHoldout)
         holdoutWanted = Math.max(0, Math.min(opts.limit, Math.ceil((c.labeledPool + opts.limit) * settings.goldFraction) - c.labeledHoldout));
     }
     return leaseItems(tx, {

@@ -153,26 +153,43 @@ export async function leaseItems(
   return picked.map((p) => ({ ...p, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
 }
 
-/** Counts the human-labelled held-out items and all human-labelled pool items (to keep the held-out share). */
-export async function holdoutCounts(db: DbOrTx, projectId: string): Promise<{ labeledHoldout: number; labeledPool: number; servableHoldout: number }> {
+/**
+ * Counts the labelled held-out items and all labelled pool items (to keep the held-out share), and whether any
+ * held-out item is still waiting for a label. Reads only labelled rows (items_labelled_idx) and at most one
+ * pending held-out row, so the cost follows the number of labels, not the size of the project.
+ */
+export async function holdoutCounts(db: DbOrTx, projectId: string): Promise<{ labeledHoldout: number; labeledPool: number; anyServableHoldout: boolean }> {
   const rows = await db
-    .select({ holdout: items.holdout, status: items.status, n: count() })
+    .select({ holdout: items.holdout, n: count() })
     .from(items)
-    .where(and(eq(items.projectId, projectId), eq(items.split, 'pool')))
-    .groupBy(items.holdout, items.status);
+    .where(and(eq(items.projectId, projectId), eq(items.split, 'pool'), eq(items.status, 'labeled'), isNotNull(items.label)))
+    .groupBy(items.holdout);
   let labeledHoldout = 0;
   let labeledPool = 0;
-  let servableHoldout = 0;
   for (const r of rows) {
-    const n = Number(r.n);
-    if (r.status === 'labeled') {
-      labeledPool += n;
-      if (r.holdout) labeledHoldout += n;
-    }
-    if (r.status === 'pending' && r.holdout) servableHoldout += n;
+    labeledPool += Number(r.n);
+    if (r.holdout) labeledHoldout += Number(r.n);
   }
-  return { labeledHoldout, labeledPool, servableHoldout };
+  const waiting = await db
+    .select({ id: items.id })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.status, 'pending'), eq(items.split, 'pool'), eq(items.holdout, true)))
+    .limit(1);
+  return { labeledHoldout, labeledPool, anyServableHoldout: waiting.length > 0 };
 }
+
+/**
+ * Trainable labels: human or imported labels on pool items that are not held out. The source list is SQL
+ * text, not parameters, so the planner can match items_labelled_idx (a partial index) under a generic plan.
+ */
+const trainable = (projectId: string) =>
+  and(
+    eq(items.projectId, projectId),
+    eq(items.split, 'pool'),
+    eq(items.holdout, false),
+    isNotNull(items.label),
+    sql`${items.labelSource} in ('human', 'imported')`,
+  );
 
 export async function applyHumanLabel(
   db: DbOrTx,
@@ -227,19 +244,7 @@ export async function goldExamples(db: DbOrTx, projectId: string): Promise<Label
 }
 
 export async function countTrainable(db: DbOrTx, projectId: string): Promise<{ n: number; classes: number }> {
-  const rows = await db
-    .select({ label: items.label, n: count() })
-    .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        eq(items.holdout, false),
-        isNotNull(items.label),
-        inArray(items.labelSource, ['human', 'imported']),
-      ),
-    )
-    .groupBy(items.label);
+  const rows = await db.select({ label: items.label, n: count() }).from(items).where(trainable(projectId)).groupBy(items.label);
   return { n: rows.reduce((s, r) => s + Number(r.n), 0), classes: rows.length };
 }
 
@@ -533,19 +538,7 @@ export async function randomServable(
 
 /** Human and imported labels on trainable pool items, per class. */
 export async function trainableCountsByLabel(db: DbOrTx, projectId: string): Promise<Map<string, number>> {
-  const rows = await db
-    .select({ label: items.label, n: count() })
-    .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        eq(items.holdout, false),
-        isNotNull(items.label),
-        inArray(items.labelSource, ['human', 'imported']),
-      ),
-    )
-    .groupBy(items.label);
+  const rows = await db.select({ label: items.label, n: count() }).from(items).where(trainable(projectId)).groupBy(items.label);
   return new Map(rows.map((r) => [r.label as string, Number(r.n)]));
 }
 
