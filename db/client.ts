@@ -28,6 +28,9 @@ export interface Database {
   listen?(channel: string, onMessage: (payload: string) => void): Promise<{ unlisten(): Promise<void> }>;
 }
 
+/** pg_advisory_lock key that serialises migrations between processes ("furrow" as an int). */
+const MIGRATION_LOCK = 0x6675_7277;
+
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 export interface OpenOptions {
@@ -54,7 +57,16 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       idle_timeout: 60,
     });
     const db = drizzle(client, { schema }) as unknown as Db;
-    await migrate(db as never, { migrationsFolder: MIGRATIONS_DIR });
+    // Several processes of a team (API replicas, workers) may start at once: one migrates at a time, the
+    // others wait on this session lock and then find nothing left to do.
+    const gate = await client.reserve();
+    try {
+      await gate`select pg_advisory_lock(${MIGRATION_LOCK})`;
+      await migrate(db as never, { migrationsFolder: MIGRATIONS_DIR });
+    } finally {
+      await gate`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+      gate.release();
+    }
     return {
       db,
       driver: 'postgres',

@@ -14,6 +14,7 @@ import { loadConfig, type Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createWorkQueue } from '../core/sliced.ts';
 import { openDatabase } from '../db/client.ts';
+import { sqlState } from '../db/retry.ts';
 import { createModelRunner } from '../models/model-runner.ts';
 import { ensureAdminKey } from '../pipelines/access.ts';
 import type { PipelineContext } from '../pipelines/context.ts';
@@ -57,7 +58,12 @@ export async function startServer(
 
   const announce: string[] = [];
   if (servesApi) {
-    const admin = await ensureAdminKey(database.db, config.adminKey);
+    // Two API processes starting at once on an empty database may both find no admin key: the same
+    // FURROW_ADMIN_KEY inserted twice violates the unique hash, and the one that lost has nothing to do.
+    const admin = await ensureAdminKey(database.db, config.adminKey).catch((e) => {
+      if (sqlState(e) === '23505') return null;
+      throw e;
+    });
     if (admin?.generated) announce.push(`Admin key (shown once, store it now): ${admin.secret}`);
   }
   if (servesApi && config.demo && opts.loadDemo) {

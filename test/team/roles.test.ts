@@ -41,10 +41,14 @@ describe.skipIf(!onPostgres)('two API processes and a worker on one PostgreSQL',
     db = await freshDatabaseUrl();
     sql = postgres(db.url!, { max: 1, onnotice: () => {} });
     const env = { DATABASE_URL: db.url!, FURROW_ADMIN_KEY: ADMIN_KEY, FURROW_LOG_LEVEL: 'warn', FURROW_AUTH_FAIL_LIMIT: '0' };
-    // The first process applies the migrations; the others start on a migrated database.
-    api1 = await spawnServer({ ...env, FURROW_ROLE: 'api' });
-    // The worker polls only once a minute: a job it runs sooner was announced by NOTIFY.
-    [api2, worker] = await Promise.all([spawnServer({ ...env, FURROW_ROLE: 'api' }), spawnServer({ ...env, FURROW_ROLE: 'worker', FURROW_JOB_POLL_MS: '60000' })]);
+    // All three start at once on an empty database, as a team's service manager would start them: one
+    // migrates, the others wait for it. The worker polls only once a minute: a job it runs sooner was
+    // announced by NOTIFY.
+    [api1, api2, worker] = await Promise.all([
+      spawnServer({ ...env, FURROW_ROLE: 'api' }),
+      spawnServer({ ...env, FURROW_ROLE: 'api' }),
+      spawnServer({ ...env, FURROW_ROLE: 'worker', FURROW_JOB_POLL_MS: '60000' }),
+    ]);
     const p = await call(api1.url, 'POST', '/api/projects', {
       key: ADMIN_KEY,
       body: { name: 'team', modality: 'vector', labels: LABELS, settings: { vectorDim: 2, retrainEvery: 0, goldFraction: 0 } },
