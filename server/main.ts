@@ -4,13 +4,12 @@
  * job) or `worker` (claims every job; HTTP only for /healthz and /metrics). See docs/team.md.
  */
 
-/** NOTIFY channel: a job was queued; workers wake their claim loops at once instead of at the next poll. */
-export const JOBS_CHANNEL = 'furrow_jobs';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { loadConfig, type Config } from '../core/config.ts';
+import { describeError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createWorkQueue } from '../core/sliced.ts';
 import { openDatabase } from '../db/client.ts';
@@ -24,6 +23,9 @@ import { createJobRunner } from '../pipelines/jobs.ts';
 import { createApp } from './app.ts';
 import { createWorkerApp } from './worker-app.ts';
 import { createMetricsRegistry } from './prometheus.ts';
+
+/** NOTIFY channel: a job was queued; workers wake their claim loops at once instead of at the next poll. */
+export const JOBS_CHANNEL = 'furrow_jobs';
 
 export interface RunningServer {
   url: string;
@@ -50,7 +52,7 @@ export async function startServer(
   const onJobQueued = () => {
     jobs?.wake();
     // Other processes (workers) learn of the job at once; their polling stays as the fallback.
-    database.notify?.(JOBS_CHANNEL, '').catch((e) => logger.warn('could not notify workers of a queued job', { error: String((e as Error).message) }));
+    database.notify?.(JOBS_CHANNEL, '').catch((e) => logger.warn('could not notify workers of a queued job', { error: describeError(e) }));
   };
   const ctx: PipelineContext = { db: database.db, runner, config, logger, work: createWorkQueue(), embeddings: new EmbeddingCache(), onJobQueued };
   jobs = runsJobs ? createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs }) : undefined;
