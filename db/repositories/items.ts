@@ -106,22 +106,30 @@ export async function leaseItems(
   const take = async (extra: ReturnType<typeof and> | undefined, order: 'uncertainty' | 'random' | 'mine', n: number) => {
     if (n <= 0) return;
     const exclude = picked.length ? sql`${items.id} not in (${sql.join(picked.map((p) => sql`${p.id}`), sql`, `)})` : undefined;
-    const orderBy =
-      order === 'mine'
-        ? // Stable across calls (not lease expiry, which each call renews), so a reload shows the same items.
-          [sql`${items.uncertainty} desc nulls last`, asc(items.rand), asc(items.seq)]
-        : order === 'random'
-          ? [asc(items.rand), asc(items.seq)]
-          : [sql`${items.uncertainty} desc nulls last`, asc(items.rand)];
+    const orderBy = order === 'random' ? [asc(items.rand), asc(items.seq)] : [sql`${items.uncertainty} desc nulls last`, asc(items.rand)];
+    if (order === 'mine') {
+      // This key's own items are waited for, not skipped: another key's label request holds the row lock
+      // while it finds the item leased to us, and skipping would drop the item from a reload. Waiting locks
+      // follow the lock order (docs/team.md): ascending id; the page is then put in its display order.
+      const rows = await db
+        .select()
+        .from(items)
+        .where(and(servable(q.projectId, q.keyId, q.now), extra, exclude))
+        .orderBy(asc(items.id))
+        .limit(n)
+        .for('update');
+      // Stable across calls (not lease expiry, which each call renews), so a reload shows the same items.
+      rows.sort((a, b) => (b.uncertainty ?? -Infinity) - (a.uncertainty ?? -Infinity) || a.rand - b.rand || a.seq - b.seq);
+      picked.push(...rows);
+      return;
+    }
     const rows = await db
       .select()
       .from(items)
       .where(and(servable(q.projectId, q.keyId, q.now), extra, exclude))
       .orderBy(...orderBy)
       .limit(n)
-      // This key's own items are waited for, not skipped: another key's label request holds the row lock
-      // while it finds the item leased to us, and skipping would drop the item from a reload.
-      .for('update', order === 'mine' ? {} : { skipLocked: true });
+      .for('update', { skipLocked: true });
     picked.push(...rows);
   };
   await take(and(eq(items.leasedBy, q.keyId), gt(items.leaseExpiresAt, q.now)), 'mine', q.limit);
