@@ -40,6 +40,12 @@ export interface Config {
    * allow-list). Never set in production: it is what stops an import from reaching inside the network.
    */
   urlImportAllowPrivate: boolean;
+  /**
+   * What this process does (FURROW_ROLE): `all` serves the API and runs every job (one process, the default);
+   * `api` serves HTTP and inference and never claims a job; `worker` claims every job and serves only
+   * /healthz and /metrics. `api` and `worker` need PostgreSQL (PGlite is one process).
+   */
+  role: 'all' | 'api' | 'worker';
 }
 
 const boolish = z
@@ -71,6 +77,7 @@ const envSchema = z.object({
   FURROW_UPLOAD_FILE_MB: z.coerce.number().positive().max(4096).default(100),
   FURROW_UPLOAD_REQUEST_MB: z.coerce.number().positive().max(65536).default(1024),
   FURROW_TEST_URL_IMPORT_ALLOW_PRIVATE: boolish.default(false),
+  FURROW_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
 });
 
 /** FURROW_MEDIA_DIR, else `<FURROW_DATA_DIR>/media`; in memory when the data directory is (tests). */
@@ -81,7 +88,17 @@ function mediaDirOf(mediaDir: string | undefined, dataDir: string): string {
 
 /** Parses `env` into a Config; throws one Error listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  const parsed = envSchema
+    .superRefine((e, c) => {
+      // PGlite lives inside one process: a separate API or worker process could not reach the same database.
+      if (e.FURROW_ROLE !== 'all' && !e.DATABASE_URL)
+        c.addIssue({
+          code: 'custom',
+          path: ['FURROW_ROLE'],
+          message: `"${e.FURROW_ROLE}" needs PostgreSQL (set DATABASE_URL): the embedded PGlite database serves one process, so without DATABASE_URL leave FURROW_ROLE unset (all)`,
+        });
+    })
+    .safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
@@ -108,5 +125,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadFileLimitBytes: Math.round(e.FURROW_UPLOAD_FILE_MB * 1024 * 1024),
     uploadRequestLimitBytes: Math.round(e.FURROW_UPLOAD_REQUEST_MB * 1024 * 1024),
     urlImportAllowPrivate: e.FURROW_TEST_URL_IMPORT_ALLOW_PRIVATE,
+    role: e.FURROW_ROLE,
   };
 }

@@ -95,7 +95,15 @@ export const items = pgTable(
   },
   (t) => [
     uniqueIndex('items_project_external_idx').on(t.projectId, t.externalId),
-    index('items_queue_idx').on(t.projectId, t.status, t.split, t.uncertainty),
+    // The queue's hot reads, each an index range scan whatever the project's size (test/team/queue-cost.test.ts
+    // EXPLAINs them on 200,000 items): servable items by uncertainty, by the seeded random rank, by predicted
+    // class and confidence (the class-balance guard); this key's own leases; and the labelled items the
+    // queue counts (held-out share, labels per class), so those counts cost the labels, not the items.
+    index('items_queue_idx').on(t.projectId, t.status, t.split, t.holdout, t.uncertainty.desc().nullsLast(), t.rand),
+    index('items_queue_random_idx').on(t.projectId, t.status, t.split, t.holdout, t.rand, t.seq),
+    index('items_queue_class_idx').on(t.projectId, t.status, t.split, t.holdout, t.predLabel, t.confidence.desc().nullsFirst(), t.rand),
+    index('items_leased_idx').on(t.projectId, t.leasedBy).where(sql`${t.leasedBy} is not null`),
+    index('items_labelled_idx').on(t.projectId, t.split, t.status, t.holdout, t.labelSource, t.label).where(sql`${t.label} is not null`),
     index('items_project_seq_idx').on(t.projectId, t.seq),
     index('items_disputed_idx').on(t.projectId, t.disputedAt),
   ],

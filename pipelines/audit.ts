@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { ConflictError } from '../core/errors.ts';
 import { activeJobs, insertJob, queuedJobs, recentJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { auditableExamples, replaceDisputes } from '../db/repositories/items.ts';
@@ -97,7 +98,7 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
   const given = Int32Array.from(ordered, (e) => index.get(e.label) ?? 0);
   const issues = findLabelIssues(probs, given, k, { farBelow: settings.disputeBelow });
   const disputes = issues.map((i) => ({ itemId: ordered[i.index].id, givenLabel: ordered[i.index].label, suggested: project.labels[i.suggested], score: i.score }));
-  const flagged = await ctx.db.transaction(async (tx) => {
+  const flagged = await transactionWithRetry(ctx.db, async (tx) => {
     const n = await replaceDisputes(tx, project.id, disputes);
     if (disputes.length)
       await emitWebhookEvent(tx, project.id, 'label.disputed', { jobId: job.id, disputed: disputes.length, items: disputes.slice(0, 100).map(({ score: _s, ...d }) => d) });

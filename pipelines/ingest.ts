@@ -1,8 +1,9 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import { forEachSliced } from '../core/sliced.ts';
-import { hasImportedGold } from '../db/repositories/projects.ts';
+import { hasImportedGold, shareLockProject } from '../db/repositories/projects.ts';
 import { insertItems, insertLabelRows, releaseHoldout, type NewItem } from '../db/repositories/items.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
@@ -201,7 +202,9 @@ async function ingest(
     if (m) await storeMedia(ctx, project.id, m);
   });
 
-  const inserted = await ctx.db.transaction(async (tx) => {
+  const inserted = await transactionWithRetry(ctx.db, async (tx) => {
+    // Lock order (docs/team.md): the project row before items (releaseHoldout below updates items).
+    await shareLockProject(tx, project.id);
     // Without an imported gold set, a random slice of unlabelled pool items is held out for honest accuracy.
     // Once a gold set is imported, the unlabelled reserve is released to the queue: it would only cost labels.
     const batchHasGold = prepared.some((p) => p.row.split === 'gold');

@@ -1,6 +1,7 @@
 import { insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { unscoredItems, writePredictions, type ScoredItem } from '../db/repositories/items.ts';
 import { findProject } from '../db/repositories/projects.ts';
+import { transactionWithRetry } from '../db/retry.ts';
 import type { PipelineContext } from './context.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
@@ -64,7 +65,7 @@ export async function runPrelabel(
     });
     project = await findProject(ctx.db, job.projectId);
     if (!project || project.activeVersion !== version) break;
-    await ctx.db.transaction((tx) => writePredictions(tx, project!.id, version, rows));
+    await transactionWithRetry(ctx.db, (tx) => writePredictions(tx, project!.id, version, rows));
     scored += rows.length;
     await progress(Math.min(0.95, scored / (scored + PRELABEL_BATCH)));
   }

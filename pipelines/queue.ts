@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { NotFoundError } from '../core/errors.ts';
 import {
   clearLease,
@@ -66,7 +67,7 @@ export async function leaseQueue(
   const now = new Date();
   const expiresAt = new Date(now.getTime() + (settings.leaseSeconds ?? ctx.config.leaseSeconds) * 1000);
   if (opts.kind === 'disputed') {
-    const rows = await ctx.db.transaction((tx) => leaseDisputed(tx, { projectId: project.id, keyId, limit: opts.limit, now, expiresAt }));
+    const rows = await transactionWithRetry(ctx.db, (tx) => leaseDisputed(tx, { projectId: project.id, keyId, limit: opts.limit, now, expiresAt }));
     const who = await latestLabellers(ctx.db, rows.map((r) => r.id));
     return toEntries(ctx, project, rows, (r) => ({
       label: r.label ?? '',
@@ -150,11 +151,11 @@ export async function leaseQueue(
       candidates = mixExploration(main, random.slice(0, m), opts.limit);
     }
   }
-  const rows = await ctx.db.transaction(async (tx) => {
+  const rows = await transactionWithRetry(ctx.db, async (tx) => {
     let holdoutWanted = 0;
     if (settings.goldFraction > 0) {
       const c = await holdoutCounts(tx, project.id);
-      if (c.servableHoldout > 0)
+      if (c.anyServableHoldout)
         holdoutWanted = Math.max(0, Math.min(opts.limit, Math.ceil((c.labeledPool + opts.limit) * settings.goldFraction) - c.labeledHoldout));
     }
     return leaseItems(tx, {

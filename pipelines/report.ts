@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { NotFoundError, ValidationError } from '../core/errors.ts';
 import { countDisputed } from '../db/repositories/items.ts';
 import { findVersion, listVersions } from '../db/repositories/models.ts';
@@ -71,7 +72,7 @@ export async function metricsReport(ctx: PipelineContext, project: ProjectRow): 
 export async function modelsReport(ctx: PipelineContext, project: ProjectRow) {
   // One snapshot: a training that commits its version (and activates it) between two separate reads would
   // otherwise answer the old active version beside a list that already holds the new one.
-  const { active, versions } = await ctx.db.transaction(
+  const { active, versions } = await transactionWithRetry(ctx.db, 
     async (tx) => ({ active: (await findProject(tx, project.id))?.activeVersion ?? null, versions: await listVersions(tx, project.id) }),
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
@@ -106,7 +107,7 @@ function modelChoice(s: SelectionRecord | undefined, arch: string) {
 
 /** Rolls the served model forward or back to a stored, evaluated version, then re-scores the pool with it. */
 export async function activateVersion(ctx: PipelineContext, project: ProjectRow, version: number) {
-  await ctx.db.transaction(async (tx) => {
+  await transactionWithRetry(ctx.db, async (tx) => {
     await lockProject(tx, project.id);
     const v = await findVersion(tx, project.id, version);
     if (!v) throw new NotFoundError(`Model version ${version}`);

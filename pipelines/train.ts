@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { ConflictError } from '../core/errors.ts';
 import { activeJobs, insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { confidentPoolItems, countTrainable, goldExamples, trainingExamples, unlabelledSample } from '../db/repositories/items.ts';
@@ -20,7 +21,7 @@ import { emitWebhookEvent } from './webhooks.ts';
  */
 export async function requestTraining(ctx: PipelineContext, project: ProjectRow, reason: 'manual' | 'auto'): Promise<JobRow> {
   const settings = resolveSettings(project.settings);
-  const job = await ctx.db.transaction(async (tx) => {
+  const job = await transactionWithRetry(ctx.db, async (tx) => {
     await lockProject(tx, project.id);
     const { n, classes } = await countTrainable(tx, project.id);
     if (n < settings.minLabelsToTrain || classes < 2)
@@ -148,7 +149,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   }
   await progress(0.95);
   const status = finite ? 'ready' : 'rejected';
-  const version = await ctx.db.transaction(async (tx) => {
+  const version = await transactionWithRetry(ctx.db, async (tx) => {
     await lockProject(tx, project.id);
     const v = await nextVersionNumber(tx, project.id);
     await insertVersion(tx, {

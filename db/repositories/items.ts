@@ -106,22 +106,30 @@ export async function leaseItems(
   const take = async (extra: ReturnType<typeof and> | undefined, order: 'uncertainty' | 'random' | 'mine', n: number) => {
     if (n <= 0) return;
     const exclude = picked.length ? sql`${items.id} not in (${sql.join(picked.map((p) => sql`${p.id}`), sql`, `)})` : undefined;
-    const orderBy =
-      order === 'mine'
-        ? // Stable across calls (not lease expiry, which each call renews), so a reload shows the same items.
-          [sql`${items.uncertainty} desc nulls last`, asc(items.rand), asc(items.seq)]
-        : order === 'random'
-          ? [asc(items.rand), asc(items.seq)]
-          : [sql`${items.uncertainty} desc nulls last`, asc(items.rand)];
+    const orderBy = order === 'random' ? [asc(items.rand), asc(items.seq)] : [sql`${items.uncertainty} desc nulls last`, asc(items.rand)];
+    if (order === 'mine') {
+      // This key's own items are waited for, not skipped: another key's label request holds the row lock
+      // while it finds the item leased to us, and skipping would drop the item from a reload. Waiting locks
+      // follow the lock order (docs/team.md): ascending id; the page is then put in its display order.
+      const rows = await db
+        .select()
+        .from(items)
+        .where(and(servable(q.projectId, q.keyId, q.now), extra, exclude))
+        .orderBy(asc(items.id))
+        .limit(n)
+        .for('update');
+      // Stable across calls (not lease expiry, which each call renews), so a reload shows the same items.
+      rows.sort((a, b) => (b.uncertainty ?? -Infinity) - (a.uncertainty ?? -Infinity) || a.rand - b.rand || a.seq - b.seq);
+      picked.push(...rows);
+      return;
+    }
     const rows = await db
       .select()
       .from(items)
       .where(and(servable(q.projectId, q.keyId, q.now), extra, exclude))
       .orderBy(...orderBy)
       .limit(n)
-      // This key's own items are waited for, not skipped: another key's label request holds the row lock
-      // while it finds the item leased to us, and skipping would drop the item from a reload.
-      .for('update', order === 'mine' ? {} : { skipLocked: true });
+      .for('update', { skipLocked: true });
     picked.push(...rows);
   };
   await take(and(eq(items.leasedBy, q.keyId), gt(items.leaseExpiresAt, q.now)), 'mine', q.limit);
@@ -177,26 +185,43 @@ export async function queueRetryAfterMs(db: DbOrTx, q: { projectId: string; keyI
   return Math.max(QUEUE_BUSY_RETRY_MS, new Date(next.at).getTime() - q.now.getTime());
 }
 
-/** Counts the human-labelled held-out items and all human-labelled pool items (to keep the held-out share). */
-export async function holdoutCounts(db: DbOrTx, projectId: string): Promise<{ labeledHoldout: number; labeledPool: number; servableHoldout: number }> {
+/**
+ * Counts the labelled held-out items and all labelled pool items (to keep the held-out share), and whether any
+ * held-out item is still waiting for a label. Reads only labelled rows (items_labelled_idx) and at most one
+ * pending held-out row, so the cost follows the number of labels, not the size of the project.
+ */
+export async function holdoutCounts(db: DbOrTx, projectId: string): Promise<{ labeledHoldout: number; labeledPool: number; anyServableHoldout: boolean }> {
   const rows = await db
-    .select({ holdout: items.holdout, status: items.status, n: count() })
+    .select({ holdout: items.holdout, n: count() })
     .from(items)
-    .where(and(eq(items.projectId, projectId), eq(items.split, 'pool')))
-    .groupBy(items.holdout, items.status);
+    .where(and(eq(items.projectId, projectId), eq(items.split, 'pool'), eq(items.status, 'labeled'), isNotNull(items.label)))
+    .groupBy(items.holdout);
   let labeledHoldout = 0;
   let labeledPool = 0;
-  let servableHoldout = 0;
   for (const r of rows) {
-    const n = Number(r.n);
-    if (r.status === 'labeled') {
-      labeledPool += n;
-      if (r.holdout) labeledHoldout += n;
-    }
-    if (r.status === 'pending' && r.holdout) servableHoldout += n;
+    labeledPool += Number(r.n);
+    if (r.holdout) labeledHoldout += Number(r.n);
   }
-  return { labeledHoldout, labeledPool, servableHoldout };
+  const waiting = await db
+    .select({ id: items.id })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.status, 'pending'), eq(items.split, 'pool'), eq(items.holdout, true)))
+    .limit(1);
+  return { labeledHoldout, labeledPool, anyServableHoldout: waiting.length > 0 };
 }
+
+/**
+ * Trainable labels: human or imported labels on pool items that are not held out. The source list is SQL
+ * text, not parameters, so the planner can match items_labelled_idx (a partial index) under a generic plan.
+ */
+const trainable = (projectId: string) =>
+  and(
+    eq(items.projectId, projectId),
+    eq(items.split, 'pool'),
+    eq(items.holdout, false),
+    isNotNull(items.label),
+    sql`${items.labelSource} in ('human', 'imported')`,
+  );
 
 export async function applyHumanLabel(
   db: DbOrTx,
@@ -251,19 +276,7 @@ export async function goldExamples(db: DbOrTx, projectId: string): Promise<Label
 }
 
 export async function countTrainable(db: DbOrTx, projectId: string): Promise<{ n: number; classes: number }> {
-  const rows = await db
-    .select({ label: items.label, n: count() })
-    .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        eq(items.holdout, false),
-        isNotNull(items.label),
-        inArray(items.labelSource, ['human', 'imported']),
-      ),
-    )
-    .groupBy(items.label);
+  const rows = await db.select({ label: items.label, n: count() }).from(items).where(trainable(projectId)).groupBy(items.label);
   return { n: rows.reduce((s, r) => s + Number(r.n), 0), classes: rows.length };
 }
 
@@ -297,7 +310,9 @@ export interface ScoredItem {
  * each per ROWS_PER_INSERT items: call it inside a transaction).
  */
 export async function writePredictions(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
-  await writeInChunks(scored, (chunk) => writePredictionChunk(db, projectId, version, chunk));
+  // Lock order (docs/team.md): items in ascending id, whatever order the caller scored them in.
+  const ordered = [...scored].sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+  await writeInChunks(ordered, (chunk) => writePredictionChunk(db, projectId, version, chunk));
 }
 
 async function writePredictionChunk(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
@@ -555,19 +570,7 @@ export async function randomServable(
 
 /** Human and imported labels on trainable pool items, per class. */
 export async function trainableCountsByLabel(db: DbOrTx, projectId: string): Promise<Map<string, number>> {
-  const rows = await db
-    .select({ label: items.label, n: count() })
-    .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        eq(items.holdout, false),
-        isNotNull(items.label),
-        inArray(items.labelSource, ['human', 'imported']),
-      ),
-    )
-    .groupBy(items.label);
+  const rows = await db.select({ label: items.label, n: count() }).from(items).where(trainable(projectId)).groupBy(items.label);
   return new Map(rows.map((r) => [r.label as string, Number(r.n)]));
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
+import { retryOnConflict } from '../retry.ts';
 import { jobs } from '../schema.ts';
 
 export type JobRow = typeof jobs.$inferSelect;
@@ -45,7 +46,7 @@ export async function recentJobs(db: DbOrTx, projectId: string, limit: number): 
  * processes can share the table without two of them taking the same job.
  */
 export async function claimJob(db: DbOrTx, kinds: JobKind[], workerId: string): Promise<JobRow | undefined> {
-  return db.transaction(async (tx) => {
+  return retryOnConflict(() => db.transaction(async (tx) => {
     const [row] = await tx
       .select()
       .from(jobs)
@@ -61,7 +62,7 @@ export async function claimJob(db: DbOrTx, kinds: JobKind[], workerId: string): 
       .where(eq(jobs.id, row.id))
       .returning();
     return claimed;
-  });
+  }));
 }
 
 export async function heartbeat(db: DbOrTx, id: string, progress?: number): Promise<void> {
