@@ -15,6 +15,12 @@ export interface PipelineContext {
   work: PQueue;
   /** Item embeddings under each project's active version, reused by the cold start's queue requests. */
   embeddings: EmbeddingCache;
+  /**
+   * Called after a whole project (`itemIds` undefined) or some of its items were deleted from the database, so
+   * that stores outside it (the media store's files) remove theirs too. A failure is logged, not raised: the
+   * rows are already gone.
+   */
+  onDeleted?: (deleted: { projectId: string; itemIds?: string[] }) => Promise<void>;
   /** Called after a job is enqueued so the in-process runner picks it up without waiting for a poll. */
   onJobQueued?: () => void;
 }

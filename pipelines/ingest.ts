@@ -21,6 +21,14 @@ export function unitHash(s: string): number {
 /** Most items one ingest request may carry. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
+/** Largest `meta` object, serialised as JSON. */
+export const MAX_META_BYTES = 16 * 1024;
+
+/** An item's metadata: any JSON object of at most MAX_META_BYTES (UTF-8) serialised. */
+export const metaSchema = z
+  .record(z.string(), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_META_BYTES, `meta must be at most ${MAX_META_BYTES / 1024} KB as JSON`);
+
 /** The envelope of one ingested item; the ItemData fields are checked against the modality afterwards. */
 export const itemSchema = z
   .object({
@@ -34,6 +42,7 @@ export const itemSchema = z
     height: z.unknown().optional(),
     channels: z.unknown().optional(),
     vector: z.unknown().optional(),
+    meta: metaSchema.optional(),
   })
   .strict();
 
@@ -110,6 +119,7 @@ export async function ingestItems(
         holdout: false,
         status: it.label !== undefined ? 'labeled' : 'pending',
         data: data.data,
+        meta: it.meta ?? null,
         input: data.input,
         label: it.label ?? null,
         labelSource: it.label !== undefined ? 'imported' : null,

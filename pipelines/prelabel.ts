@@ -3,7 +3,7 @@ import { unscoredItems, writePredictions, type ScoredItem } from '../db/reposito
 import { findProject } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { modelInputOf } from './inputs.ts';
-import { versionRef } from './model-ref.ts';
+import { versionClassCount, versionRef } from './model-ref.ts';
 import { reconcileAutoLabels, type AutoLabelOutcome } from './autolabel-run.ts';
 import { resolveSettings } from './settings.ts';
 import { argmax, BALD_SAMPLES, baldScores, uncertaintyOf } from './strategies.ts';
@@ -41,7 +41,9 @@ export async function runPrelabel(
     const batch = await unscoredItems(ctx.db, project.id, version, PRELABEL_BATCH);
     if (!batch.length) break;
     const inputs = batch.map((r) => modelInputOf(r, project!.modality));
-    const k = project.labels.length;
+    // The version's own class count: a class added since it was trained has no output in it (the new class
+    // names are appended, so index i is still the class it was trained as).
+    const k = await versionClassCount(ctx, project.id, version, project.labels.length);
     let probs: Float32Array;
     let scores: Float32Array | undefined;
     if (settings.strategy === 'bald') {

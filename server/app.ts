@@ -13,6 +13,7 @@ import { createIdempotencyGuard, hashBodyForIdempotency } from './middleware/ide
 import { buildOpenApi } from './openapi.ts';
 import type { MetricsRegistry } from './prometheus.ts';
 import type { RouteDef } from './route.ts';
+import { dataRoutes } from './routes/data.ts';
 import { itemRoutes } from './routes/items.ts';
 import { jobRouteDoc, jobView, modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
@@ -60,7 +61,7 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx)];
+  const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx), ...dataRoutes(ctx)];
 
   const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false, verify: hashBodyForIdempotency });
   const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'], verify: hashBodyForIdempotency });

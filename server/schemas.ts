@@ -43,7 +43,12 @@ export const queueQuery = z
 export const labelBody = z.object({ label: z.string().min(1).max(512) }).strict();
 export const trainBody = z.object({}).strict();
 export const predictBody = z.object({ items: z.array(z.unknown()) }).strict();
-export const exportQuery = z.object({ format: z.enum(['jsonl', 'csv']).default('jsonl') }).strict();
+export const exportQuery = z
+  .object({
+    format: z.enum(['jsonl', 'csv']).default('jsonl'),
+    include: z.enum(['media']).optional().describe('media: embed each image (base64) besides its URL'),
+  })
+  .strict();
 export const emptyQuery = z.object({}).strict();
 
 // Response shapes, for the OpenAPI document.
@@ -70,6 +75,8 @@ export const queueResponse = z.object({
   items: z.array(
     z.object({
       id: z.string(),
+      externalId: z.string().nullable(),
+      meta: z.record(z.string(), z.unknown()).nullable(),
       data: z.record(z.string(), z.unknown()),
       prediction: prediction.extend({ modelVersion: z.number().int() }).nullable(),
       uncertainty: z.number().nullable(),
@@ -98,6 +105,7 @@ export const itemResponse = z.object({
   split: z.enum(['pool', 'gold']),
   status: z.enum(['pending', 'labeled', 'auto']),
   data: z.record(z.string(), z.unknown()),
+  meta: z.record(z.string(), z.unknown()).nullable(),
   prediction: prediction.extend({ modelVersion: z.number().int(), uncertainty: z.number() }).optional(),
   labels: z.array(
     z.object({
@@ -153,3 +161,55 @@ export const activateResponse = z.object({ active: z.number().int() });
 export const predictResponse = z.object({ modelVersion: z.number().int(), predictions: z.array(prediction) });
 export const healthResponse = z.object({ status: z.literal('ok'), db: z.string(), backend: z.string() });
 export const itemSchemaDoc = itemSchema;
+
+// Data management: listing, class changes, audit log.
+const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+export const listItemsQuery = z
+  .object({
+    status: z.enum(['pending', 'labeled', 'auto']).optional(),
+    label: z.string().min(1).max(512).optional(),
+    source: z.enum(['human', 'auto', 'imported']).optional(),
+    split: z.enum(['pool', 'gold']).optional(),
+    holdout: flag.optional(),
+    disputed: flag.optional().describe('true: an open dispute from a label audit'),
+    predicted: z.string().min(1).max(512).optional().describe("The active model's predicted label"),
+    minConfidence: z.coerce.number().min(0).max(1).optional(),
+    maxConfidence: z.coerce.number().min(0).max(1).optional(),
+    q: z.string().min(1).max(200).optional().describe('Case-insensitive substring of the text or the externalId'),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().min(1).max(100).optional().describe('nextCursor of the previous page'),
+  })
+  .strict()
+  .refine((q) => q.minConfidence === undefined || q.maxConfidence === undefined || q.minConfidence <= q.maxConfidence, {
+    message: 'minConfidence must not be above maxConfidence',
+    path: ['minConfidence'],
+  });
+export const itemSummary = z.object({
+  id: z.string(),
+  externalId: z.string().nullable(),
+  split: z.enum(['pool', 'gold']),
+  status: z.enum(['pending', 'labeled', 'auto']),
+  holdout: z.boolean(),
+  label: z.string().nullable(),
+  source: z.enum(['human', 'auto', 'imported']).nullable(),
+  prediction: z.object({ label: z.string(), confidence: z.number().nullable(), modelVersion: z.number().int().nullable() }).nullable(),
+  disputed: z.boolean(),
+  meta: z.record(z.string(), z.unknown()).nullable(),
+  text: z.string().optional(),
+  thumbUrl: z.string().optional(),
+  createdAt: z.string(),
+});
+export const listItemsResponse = z.object({ items: z.array(itemSummary), nextCursor: z.string().nullable() });
+export const labelChangeBody = z
+  .object({
+    add: z.array(labelName).max(1000).optional(),
+    rename: z.record(z.string().min(1).max(200), labelName).optional(),
+  })
+  .strict();
+export const auditLogQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().min(1).max(20).optional() })
+  .strict();
+export const auditLogResponse = z.object({
+  entries: z.array(z.object({ id: z.string(), keyId: z.string().nullable(), action: z.string(), details: z.record(z.string(), z.unknown()), createdAt: z.string() })),
+  nextCursor: z.string().nullable(),
+});

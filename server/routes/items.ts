@@ -59,6 +59,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
             ...(item.disputedAt ? { dispute: { suggested: item.disputedLabel, score: item.disputeScore, since: item.disputedAt.toISOString() } } : {}),
             reviewed: item.reviewed,
             data: item.data,
+            meta: item.meta ?? null,
             ...(pred
               ? {
                   prediction: {
@@ -66,7 +67,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
                     confidence: pred.confidence,
                     uncertainty: pred.uncertainty,
                     modelVersion: pred.modelVersion,
-                    probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i]])),
+                    probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i] ?? 0])),
                   },
                 }
               : {}),
