@@ -128,6 +128,16 @@ describe('data in and out', () => {
       }
     });
 
+    it('walks an index: by insertion order, and by label', async () => {
+      const { explainListItems } = await import('../../db/repositories/item-list.ts');
+      const plain = await explainListItems(s.ctx.db, T, { status: 'pending', q: 'x' });
+      expect(plain).toMatch(/Index (Only )?Scan using items_project_seq_idx/);
+      expect(plain).not.toMatch(/Sort/);
+      const byLabel = await explainListItems(s.ctx.db, T, { label: 'pos' });
+      expect(byLabel).toMatch(/Index (Only )?Scan using items_project_label_idx/);
+      expect(byLabel).not.toMatch(/Sort/);
+    });
+
     it('is for engineers', async () => {
       expect((await list(T, '', annotator)).status).toBe(403);
     });
