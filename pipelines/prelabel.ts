@@ -5,6 +5,7 @@ import type { PipelineContext } from './context.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionClassCount, versionRef } from './model-ref.ts';
 import { reconcileAutoLabels, type AutoLabelOutcome } from './autolabel-run.ts';
+import { rescoreVersions } from './rescore.ts';
 import { resolveSettings } from './settings.ts';
 import { argmax, BALD_SAMPLES, baldScores, uncertaintyOf } from './strategies.ts';
 
@@ -30,7 +31,7 @@ export async function runPrelabel(
   ctx: PipelineContext,
   job: JobRow,
   progress: (p: number) => Promise<void>,
-): Promise<{ modelVersion: number | null; scored: number; autoLabel?: AutoLabelOutcome }> {
+): Promise<{ modelVersion: number | null; scored: number; rescored?: number[]; autoLabel?: AutoLabelOutcome }> {
   let project = await findProject(ctx.db, job.projectId);
   if (!project || project.activeVersion === null) return { modelVersion: null, scored: 0 };
   const version = project.activeVersion;
@@ -63,5 +64,7 @@ export async function runPrelabel(
   }
   const now = await findProject(ctx.db, job.projectId);
   if (!now || now.activeVersion !== version) return { modelVersion: version, scored };
-  return { modelVersion: version, scored, autoLabel: await reconcileAutoLabels(ctx, now) };
+  // Every version on today's gold set, so that versions (and a rollback) are compared on the same items.
+  const rescored = await rescoreVersions(ctx, now);
+  return { modelVersion: version, scored, rescored, autoLabel: await reconcileAutoLabels(ctx, now) };
 }

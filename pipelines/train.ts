@@ -5,6 +5,7 @@ import { insertVersion, listVersions, nextVersionNumber } from '../db/repositori
 import { findProject, lockProject, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { goldMetrics, type GoldMetrics } from './evaluate.ts';
+import { currentScore, fingerprintOf } from './rescore.ts';
 import { modelInputOf, modelSpecFor } from './inputs.ts';
 import { maybeAutoAudit } from './audit.ts';
 import { enqueuePrelabel } from './prelabel.ts';
@@ -136,6 +137,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       weights: blob,
       metrics: {
         gold: metrics,
+        current: currentScore(fingerprintOf(gold), metrics),
         train: { epochs: result.epochs, loss: result.loss, valAccuracy: result.valAccuracy ?? null, humanLabels: examples.length, pseudoLabels: pseudo.length },
         backend: await ctx.runner.backend(),
       },

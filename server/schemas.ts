@@ -125,9 +125,10 @@ const goldMetrics = z.object({
   ece: z.number().nullable(),
   calibration: z.array(z.object({ lower: z.number(), upper: z.number(), confidence: z.number().nullable(), accuracy: z.number().nullable(), n: z.number().int() })),
 });
+const interval = z.tuple([z.number(), z.number()]).nullable().describe('95% Clopper-Pearson interval of the accuracy');
 export const metricsResponse = z.object({
   modelVersion: z.number().int().nullable(),
-  gold: goldMetrics,
+  gold: goldMetrics.extend({ interval, currentGoldSet: z.boolean().describe('false while a re-score on the current gold set is pending') }),
   confusedPairs: z.array(z.object({ label: z.string(), predicted: z.string(), count: z.number().int(), rate: z.number(), text: z.string() })),
   autoLabel: z.object({
     enabled: z.boolean(),
@@ -141,10 +142,22 @@ export const metricsResponse = z.object({
     reason: z.string().optional(),
   }),
   labels: z.object({ human: z.number(), auto: z.number(), pending: z.number(), imported: z.number(), disputed: z.number() }),
-  history: z.array(z.object({ version: z.number().int(), humanLabels: z.number().int(), accuracy: z.number().nullable(), createdAt: z.string() })),
+  history: z.array(
+    z.object({
+      version: z.number().int(),
+      humanLabels: z.number().int(),
+      accuracy: z.number().nullable().describe('On the current gold set (when currentGoldSet)'),
+      n: z.number().int(),
+      interval,
+      currentGoldSet: z.boolean(),
+      atTraining: z.object({ n: z.number().int(), accuracy: z.number().nullable() }),
+      createdAt: z.string(),
+    }),
+  ),
 });
 export const modelsResponse = z.object({
   active: z.number().int().nullable(),
+  goldSet: z.object({ n: z.number().int() }),
   versions: z.array(
     z.object({
       version: z.number().int(),
@@ -153,6 +166,7 @@ export const modelsResponse = z.object({
       createdAt: z.string(),
       trainedOnLabels: z.number().int(),
       metrics: z.record(z.string(), z.unknown()),
+      currentGold: z.object({ n: z.number().int(), accuracy: z.number().nullable(), interval, currentGoldSet: z.boolean() }),
       jobId: z.string().nullable(),
     }),
   ),
