@@ -3,17 +3,10 @@ import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { mediaUrl } from './data.ts';
 
-/** One label decision on an item, in the order they were made. */
-export interface ExportLabel {
-  label: string;
-  source: 'human' | 'auto' | 'imported';
-  /** The API key that gave a human label; null for imported and auto labels. */
-  keyId: string | null;
-  createdAt: string;
-  /** The model version whose prediction was shown (human) or applied (auto); null before any model. */
-  modelVersion: number | null;
-}
-
+/**
+ * An export row (documentation of the JSONL line; the lines are written by `jsonLine` without building it).
+ * Fields in this order; the data field(s) by modality.
+ */
 export interface ExportRow {
   id: string;
   externalId: string | null;
@@ -27,102 +20,84 @@ export interface ExportRow {
   /** A pool item held out for evaluation (never trained on). */
   holdout: boolean;
   meta: Record<string, unknown> | null;
-  labels: ExportLabel[];
-  /** The data, by modality: text, vector, or an image's media URL (and, with include=media, the image itself). */
+  /** Every label decision, oldest first: who (keyId, null for imported and auto), when, which model version was shown. */
+  labels: { label: string; source: 'human' | 'auto' | 'imported'; keyId: string | null; createdAt: string; modelVersion: number | null }[];
   text?: string;
   vector?: number[];
   mediaUrl?: string;
+  /** With include=media: the image as ingested (base64 or data: URL). */
   image?: string;
 }
 
 export interface ExportOptions {
-  /** Embed each image (base64, as ingested) besides its URL. */
+  /** Embed each image besides its URL. */
   includeMedia?: boolean;
   /** Items read per query. */
   pageSize?: number;
 }
 
 /**
- * The image of an item as stored, for `?include=media`: the base64 or data: URL sent at ingest. The media store
- * (when images move out of the item row) replaces this call site with a read of the original.
+ * The image of an item for `?include=media`: today the base64 or data: URL stored at ingest (read by the page
+ * query). When originals move to the media store, this is the call site to read them from there instead.
  */
-export function embeddedImage(data: Record<string, unknown>): string | undefined {
-  return typeof data.image === 'string' ? data.image : undefined;
+export function embeddedImage(r: Pick<ExportItemRow, 'image'>): string | null {
+  return r.image;
 }
 
-function toRow(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): ExportRow {
-  const row: ExportRow = {
-    id: r.id,
-    externalId: r.externalId,
-    split: r.split,
-    label: r.label,
-    source: r.labelSource,
-    predictedLabel: r.predLabel,
-    confidence: r.confidence,
-    modelVersion: r.predVersion,
-    holdout: r.holdout,
-    meta: r.meta,
-    labels: r.labels,
-  };
-  if (project.modality === 'text') row.text = typeof r.data.text === 'string' ? r.data.text : '';
-  else if (project.modality === 'vector') row.vector = r.data.vector as number[];
-  else {
-    row.mediaUrl = mediaUrl(project.id, r.id, 'original');
-    if (opts.includeMedia) row.image = embeddedImage(r.data);
-  }
-  return row;
+const str = (s: string | null) => (s === null ? 'null' : JSON.stringify(s));
+const num = (n: number | null) => (n === null || !Number.isFinite(n) ? 'null' : String(n));
+
+/** The data field(s) of a row, by modality, as [name, JSON text] pairs. */
+function dataFields(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): [keyof ExportRow, string][] {
+  if (project.modality === 'text') return [['text', str(r.text ?? '')]];
+  if (project.modality === 'vector') return [['vector', r.vectorJson ?? 'null']];
+  const out: [keyof ExportRow, string][] = [['mediaUrl', str(mediaUrl(project.id, r.id, 'original'))]];
+  if (opts.includeMedia) out.push(['image', str(embeddedImage(r))]);
+  return out;
 }
 
-/**
- * Every item of the project with its data, final label and label history, one page (one query) at a time in
- * insertion order: memory stays flat however big the project is. Yields arrays, so the caller can serialise
- * and write a page at a time.
- */
-export async function* exportPages(ctx: PipelineContext, project: ProjectRow, opts: ExportOptions = {}): AsyncGenerator<ExportRow[]> {
-  const pageSize = opts.pageSize ?? 1000;
-  let after = 0;
-  for (;;) {
-    const page = await exportPage(ctx.db, project.id, after, pageSize);
-    if (!page.length) return;
-    yield page.map((r) => toRow(project, r, opts));
-    if (page.length < pageSize) return;
-    after = page[page.length - 1].seq;
-  }
+/** One row's fields in export order, each as JSON text. */
+function fields(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): [keyof ExportRow, string][] {
+  return [
+    ['id', str(r.id)],
+    ['externalId', str(r.externalId)],
+    ['split', str(r.split)],
+    ['label', str(r.label)],
+    ['source', str(r.labelSource)],
+    ['predictedLabel', str(r.predLabel)],
+    ['confidence', num(r.confidence)],
+    ['modelVersion', num(r.predVersion)],
+    ['holdout', r.holdout ? 'true' : 'false'],
+    ['meta', r.metaJson ?? 'null'],
+    ['labels', r.labelsJson],
+    ...dataFields(project, r, opts),
+  ];
 }
 
-/** Every item of the project, one row at a time (see exportPages). */
-export async function* exportRows(ctx: PipelineContext, project: ProjectRow, opts: ExportOptions = {}): AsyncGenerator<ExportRow> {
-  for await (const page of exportPages(ctx, project, opts)) yield* page;
+/** A JSONL line, assembled from JSON texts (nested values come from the database already serialised). */
+export function jsonLine(project: ProjectRow, r: ExportItemRow, opts: ExportOptions = {}): string {
+  let line = '{';
+  for (const [k, v] of fields(project, r, opts)) line += `${line.length > 1 ? ',' : ''}"${k}":${v}`;
+  return line + '}\n';
 }
 
-export const CSV_COLUMNS: (keyof ExportRow)[] = [
-  'id',
-  'externalId',
-  'split',
-  'label',
-  'source',
-  'predictedLabel',
-  'confidence',
-  'modelVersion',
-  'holdout',
-  'text',
-  'vector',
-  'mediaUrl',
-  'image',
-  'meta',
-  'labels',
-];
-
-/** The CSV columns of a project: only its modality's data column(s). */
+/** The CSV columns of a project: the common ones, then its modality's data column(s). */
 export function csvColumns(project: ProjectRow, opts: ExportOptions = {}): (keyof ExportRow)[] {
-  const data: (keyof ExportRow)[] =
-    project.modality === 'text' ? ['text'] : project.modality === 'vector' ? ['vector'] : opts.includeMedia ? ['mediaUrl', 'image'] : ['mediaUrl'];
-  return CSV_COLUMNS.filter((c) => !['text', 'vector', 'mediaUrl', 'image'].includes(c) || data.includes(c));
+  const common: (keyof ExportRow)[] = ['id', 'externalId', 'split', 'label', 'source', 'predictedLabel', 'confidence', 'modelVersion', 'holdout', 'meta', 'labels'];
+  const data: (keyof ExportRow)[] = project.modality === 'text' ? ['text'] : project.modality === 'vector' ? ['vector'] : opts.includeMedia ? ['mediaUrl', 'image'] : ['mediaUrl'];
+  return [...common, ...data];
 }
 
-/** A CSV cell: nested values (meta, labels, vector) as JSON text. */
-function cell(v: unknown): unknown {
-  return v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
+/** A CSV row: strings as themselves, nested values (meta, labels, vector) as their JSON text. */
+function csvRow(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): string {
+  const values: unknown[] = [r.id, r.externalId, r.split, r.label, r.labelSource, r.predLabel, r.confidence, r.predVersion, r.holdout, r.metaJson, r.labelsJson];
+  if (project.modality === 'text') values.push(r.text ?? '');
+  else if (project.modality === 'vector') values.push(r.vectorJson);
+  else {
+    values.push(mediaUrl(project.id, r.id, 'original'));
+    if (opts.includeMedia) values.push(embeddedImage(r));
+  }
+  return csvLine(values);
 }
 
 /** One CSV line (RFC 4180 quoting). */
@@ -131,20 +106,29 @@ export function csvLine(values: unknown[]): string {
     values
       .map((v) => {
         if (v === null || v === undefined) return '';
-        const s = String(cell(v));
+        const s = String(v);
         return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
       })
       .join(',') + '\r\n'
   );
 }
 
-/** The export as text chunks (a header, then one chunk per page), for streaming to a response. */
+/**
+ * The export as text chunks: a CSV header, then one chunk per page of items read in insertion order (keyset
+ * pages, one query each), so memory stays flat however big the project. Pulled by the response stream: the
+ * next page is read only when the client has taken the last one.
+ */
 export async function* exportChunks(ctx: PipelineContext, project: ProjectRow, format: 'jsonl' | 'csv', opts: ExportOptions = {}): AsyncGenerator<string> {
-  const columns = csvColumns(project, opts);
-  if (format === 'csv') yield csvLine(columns);
-  for await (const page of exportPages(ctx, project, opts)) {
+  const pageSize = opts.pageSize ?? 2000;
+  if (format === 'csv') yield csvLine(csvColumns(project, opts));
+  let after = 0;
+  for (;;) {
+    const page = await exportPage(ctx.db, project.id, after, pageSize, { image: opts.includeMedia && project.modality === 'image' });
+    if (!page.length) return;
     let chunk = '';
-    for (const row of page) chunk += format === 'csv' ? csvLine(columns.map((c) => row[c])) : JSON.stringify(row) + '\n';
+    for (const r of page) chunk += format === 'csv' ? csvRow(project, r, opts) : jsonLine(project, r, opts);
     yield chunk;
+    if (page.length < pageSize) return;
+    after = page[page.length - 1].seq;
   }
 }

@@ -3,7 +3,7 @@
  * straight into the database with generate_series: going through ingest would take longer than the export),
  * a fifth of them labelled, starts the server as its own process, downloads the export without keeping it and
  * samples the server's resident memory (VmRSS) every 100 ms. Prints JSON: rows, seconds, rows/s, MB, and the
- * server's RSS before, at its peak and at the end.
+ * server's RSS before, at its peak, at every tenth of the rows and at the end.
  *
  *   npm run bench:export -- [--items 1000000] [--dim 16] [--format jsonl|csv]
  *
@@ -107,9 +107,12 @@ try {
   if (res.status !== 200) throw new Error(`export: ${res.status} ${await res.text()}`);
   let bytes = 0;
   let lines = 0;
+  // The server's RSS at every tenth of the export: flat memory means these stay level, not grow with rows.
+  const atTenths: number[] = [];
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     bytes += chunk.byteLength;
     for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+    if (lines >= ((atTenths.length + 1) * Number(n)) / 10) atTenths.push(Math.round(rssMb()));
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   clearInterval(sampler);
@@ -128,7 +131,7 @@ try {
         seconds: round(seconds),
         rowsPerSecond: Math.round(rows / seconds),
         mb: round(bytes / 1024 / 1024),
-        serverRssMb: { before: round(before), peak: round(peak), end: round(rssMb()) },
+        serverRssMb: { before: round(before), peak: round(peak), end: round(rssMb()), atTenths },
       },
       null,
       2,
