@@ -37,14 +37,14 @@ export async function runPrelabel(
   const version = project.activeVersion;
   const settings = resolveSettings(project.settings);
   const ref = versionRef(ctx, project.id, version);
+  // The version's own class count: a class added since it was trained has no output in it (the new class
+  // names are appended, so index i is still the class it was trained as).
+  const k = await versionClassCount(ctx, project.id, version, project.labels.length);
   let scored = 0;
   for (;;) {
     const batch = await unscoredItems(ctx.db, project.id, version, PRELABEL_BATCH);
     if (!batch.length) break;
     const inputs = batch.map((r) => modelInputOf(r, project!.modality));
-    // The version's own class count: a class added since it was trained has no output in it (the new class
-    // names are appended, so index i is still the class it was trained as).
-    const k = await versionClassCount(ctx, project.id, version, project.labels.length);
     let probs: Float32Array;
     let scores: Float32Array | undefined;
     if (settings.strategy === 'bald') {
