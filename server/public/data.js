@@ -162,7 +162,7 @@ function renderDetail() {
     'ol',
     { className: 'label-list', attrs: { 'aria-label': 'Relabel' } },
     state.labels.map((l, i) =>
-      h('li', {}, h('button', { className: `btn label-btn${l === it.label ? ' primary' : ''}`, type: 'button', onclick: () => void relabel(l) }, h('span', {}, l), i < 9 ? h('kbd', {}, String(i + 1)) : null)),
+      h('li', {}, h('button', { className: `label-btn${l === it.label ? ' suggested' : ''}`, type: 'button', onclick: () => void relabel(l) }, h('kbd', { className: i < 9 ? '' : 'kbd-none' }, String(i + 1)), h('span', { className: 'label-name' }, l))),
     ),
   );
   const history = it.labels.length
