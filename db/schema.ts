@@ -72,6 +72,8 @@ export const items = pgTable(
     status: text('status').$type<'pending' | 'labeled' | 'auto'>().notNull(),
     /** The item as ingested (ItemData). */
     data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    /** The caller's metadata (a JSON object, at most 16 KB serialised), returned as given. */
+    meta: jsonb('meta').$type<Record<string, unknown>>(),
     /** Model-ready bytes: HWC uint8 for images at the project's size, float32 for vectors; null for text. */
     input: bytea('input'),
     /** The item's current label and where it came from; history is in `labels`. */
@@ -106,6 +108,8 @@ export const items = pgTable(
     index('items_labelled_idx').on(t.projectId, t.split, t.status, t.holdout, t.labelSource, t.label).where(sql`${t.label} is not null`),
     index('items_project_seq_idx').on(t.projectId, t.seq),
     index('items_disputed_idx').on(t.projectId, t.disputedAt),
+    // Browsing by label (GET /items?label=) walks this in seq order instead of filtering the whole project.
+    index('items_project_label_idx').on(t.projectId, t.label, t.seq),
   ],
 );
 
@@ -277,4 +281,22 @@ export const webhookDeliveries = pgTable(
     deliveredAt: tsz('delivered_at'),
   },
   (t) => [index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt), index('webhook_deliveries_hook_idx').on(t.webhookId, t.createdAt)],
+);
+
+/**
+ * Who changed what, when: deletes, class additions and renames. No foreign key to projects, so the record of a
+ * deleted project's deletion outlives it.
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id').notNull(),
+    /** The API key that made the change. */
+    keyId: text('key_id'),
+    action: text('action').notNull(),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('audit_log_project_idx').on(t.projectId, t.id)],
 );

@@ -24,6 +24,14 @@ export function unitHash(s: string): number {
 /** Most items one ingest request may carry. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
+/** Largest `meta` object, serialised as JSON. */
+export const MAX_META_BYTES = 16 * 1024;
+
+/** An item's metadata: any JSON object of at most MAX_META_BYTES (UTF-8) serialised. */
+export const metaSchema = z
+  .record(z.string(), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_META_BYTES, `meta must be at most ${MAX_META_BYTES / 1024} KB as JSON`);
+
 /** The envelope of one ingested item; the ItemData fields are checked against the modality afterwards. */
 export const itemSchema = z
   .object({
@@ -39,6 +47,7 @@ export const itemSchema = z
     vector: z.unknown().optional(),
     /** Image projects: an http(s) URL to fetch (opt-in: settings.urlImport.allowHosts). */
     url: z.unknown().optional(),
+    meta: metaSchema.optional(),
   })
   .strict();
 
@@ -188,6 +197,7 @@ async function ingest(
         holdout: false,
         status: it.label !== undefined ? 'labeled' : 'pending',
         data: data.data,
+        meta: it.meta ?? null,
         input: data.input,
         label: it.label ?? null,
         labelSource: it.label !== undefined ? 'imported' : null,

@@ -3,6 +3,7 @@ import { applyHumanLabel, insertLabelRows, latestLabel, lockItem, markReviewed }
 import { shareLockProject, type ProjectRow } from '../db/repositories/projects.ts';
 import { transactionWithRetry } from '../db/retry.ts';
 import type { PipelineContext } from './context.ts';
+import { enqueuePrelabel } from './prelabel.ts';
 import { maybeAutoRetrain } from './train.ts';
 
 export interface LabelResult {
@@ -63,8 +64,10 @@ export async function labelItem(
     await applyHumanLabel(tx, item.id, label, 'human');
     // A decision on a disputed label is the second review: it stands, and the item is not disputed again.
     if (item.disputedAt && !item.reviewed) await markReviewed(tx, item.id);
-    return { result: { itemId: item.id, label, agreedWithModel: agreed }, stored: true };
+    return { result: { itemId: item.id, label, agreedWithModel: agreed }, stored: true, goldChanged: item.split === 'gold' || item.holdout };
   });
+  // A label on an evaluation item changes the gold set: the pre-label job re-scores every version on it.
+  if (out.stored && out.goldChanged && project.activeVersion !== null) await enqueuePrelabel(ctx, project.id);
   if (out.stored) {
     try {
       await maybeAutoRetrain(ctx, project);

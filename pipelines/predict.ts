@@ -47,13 +47,14 @@ export async function predictItems(ctx: PipelineContext, project: ProjectRow, ra
   const version = project.activeVersion;
   if (version === null) throw new ConflictError('This project has no trained model yet: label some items and train first.', 'no_model');
   const probs = await ctx.runner.predict(versionRef(ctx, project.id, version), inputs);
-  const k = project.labels.length;
+  // A version trained before a class was added predicts only the classes it knew (the first k; new ones score 0).
+  const k = probs.length / raw.length;
   return {
     modelVersion: version,
     predictions: raw.map((_, i) => {
       const p = probs.subarray(i * k, (i + 1) * k);
       const best = argmax(p);
-      return { label: project.labels[best], confidence: p[best], probs: Object.fromEntries(project.labels.map((l, j) => [l, p[j]])) };
+      return { label: project.labels[best], confidence: p[best], probs: Object.fromEntries(project.labels.map((l, j) => [l, p[j] ?? 0])) };
     }),
   };
 }

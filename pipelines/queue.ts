@@ -40,6 +40,9 @@ export const DIVERSE_CANDIDATES_PER_ITEM = 10;
 
 export interface QueueEntry {
   id: string;
+  externalId: string | null;
+  /** The metadata sent at ingest, null if none. */
+  meta: Record<string, unknown> | null;
   data: Record<string, unknown>;
   /** The model's guess, pre-filled for the annotator; null before any model exists. */
   prediction: { label: string; confidence: number; probs: Record<string, number>; modelVersion: number } | null;
@@ -211,12 +214,14 @@ async function toEntries(
     const p = preds.get(r.id);
     return {
       id: r.id,
+      externalId: r.externalId,
+      meta: r.meta ?? null,
       data: dataView(project.id, r.id, r.data),
       prediction: p
         ? {
             label: p.label,
             confidence: p.confidence,
-            probs: Object.fromEntries(project.labels.map((l, i) => [l, p.probs[i]])),
+            probs: Object.fromEntries(project.labels.map((l, i) => [l, p.probs[i] ?? 0])),
             modelVersion: p.modelVersion,
           }
         : null,

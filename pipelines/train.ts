@@ -9,6 +9,7 @@ import { goldMetrics, type GoldMetrics } from './evaluate.ts';
 import { chooseModel } from './model-selection.ts';
 import { mergeJobPayload } from '../db/repositories/jobs.ts';
 import type { SelectionRecord } from '../models/selection.ts';
+import { currentScore, fingerprintOf } from './rescore.ts';
 import { modelInputOf, modelSpecFor } from './inputs.ts';
 import { maybeAutoAudit } from './audit.ts';
 import { enqueuePrelabel } from './prelabel.ts';
@@ -160,6 +161,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       weights: blob,
       metrics: {
         gold: metrics,
+        current: currentScore(fingerprintOf(gold), metrics),
         train: { epochs: result.epochs, loss: result.loss, valAccuracy: result.valAccuracy ?? null, humanLabels: examples.length, pseudoLabels: pseudo.length },
         backend: await ctx.runner.backend(),
         selection,

@@ -15,6 +15,7 @@ import type { Metrics } from './metrics.ts';
 import { accessLog, requestLocals } from './middleware/access-log.ts';
 import { route, type RouteDef } from './route.ts';
 import { createLabelStudioMedia } from '../pipelines/label-studio/media.ts';
+import { dataRoutes } from './routes/data.ts';
 import { itemRoutes } from './routes/items.ts';
 import { labelStudioRouteDocs, labelStudioRouter } from './routes/label-studio.ts';
 import { labelStudioTaskRoutes } from './routes/label-studio-tasks.ts';
@@ -66,6 +67,7 @@ export function createApp(deps: AppDeps): express.Express {
     ...itemRoutes(ctx),
     ...modelRoutes(ctx),
     ...predictRoutes(ctx),
+    ...dataRoutes(ctx),
     ...labelStudioTaskRoutes(ctx, labelStudioMedia),
     ...webhookRoutes(ctx),
     ...systemRoutes(deps, () => openapi!),

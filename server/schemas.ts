@@ -62,7 +62,12 @@ export const labelBody = z.object({ label: z.string().min(1).max(512) }).strict(
 export const trainBody = z.object({}).strict();
 export const predictBody = z.object({ items: z.array(z.unknown()) }).strict();
 export const predictBodyDoc = z.object({ items: z.array(itemDataDoc.strict()).min(1).max(MAX_PREDICT_ITEMS) }).strict();
-export const exportQuery = z.object({ format: z.enum(['jsonl', 'csv']).default('jsonl') }).strict();
+export const exportQuery = z
+  .object({
+    format: z.enum(['jsonl', 'csv']).default('jsonl'),
+    include: z.enum(['media']).optional().describe('media: embed each image (base64) besides its URL'),
+  })
+  .strict();
 export const emptyQuery = z.object({}).strict();
 
 // Response shapes, for the OpenAPI document.
@@ -89,6 +94,8 @@ export const queueResponse = z.object({
   items: z.array(
     z.object({
       id: z.string(),
+      externalId: z.string().nullable(),
+      meta: z.record(z.string(), z.unknown()).nullable(),
       data: z.record(z.string(), z.unknown()),
       prediction: prediction.extend({ modelVersion: z.number().int() }).nullable(),
       uncertainty: z.number().nullable(),
@@ -124,6 +131,7 @@ export const itemResponse = z.object({
   split: z.enum(['pool', 'gold']),
   status: z.enum(['pending', 'labeled', 'auto']),
   data: z.record(z.string(), z.unknown()),
+  meta: z.record(z.string(), z.unknown()).nullable(),
   prediction: prediction.extend({ modelVersion: z.number().int(), uncertainty: z.number() }).optional(),
   labels: z.array(
     z.object({
@@ -143,9 +151,10 @@ const goldMetrics = z.object({
   ece: z.number().nullable(),
   calibration: z.array(z.object({ lower: z.number(), upper: z.number(), confidence: z.number().nullable(), accuracy: z.number().nullable(), n: z.number().int() })),
 });
+const interval = z.tuple([z.number(), z.number()]).nullable().describe('95% Clopper-Pearson interval of the accuracy');
 export const metricsResponse = z.object({
   modelVersion: z.number().int().nullable(),
-  gold: goldMetrics,
+  gold: goldMetrics.extend({ interval, currentGoldSet: z.boolean().describe('false while a re-score on the current gold set is pending') }),
   confusedPairs: z.array(z.object({ label: z.string(), predicted: z.string(), count: z.number().int(), rate: z.number(), text: z.string() })),
   autoLabel: z.object({
     enabled: z.boolean(),
@@ -159,10 +168,22 @@ export const metricsResponse = z.object({
     reason: z.string().optional(),
   }),
   labels: z.object({ human: z.number(), auto: z.number(), pending: z.number(), imported: z.number(), disputed: z.number() }),
-  history: z.array(z.object({ version: z.number().int(), humanLabels: z.number().int(), accuracy: z.number().nullable(), createdAt: z.string() })),
+  history: z.array(
+    z.object({
+      version: z.number().int(),
+      humanLabels: z.number().int(),
+      accuracy: z.number().nullable().describe('On the current gold set (when currentGoldSet)'),
+      n: z.number().int(),
+      interval,
+      currentGoldSet: z.boolean(),
+      atTraining: z.object({ n: z.number().int(), accuracy: z.number().nullable() }),
+      createdAt: z.string(),
+    }),
+  ),
 });
 export const modelsResponse = z.object({
   active: z.number().int().nullable(),
+  goldSet: z.object({ n: z.number().int() }),
   versions: z.array(
     z.object({
       version: z.number().int(),
@@ -171,6 +192,7 @@ export const modelsResponse = z.object({
       createdAt: z.string(),
       trainedOnLabels: z.number().int(),
       metrics: z.record(z.string(), z.unknown()),
+      currentGold: z.object({ n: z.number().int(), accuracy: z.number().nullable(), interval, currentGoldSet: z.boolean() }),
       jobId: z.string().nullable(),
       /** The candidate this version is and how it was chosen (null for versions trained before model selection). */
       model: z
@@ -196,3 +218,54 @@ export const mediaQuery = z
     size: z.enum(['thumb', 'preview', 'original']).default('preview').describe('thumb: 256 px; preview: 1024 px (JPEG); original: the file as uploaded.'),
   })
   .strict();
+// Data management: listing, class changes, audit log.
+const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+export const listItemsQuery = z
+  .object({
+    status: z.enum(['pending', 'labeled', 'auto']).optional(),
+    label: z.string().min(1).max(512).optional(),
+    source: z.enum(['human', 'auto', 'imported']).optional(),
+    split: z.enum(['pool', 'gold']).optional(),
+    holdout: flag.optional(),
+    disputed: flag.optional().describe('true: an open dispute from a label audit'),
+    predicted: z.string().min(1).max(512).optional().describe("The active model's predicted label"),
+    minConfidence: z.coerce.number().min(0).max(1).optional(),
+    maxConfidence: z.coerce.number().min(0).max(1).optional(),
+    q: z.string().min(1).max(200).optional().describe('Case-insensitive substring of the text or the externalId'),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().min(1).max(100).optional().describe('nextCursor of the previous page'),
+  })
+  .strict()
+  .refine((q) => q.minConfidence === undefined || q.maxConfidence === undefined || q.minConfidence <= q.maxConfidence, {
+    message: 'minConfidence must not be above maxConfidence',
+    path: ['minConfidence'],
+  });
+export const itemSummary = z.object({
+  id: z.string(),
+  externalId: z.string().nullable(),
+  split: z.enum(['pool', 'gold']),
+  status: z.enum(['pending', 'labeled', 'auto']),
+  holdout: z.boolean(),
+  label: z.string().nullable(),
+  source: z.enum(['human', 'auto', 'imported']).nullable(),
+  prediction: z.object({ label: z.string(), confidence: z.number().nullable(), modelVersion: z.number().int().nullable() }).nullable(),
+  disputed: z.boolean(),
+  meta: z.record(z.string(), z.unknown()).nullable(),
+  text: z.string().optional(),
+  thumbUrl: z.string().optional(),
+  createdAt: z.string(),
+});
+export const listItemsResponse = z.object({ items: z.array(itemSummary), nextCursor: z.string().nullable() });
+export const labelChangeBody = z
+  .object({
+    add: z.array(labelName).max(1000).optional(),
+    rename: z.record(z.string().min(1).max(200), labelName).optional(),
+  })
+  .strict();
+export const auditLogQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().min(1).max(20).optional() })
+  .strict();
+export const auditLogResponse = z.object({
+  entries: z.array(z.object({ id: z.string(), keyId: z.string().nullable(), action: z.string(), details: z.record(z.string(), z.unknown()), createdAt: z.string() })),
+  nextCursor: z.string().nullable(),
+});

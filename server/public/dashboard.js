@@ -270,12 +270,16 @@ function renderKpis() {
   const prev = idx > 0 ? hist[idx - 1] : null;
   const sub = $('kpi-accuracy-sub');
   sub.className = 'kpi-sub';
+  const ci = g.interval ? ` (95%: ${fmtPct(g.interval[0], 1)}–${fmtPct(g.interval[1], 1)})` : '';
+  // Two versions are compared only when both were scored on the same (today's) gold set.
+  const comparable = prev && prev.accuracy !== null && g.accuracy !== null && prev.currentGoldSet !== false && g.currentGoldSet !== false;
   if (m.modelVersion === null) sub.textContent = `${fmtInt(g.n)} gold items, no model yet`;
-  else if (prev && prev.accuracy !== null && g.accuracy !== null) {
+  else if (g.currentGoldSet === false) sub.textContent = `v${m.modelVersion} on an earlier gold set of ${fmtInt(g.n)} items · re-scoring on the current one`;
+  else if (comparable) {
     const d = (g.accuracy - prev.accuracy) * 100;
-    sub.textContent = `${d >= 0 ? '▲' : '▼'} ${Math.abs(d).toFixed(1)} pts vs v${prev.version} · ${fmtInt(g.n)} gold items`;
+    sub.textContent = `${d >= 0 ? '▲' : '▼'} ${Math.abs(d).toFixed(1)} pts vs v${prev.version} · same ${fmtInt(g.n)} gold items${ci}`;
     sub.classList.add(d >= 0 ? 'up' : 'down');
-  } else sub.textContent = `v${m.modelVersion} on ${fmtInt(g.n)} gold items`;
+  } else sub.textContent = `v${m.modelVersion} on ${fmtInt(g.n)} gold items${ci}`;
   $('kpi-ece').textContent = g.ece === null || g.ece === undefined ? '—' : g.ece.toFixed(3);
   $('kpi-ece-sub').textContent = g.ece === null || g.ece === undefined ? '' : g.ece < 0.05 ? 'ECE · well calibrated' : g.ece < 0.15 ? 'ECE · fairly calibrated' : 'ECE · poorly calibrated';
   $('kpi-human').textContent = fmtInt(m.labels.human - (m.labels.imported ?? 0));
@@ -326,7 +330,8 @@ function emptyChart(id, message) {
 }
 
 function renderAccuracyChart() {
-  const hist = state.metrics.history.filter((x) => x.accuracy !== null);
+  // One series only for versions scored on the current gold set; the others wait for their re-score.
+  const hist = state.metrics.history.filter((x) => x.accuracy !== null && x.currentGoldSet !== false);
   if (hist.length === 0) {
     emptyChart('chart-accuracy', 'No model version yet. The curve starts with the first training.');
     return;
@@ -372,7 +377,7 @@ function renderAccuracyChart() {
       cursor: { drag: { x: false, y: false } },
     },
     [xs, hist.map((x) => x.accuracy * 100), hist.map((x) => x.humanLabels)],
-    (i) => `v${hist[i].version}: ${fmtPct(hist[i].accuracy)} on ${fmtInt(hist[i].humanLabels)} labels`,
+    (i) => `v${hist[i].version}: ${fmtPct(hist[i].accuracy)}${hist[i].interval ? ` (95%: ${fmtPct(hist[i].interval[0], 1)}–${fmtPct(hist[i].interval[1], 1)})` : ''} on ${fmtInt(hist[i].n ?? 0)} gold items · trained on ${fmtInt(hist[i].humanLabels)} labels`,
   );
 }
 

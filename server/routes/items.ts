@@ -73,6 +73,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
             ...(item.disputedAt ? { dispute: { suggested: item.disputedLabel, score: item.disputeScore, since: item.disputedAt.toISOString() } } : {}),
             reviewed: item.reviewed,
             data: dataView(project!.id, item.id, item.data),
+            meta: item.meta ?? null,
             ...(pred
               ? {
                   prediction: {
@@ -80,7 +81,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
                     confidence: pred.confidence,
                     uncertainty: pred.uncertainty,
                     modelVersion: pred.modelVersion,
-                    probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i]])),
+                    probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i] ?? 0])),
                   },
                 }
               : {}),

@@ -86,7 +86,12 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
             labeledTotal: mine.total,
             queue: { pending: c.pending },
             model: active
-              ? { version: active.version, accuracy: (active.metrics.gold as { accuracy?: number | null } | undefined)?.accuracy ?? null, createdAt: active.createdAt.toISOString() }
+              ? {
+                  version: active.version,
+                  // On the current gold set once re-scored (docs/data.md), else the training-time score.
+                  accuracy: ((active.metrics.current ?? active.metrics.gold) as { accuracy?: number | null } | undefined)?.accuracy ?? null,
+                  createdAt: active.createdAt.toISOString(),
+                }
               : null,
           },
         };
