@@ -164,9 +164,18 @@ describe('roles, isolation, keys and secrets', () => {
       const [method, template] = route.split(' ');
       let keyId = 'none';
       if (template.includes('{keyId}')) keyId = (await api('POST', `/api/projects/${project}/keys`, ADMIN_KEY, { role: 'client', name: 'to revoke' })).body.id;
+      // Deletes that would succeed act on a throwaway project or item, so the cases after them still have theirs.
+      let itemId = itemOf[project];
+      if (method === 'DELETE' && template === '/api/projects/{id}/items/{itemId}')
+        itemId = (await api('POST', `/api/projects/${project}/items`, ADMIN_KEY, { items: [{ vector: [0.1, 0.9] }] }).then(async () => {
+          const rows = (await api('GET', `/api/projects/${project}/items?limit=500`, ADMIN_KEY)).body.items as { id: string }[];
+          return rows[rows.length - 1].id;
+        }));
+      if (method === 'DELETE' && template === '/api/projects/{id}' && key === ADMIN_KEY)
+        project = (await api('POST', '/api/projects', ADMIN_KEY, { name: 'to delete', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2 } })).body.id;
       const p = template
         .replace('{id}', project)
-        .replace('{itemId}', itemOf[project])
+        .replace('{itemId}', itemId)
         .replace('{keyId}', keyId)
         .replace('{version}', '1')
         .replace('{jobId}', jobOf[project]);
