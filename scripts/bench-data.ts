@@ -22,7 +22,7 @@ import { encodePngBase64 } from '../pipelines/image-decode.ts';
 import { FASHION_MNIST_LABELS, loadFashionMnist, loadFineFoods } from './lib/datasets.ts';
 import { mulberry32, shuffle, stratifiedSample } from './lib/sampling.ts';
 import { BENCH_TASKS, benchDataDir, type TaskRow } from './lib/bench-tasks.ts';
-import { cleanMessage, parseMoFile, parseWhatisLine, parseWordnetDataLine } from './lib/bench-sources.ts';
+import { cleanMessage, iconKey, parseMoFile, parseWhatisLine, parseWordnetDataLine } from './lib/bench-sources.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -190,21 +190,8 @@ async function fashionMnist(): Promise<Built> {
 }
 
 const ICON_THEMES = ['Adwaita', 'Papirus', 'hicolor'];
-const ICON_CONTEXTS = ['actions', 'apps', 'categories', 'devices', 'emblems', 'emotes', 'mimetypes', 'places', 'status'];
-const COLOUR_WORDS = new Set('adwaita black blue bluegrey breeze brown carmine custom cyan darkcyan deeporange green grey indigo magenta nordic orange palebrown paleorange pink red teal violet white yaru yellow'.split(' '));
-
-/** The name an icon is deduplicated by: no extension, no `-symbolic`, no Papirus folder colour. */
-export function iconKey(file: string): string {
-  return path
-    .basename(file)
-    .replace(/\.(svg|png)$/, '')
-    .replace(/-symbolic$/, '')
-    .toLowerCase()
-    .split('-')
-    .filter((t) => !COLOUR_WORDS.has(t))
-    .join('-');
-}
-
+// Not `categories`: Papirus files its app icons there too (3,700 names in both), so it is no class of its own.
+const ICON_CONTEXTS = ['actions', 'apps', 'devices', 'emblems', 'emotes', 'mimetypes', 'places', 'status'];
 async function icons(): Promise<Built> {
   const byKey = new Map<string, { files: string[]; contexts: Set<string> }>();
   let nFiles = 0;
@@ -237,7 +224,12 @@ async function icons(): Promise<Built> {
     if (e.contexts.size !== 1) continue;
     candidates.push({ file: e.files[Math.floor(rand() * e.files.length)], label: [...e.contexts][0] });
   }
-  const picked = capPerClass(candidates as unknown as TaskRow[], Math.ceil((POOL + TEST) / 6), SEED, 60) as unknown as { file: string; label: string }[];
+  const sizes = new Map<string, number>();
+  for (const c of candidates) sizes.set(c.label, (sizes.get(c.label) ?? 0) + 1);
+  // The smallest per-class cap that still gives pool + test examples (the big contexts are capped, small ones kept whole).
+  let cap = 1;
+  while (cap < candidates.length && [...sizes.values()].reduce((a, n) => a + (n >= 60 ? Math.min(n, cap) : 0), 0) < POOL + TEST) cap++;
+  const picked = capPerClass(candidates as unknown as TaskRow[], cap, SEED, 60) as unknown as { file: string; label: string }[];
   const rows: TaskRow[] = [];
   for (const c of picked) {
     try {
