@@ -3,9 +3,9 @@
  * scikit-learn peer (scripts/bench-peer.py, Debian's python3-sklearn), on the tasks `npm run bench:data` builds.
  *
  * Protocol, the same for every arm: the same 20 random pool items labelled first (drawn from the seed), then
- * batches of 10 picked by the arm's queue and answered by an oracle, the model refitted every `--refit-every`
- * labels (default 50, Furrow's own `retrainEvery` default) and at every budget, and scored on the task's test
- * set at each budget. Furrow runs as a user would run it: a fresh in-process server (scripts/lib/harness.ts),
+ * batches of 10 picked by the arm's queue and answered by an oracle, the model refitted after the 20 start
+ * labels and at every budget (and every `--refit-every` labels if set: 0, the default, means only at budgets,
+ * which keeps Furrow's tfjs training affordable on two cores), and scored on the task's test set at each budget. Furrow runs as a user would run it: a fresh in-process server (scripts/lib/harness.ts),
  * a project with default settings (only the image geometry a user must state, automatic retraining and audits
  * off so training happens at exactly these points), the test set imported as gold, labels through the API.
  *
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     seeds: { type: 'string', default: '1,2,3' },
     arms: { type: 'string', default: 'furrow,furrow-random,peer-margin,peer-random' },
     budgets: { type: 'string' },
-    'refit-every': { type: 'string', default: '50' },
+    'refit-every': { type: 'string', default: '0' },
     'retrain-time': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
     data: { type: 'string' },
@@ -61,6 +61,8 @@ interface Run {
   seconds: number;
   /** Furrow: what trained the last version (GET /models), so a result says which default it measured. */
   model?: unknown;
+  /** Set while a run is under way (or if it was cut off): its curve stops before the last budget. */
+  partial?: boolean;
 }
 interface TaskResult {
   benchmark: 'models';
@@ -71,7 +73,7 @@ interface TaskResult {
   testSize: number;
   projectSettings: Record<string, unknown>;
   protocol: { startLabels: number; batch: number; refitEvery: number; budgets: number[] };
-  arms: Record<string, { runs: Run[]; commit?: string; date: string }[] | { runs: Run[]; commit?: string; date?: string }>;
+  arms: Record<string, ArmEntry>;
   retrainAt1000?: { seconds: number; commit?: string; date: string; model?: unknown };
 }
 
@@ -122,7 +124,7 @@ function furrowSettings(arm: string, seed: number): Record<string, unknown> {
   throw new Error(`unknown arm ${arm}`);
 }
 
-async function runFurrow(task: BenchTask, pool: TaskRow[], test: TaskRow[], arm: string, seed: number, budgets: number[], refitEvery: number): Promise<Run> {
+async function runFurrow(task: BenchTask, pool: TaskRow[], test: TaskRow[], arm: string, seed: number, budgets: number[], refitEvery: number, onPoint: (r: Run) => void): Promise<Run> {
   const t0 = performance.now();
   const h = await startHarness();
   try {
@@ -136,7 +138,7 @@ async function runFurrow(task: BenchTask, pool: TaskRow[], test: TaskRow[], arm:
     const max = budgets[budgets.length - 1];
     for (;;) {
       const atBudget = budgets.includes(labelled);
-      if (atBudget || lastFit < 0 || labelled - lastFit >= refitEvery) {
+      if (atBudget || lastFit < 0 || (refitEvery > 0 && labelled - lastFit >= refitEvery)) {
         const t1 = performance.now();
         await trainAndWait(h, P);
         lastFit = labelled;
@@ -145,6 +147,8 @@ async function runFurrow(task: BenchTask, pool: TaskRow[], test: TaskRow[], arm:
           const m = await h.call('GET', `/api/projects/${P}/metrics`);
           curve.push({ labels: labelled, accuracy: m.gold.accuracy, trainSeconds });
           log(`${task.name} ${arm} seed ${seed}: ${labelled} labels -> ${m.gold.accuracy} (train ${trainSeconds} s)`);
+          // Saved at every point, marked partial, so a run cut off by a deadline still leaves its curve so far.
+          onPoint({ seed, curve: [...curve], seconds: Math.round((performance.now() - t0) / 1000), partial: true });
         }
       }
       if (labelled >= max) break;
@@ -249,7 +253,7 @@ function renderTable(res: TaskResult): string {
   const lines = [
     `### ${res.task}: ${res.description}`,
     '',
-    `pool ${res.poolSize}, test ${res.testSize}; 20 random start labels, batches of ${res.protocol.batch}, refit every ${res.protocol.refitEvery} labels and at each budget; mean test accuracy (± sd over seeds).`,
+    `pool ${res.poolSize}, test ${res.testSize}; 20 random start labels, batches of ${res.protocol.batch}, refit ${res.protocol.refitEvery > 0 ? `every ${res.protocol.refitEvery} labels and ` : ''}after the start labels and at each budget; mean test accuracy (± sd over seeds).`,
     '',
     `| labels | ${arms.map((a) => `${a} (seeds ${seedsOf(a)})`).join(' | ')} |`,
     `|---|${arms.map(() => '---').join('|')}|`,
@@ -335,21 +339,35 @@ async function main() {
     const test = readTaskSplit(task.name, 'test', DATA);
     const budgets = args.budgets ? args.budgets.split(',').map(Number) : task.budgets;
     const res = load(task, pool.length, test.length, budgets, refitEvery);
+    // Other bench:models processes may be writing other arms of this task: re-read the file and put only this
+    // process's arms (and retrain time) on top of it.
+    const touched = new Set<string>();
     const save = () => {
-      writeOutputs(res);
+      const disk = load(task, pool.length, test.length, budgets, refitEvery);
+      for (const a of touched) disk.arms[a] = res.arms[a];
+      if (res.retrainAt1000) disk.retrainAt1000 = res.retrainAt1000;
+      writeOutputs(disk);
       writeSummary();
     };
     const peerArms = arms.filter((a) => a.startsWith('peer-')).map((a) => a.slice(5));
     if (peerArms.length) {
       const t0 = performance.now();
       const out = await runPeer(task, pool.length, peerArms, seeds, budgets, refitEvery);
-      for (const a of peerArms) merge(res, `peer-${a}`, out[a], undefined);
+      for (const a of peerArms) {
+        merge(res, `peer-${a}`, out[a], undefined);
+        touched.add(`peer-${a}`);
+      }
       log(`${task.name}: peer done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       save();
     }
     for (const arm of arms.filter((a) => !a.startsWith('peer-'))) {
       for (const seed of seeds) {
-        merge(res, arm, [await runFurrow(task, pool, test, arm, seed, budgets, refitEvery)], commit);
+        const run = await runFurrow(task, pool, test, arm, seed, budgets, refitEvery, (partial) => {
+          merge(res, arm, [partial], commit);
+          touched.add(arm);
+          save();
+        });
+        merge(res, arm, [run], commit);
         save();
       }
     }

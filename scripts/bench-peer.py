@@ -5,7 +5,8 @@ Text: TF-IDF word 1-2 grams (sublinear tf, min_df=2, vocabulary fitted on the un
 LogisticRegression. Images: pixels resized to a fixed small size (28x28 gray, or 32x32 RGB for RGB tasks),
 StandardScaler fitted on the pool, LogisticRegression. Arms: `margin` (smallest top-2 probability gap first)
 and `random`. Every arm starts from the same given labels (the 20 random ones bench:models draws), queries
-batches of `batch`, refits every `refitEvery` labels, and is scored on the test set at each budget.
+batches of `batch`, refits after the start labels, at each budget and every `refitEvery` labels (0: only
+at budgets, as bench:models does by default), and is scored on the test set at each budget.
 
 A benchmark yardstick only, never a runtime dependency. Run with Debian's python3 (python3-sklearn):
 
@@ -72,7 +73,7 @@ def run_arm(arm, seed, start, xp, yp, xt, yt, spec):
     t0 = time.time()
     rng = np.random.default_rng(seed)
     budgets = sorted(spec["budgets"])
-    batch, refit_every = spec.get("batch", 10), spec.get("refitEvery", 10)
+    batch, refit_every = spec.get("batch", 10), spec.get("refitEvery", 0)
     labelled = list(start)
     is_labelled = np.zeros(len(yp), dtype=bool)
     is_labelled[labelled] = True
@@ -93,7 +94,7 @@ def run_arm(arm, seed, start, xp, yp, xt, yt, spec):
             curve.append({"labels": n, "accuracy": round(acc, 4), "fitSeconds": round(time.time() - t1, 2)})
         if n >= budgets[-1]:
             break
-        if fitted_at < 0 or n - fitted_at >= refit_every:
+        if fitted_at < 0 or (refit_every > 0 and n - fitted_at >= refit_every):
             refit()
         take = min(batch, min(b for b in budgets if b > n) - n)
         rest = np.flatnonzero(~is_labelled)
