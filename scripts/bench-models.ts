@@ -15,7 +15,8 @@
  *   npm run bench:models -- --retrain-time --arms none            # only the retrain time at 1,000 labels
  *   npm run bench:models -- --report                              # tables and plots from the saved JSON
  *
- * Arms: `furrow` (default settings), `furrow-random` (strategy random), `peer-margin`, `peer-random`.
+ * Arms: `furrow` (default settings), `furrow-random` (strategy random), `peer-margin`, `peer-random` (with
+ * `--peer-c X`, the peer's LogisticRegression uses C = X instead of scikit-learn's default 1, as arms `peer-*-CX`).
  * Results are merged into bench/results/models-<task>.json (a run replaces the same arm and seed), with
  * models-<task>.md (table) and models-<task>.svg (plot), and bench/results/models-summary.md for all tasks.
  */
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     arms: { type: 'string', default: 'furrow,furrow-random,peer-margin,peer-random' },
     budgets: { type: 'string' },
     'refit-every': { type: 'string', default: '0' },
+    'peer-c': { type: 'string', default: '1' },
     'retrain-time': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
     data: { type: 'string' },
@@ -212,6 +214,7 @@ async function runPeer(task: BenchTask, poolSize: number, arms: string[], seeds:
     arms,
     batch: BATCH,
     refitEvery,
+    C: Number(args['peer-c']),
     runs: seeds.map((seed) => ({ seed, start: startIndices(poolSize, seed) })),
   };
   const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'bench-peer.py');
@@ -353,9 +356,11 @@ async function main() {
     if (peerArms.length) {
       const t0 = performance.now();
       const out = await runPeer(task, pool.length, peerArms, seeds, budgets, refitEvery);
+      // scikit-learn's default C is 1; another C is a separate arm, named for it.
+      const suffix = Number(args['peer-c']) === 1 ? '' : `-C${args['peer-c']}`;
       for (const a of peerArms) {
-        merge(res, `peer-${a}`, out[a], undefined);
-        touched.add(`peer-${a}`);
+        merge(res, `peer-${a}${suffix}`, out[a], undefined);
+        touched.add(`peer-${a}${suffix}`);
       }
       log(`${task.name}: peer done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       save();

@@ -13,7 +13,7 @@ A benchmark yardstick only, never a runtime dependency. Run with Debian's python
   /usr/bin/python3 scripts/bench-peer.py < spec.json > curves.json
 
 spec: {"dataDir", "task", "modality", "channels", "size", "budgets": [...], "arms": ["margin", "random"],
-       "batch": 10, "refitEvery": 10, "runs": [{"seed": 1, "start": [pool indices...]}]}
+       "batch": 10, "refitEvery": 0, "C": 1.0, "runs": [{"seed": 1, "start": [pool indices...]}]}
 out:  {"task", "arms": {arm: [{"seed", "curve": [{"labels", "accuracy", "fitSeconds"}], "seconds"}]}}
 """
 import base64
@@ -63,8 +63,8 @@ def features(spec, pool, test):
     return scaler.transform(xp), scaler.transform(xt)
 
 
-def fit(x, y, seed):
-    clf = LogisticRegression(max_iter=1000, random_state=seed)
+def fit(x, y, seed, c=1.0):
+    clf = LogisticRegression(C=c, max_iter=1000, random_state=seed)
     clf.fit(x, y)
     return clf
 
@@ -82,7 +82,7 @@ def run_arm(arm, seed, start, xp, yp, xt, yt, spec):
     def refit():
         nonlocal clf, fitted_at
         y = yp[labelled]
-        clf = fit(xp[labelled], y, seed) if len(set(y)) > 1 else None
+        clf = fit(xp[labelled], y, seed, spec.get("C", 1.0)) if len(set(y)) > 1 else None
         fitted_at = len(labelled)
 
     while True:
