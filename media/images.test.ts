@@ -32,10 +32,12 @@ describe('processImage (sharp)', () => {
     expect(row(4)[7]).toBeLessThan(145);
   });
 
-  it('gives a picture already at the model size back byte for byte (gray and RGB): the benchmarks\' inputs do not change', async () => {
+  it("gives a picture already at the model size back byte for byte (gray and RGB): the benchmarks' inputs do not change", async () => {
     for (const channels of [1, 3] as const) {
       const px = new Uint8Array(28 * 28 * channels).map((_, i) => (i * 37 + (i >> 5)) % 256);
-      const png = await sharp(Buffer.from(px), { raw: { width: 28, height: 28, channels } }).png().toBuffer();
+      const png = await sharp(Buffer.from(px), { raw: { width: 28, height: 28, channels } })
+        .png()
+        .toBuffer();
       for (const fit of ['letterbox', 'crop'] as const) expect((await processImage(png, { width: 28, height: 28, channels }, fit)).input).toEqual(px);
     }
   });
@@ -49,7 +51,10 @@ describe('processImage (sharp)', () => {
   });
 
   it('applies EXIF orientation: a 60x20 photo tagged "rotate 90" is 20x60, and so are its preview and thumbnail', async () => {
-    const jpg = await sharp({ create: { width: 600, height: 200, channels: 3, background: '#3366cc' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const jpg = await sharp({ create: { width: 600, height: 200, channels: 3, background: '#3366cc' } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     const out = await processImage(jpg, { width: 28, height: 28, channels: 3 }, 'letterbox');
     expect([out.width, out.height]).toEqual([200, 600]);
     expect(out.contentType).toBe('image/jpeg');
@@ -61,7 +66,9 @@ describe('processImage (sharp)', () => {
   });
 
   it('downscales a 24-megapixel photo instead of refusing it; the preview is at most 1024 px', async () => {
-    const jpg = await sharp({ create: { width: 6000, height: 4000, channels: 3, background: '#808080' } }).jpeg({ quality: 50 }).toBuffer();
+    const jpg = await sharp({ create: { width: 6000, height: 4000, channels: 3, background: '#808080' } })
+      .jpeg({ quality: 50 })
+      .toBuffer();
     const out = await processImage(jpg, { width: 32, height: 32, channels: 3 }, 'letterbox');
     expect([out.width, out.height]).toEqual([6000, 4000]);
     const preview = await sharp(out.preview!).metadata();
@@ -82,7 +89,9 @@ describe('processImage (sharp)', () => {
   });
 
   it('refuses a truncated JPEG, junk bytes and a decompression bomb with a reason', async () => {
-    const jpg = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
+    const jpg = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      .jpeg()
+      .toBuffer();
     const target = { width: 8, height: 8, channels: 1 } as const;
     expect((await rejection(processImage(jpg.subarray(0, jpg.length >> 1), target, 'letterbox'))).reason).toBe('corrupt_image');
     expect((await rejection(processImage(Buffer.from('not an image at all'), target, 'letterbox'))).reason).toBe('corrupt_image');

@@ -184,5 +184,7 @@ export async function imageModelInput(source: Buffer, target: ImageTarget, fit: 
 
 /** Encodes HWC uint8 pixels (1, 3 or 4 channels) as a lossless PNG. */
 export async function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
-  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width, height, channels } }).png().toBuffer();
+  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width, height, channels } })
+    .png()
+    .toBuffer();
 }

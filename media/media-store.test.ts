@@ -11,11 +11,14 @@ afterAll(async () => {
 });
 
 const stores: [string, () => Promise<MediaStore>][] = [
-  ['folder', async () => {
-    const d = await mkdtemp(path.join(tmpdir(), 'furrow-media-'));
-    dirs.push(d);
-    return createFolderMediaStore(d);
-  }],
+  [
+    'folder',
+    async () => {
+      const d = await mkdtemp(path.join(tmpdir(), 'furrow-media-'));
+      dirs.push(d);
+      return createFolderMediaStore(d);
+    },
+  ],
   ['memory', async () => createMemoryMediaStore()],
 ];
 

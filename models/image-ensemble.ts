@@ -100,7 +100,8 @@ export function createImageEnsemble(spec: ModelSpec, seed: number): LoadableClas
 
     loadWeights(serialized: SerializedModel): void {
       const per = serialized.manifest.length / members.length;
-      if (!Number.isInteger(per)) throw new Error(`Model weights list ${serialized.manifest.length} tensors; ${IMAGE_ENSEMBLE_ARCH} needs a multiple of ${members.length}.`);
+      if (!Number.isInteger(per))
+        throw new Error(`Model weights list ${serialized.manifest.length} tensors; ${IMAGE_ENSEMBLE_ARCH} needs a multiple of ${members.length}.`);
       const bytes = new Uint8Array(serialized.weights);
       let o = 0;
       members.forEach((m, i) => {

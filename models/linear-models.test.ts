@@ -90,7 +90,10 @@ describe('linear solver', () => {
 
   it('converges: the gradient at the solution is near zero and a weaker penalty fits the training set better', () => {
     const { inputs, labels } = xor(80, 5);
-    const rows = toSparseRows(inputs.map((v) => ({ indices: [0, 1, 2], values: v })), 3);
+    const rows = toSparseRows(
+      inputs.map((v) => ({ indices: [0, 1, 2], values: v })),
+      3,
+    );
     const strong = fitLinear(rows, labels, 2, { C: 0.01 });
     const weak = fitLinear(rows, labels, 2, { C: 100 });
     expect(strong.converged && weak.converged).toBe(true);
@@ -183,7 +186,16 @@ describe('model selection', () => {
     const sel = await crossValidate({ base, candidates, inputs, labels, maxFolds: 3, maxLabels: 1000, seed: 2, run, foldsFor: defaultFoldsFor('text') });
     expect(sel.name).toBe('tfidf-lr');
     expect(sel.scores.find((s) => s.name === 'tfidf-lr')!.mean).toBeGreaterThan(sel.scores.find((s) => s.name === 'ngram-mlp')!.mean);
-    const fb = await crossValidate({ base, candidates, inputs: inputs.slice(0, 7), labels: Int32Array.from([0, 1, 2, 3, 4, 5, 0]), maxFolds: 5, maxLabels: 1000, seed: 2, run });
+    const fb = await crossValidate({
+      base,
+      candidates,
+      inputs: inputs.slice(0, 7),
+      labels: Int32Array.from([0, 1, 2, 3, 4, 5, 0]),
+      maxFolds: 5,
+      maxLabels: 1000,
+      seed: 2,
+      run,
+    });
     expect(fb.method).toBe('fallback');
     expect(fb.name).toBe('tfidf-lr');
     expect(fb.reason).toMatch(/fewer than two classes/);

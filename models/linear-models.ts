@@ -218,13 +218,19 @@ export function createTextTfidf(spec: ModelSpec, _seed = 0): LoadableClassifier 
       );
       const rows = vectorize(labelled);
       opts.onProgress?.(0.1, { epoch: 0, loss: Number.NaN });
-      const fit = fitLinear(rows, labels, k, { C, rowWeights: balancedRowWeights(labels, k), maxIterations: opts.epochs ? Math.max(20, opts.epochs * 30) : 300, signal: opts.signal });
+      const fit = fitLinear(rows, labels, k, {
+        C,
+        rowWeights: balancedRowWeights(labels, k),
+        maxIterations: opts.epochs ? Math.max(20, opts.epochs * 30) : 300,
+        signal: opts.signal,
+      });
       core.dim = hashes.length;
       core.kernel = fit.kernel;
       core.bias = fit.bias;
       const finite = Number.isFinite(fit.loss) && core.kernel.every(Number.isFinite);
       let valAccuracy: number | undefined;
-      if (opts.validation) valAccuracy = trainAccuracyAndLoss(softmaxOf(vectorize(texts(opts.validation.inputs).map(termCounts)), core), opts.validation.labels, k).accuracy;
+      if (opts.validation)
+        valAccuracy = trainAccuracyAndLoss(softmaxOf(vectorize(texts(opts.validation.inputs).map(termCounts)), core), opts.validation.labels, k).accuracy;
       opts.onProgress?.(1, { epoch: fit.iterations, loss: fit.loss, valAccuracy });
       return { epochs: fit.iterations, loss: fit.loss, valAccuracy, finite };
     },
@@ -281,7 +287,10 @@ export function createTextTfidf(spec: ModelSpec, _seed = 0): LoadableClassifier 
       if (lo.length !== V || w.length !== V || kernel.length !== V * k || bias.length !== k) {
         throw new Error(`Model weights of ${arch} have inconsistent shapes for ${V} terms and ${k} classes.`);
       }
-      setVocabulary(Uint32Array.from(hi, (h, i) => ((h << 16) | lo[i]) >>> 0), w);
+      setVocabulary(
+        Uint32Array.from(hi, (h, i) => ((h << 16) | lo[i]) >>> 0),
+        w,
+      );
       core.dim = V;
       core.kernel = kernel;
       core.bias = bias;
@@ -345,7 +354,12 @@ export function createVectorLinear(spec: ModelSpec, _seed = 0): LoadableClassifi
         invStd = Float32Array.from(sq, (s) => (Math.sqrt(s / n) > 1e-6 ? 1 / Math.sqrt(s / n) : 1));
         fitted = Float32Array.of(1);
       }
-      const fit = fitLinear(standardised(vs), labels, k, { C, rowWeights: balancedRowWeights(labels, k), maxIterations: opts.epochs ? Math.max(20, opts.epochs * 30) : 300, signal: opts.signal });
+      const fit = fitLinear(standardised(vs), labels, k, {
+        C,
+        rowWeights: balancedRowWeights(labels, k),
+        maxIterations: opts.epochs ? Math.max(20, opts.epochs * 30) : 300,
+        signal: opts.signal,
+      });
       core.kernel = fit.kernel;
       core.bias = fit.bias;
       const finite = Number.isFinite(fit.loss) && core.kernel.every(Number.isFinite);
@@ -389,7 +403,11 @@ export function createVectorLinear(spec: ModelSpec, _seed = 0): LoadableClassifi
 
     loadWeights(serialized) {
       alive();
-      const [m, s, f, kernel, bias] = readParts(serialized, ['standardize/mean', 'standardize/inv_std', 'standardize/fitted', 'linear/kernel', 'linear/bias'], arch);
+      const [m, s, f, kernel, bias] = readParts(
+        serialized,
+        ['standardize/mean', 'standardize/inv_std', 'standardize/fitted', 'linear/kernel', 'linear/bias'],
+        arch,
+      );
       if (m.length !== dim || s.length !== dim || kernel.length !== dim * k || bias.length !== k) {
         throw new Error(`Model weights of ${arch} do not fit dim ${dim} and ${k} classes.`);
       }

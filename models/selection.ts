@@ -186,7 +186,12 @@ export function stratifiedSubsample(labels: ArrayLike<number>, max: number, seed
 }
 
 /** Trains `spec` on the rows and returns probabilities of `test` rows (n*k). */
-export type FoldRunner = (spec: ModelSpec, train: { inputs: ModelInput[]; labels: Int32Array }, test: ModelInput[], options: Pick<FitOptions, 'epochs' | 'seed'>) => Promise<Float32Array>;
+export type FoldRunner = (
+  spec: ModelSpec,
+  train: { inputs: ModelInput[]; labels: Int32Array },
+  test: ModelInput[],
+  options: Pick<FitOptions, 'epochs' | 'seed'>,
+) => Promise<Float32Array>;
 
 export interface CrossValidateOptions {
   base: ModelSpec;
@@ -258,12 +263,27 @@ export async function crossValidate(o: CrossValidateOptions): Promise<SelectionR
         te.map((i) => inputs[i]),
         { ...c.cvOptions, seed: o.seed + 101 * f },
       );
-      accs.push(accuracyOf(probs, Int32Array.from(te, (i) => labels[i]), k));
+      accs.push(
+        accuracyOf(
+          probs,
+          Int32Array.from(te, (i) => labels[i]),
+          k,
+        ),
+      );
       o.onProgress?.(++done / total);
     }
     const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
     const sd = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, accs.length - 1));
-    scores.push({ candidate: candidateKey(c), name: c.name, arch: c.arch, ...(c.params?.C !== undefined ? { C: c.params.C } : {}), mean, sd, k: accs.length, folds: accs });
+    scores.push({
+      candidate: candidateKey(c),
+      name: c.name,
+      arch: c.arch,
+      ...(c.params?.C !== undefined ? { C: c.params.C } : {}),
+      mean,
+      sd,
+      k: accs.length,
+      folds: accs,
+    });
   }
   // Candidates are compared on the folds they all ran (paired: same held-out items).
   const common = Math.min(...o.candidates.map(foldsOf));

@@ -82,7 +82,10 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
         (p) => void progress((run + p * 0.9) / runs).catch(() => {}),
       );
       const ref = { key: `audit:${job.id}:${r}:${f}`, load: async () => blob };
-      const held = await ctx.runner.predict(ref, heldIdx.map((i) => inputOf(pool[i])));
+      const held = await ctx.runner.predict(
+        ref,
+        heldIdx.map((i) => inputOf(pool[i])),
+      );
       heldIdx.forEach((i, j) => {
         for (let c = 0; c < k; c++) probs[i * k + c] += held[j * k + c] / repeats;
       });
@@ -97,11 +100,20 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
   const ordered = [...pool, ...evaluation];
   const given = Int32Array.from(ordered, (e) => index.get(e.label) ?? 0);
   const issues = findLabelIssues(probs, given, k, { farBelow: settings.disputeBelow });
-  const disputes = issues.map((i) => ({ itemId: ordered[i.index].id, givenLabel: ordered[i.index].label, suggested: project.labels[i.suggested], score: i.score }));
+  const disputes = issues.map((i) => ({
+    itemId: ordered[i.index].id,
+    givenLabel: ordered[i.index].label,
+    suggested: project.labels[i.suggested],
+    score: i.score,
+  }));
   const flagged = await transactionWithRetry(ctx.db, async (tx) => {
     const n = await replaceDisputes(tx, project.id, disputes);
     if (disputes.length)
-      await emitWebhookEvent(tx, project.id, 'label.disputed', { jobId: job.id, disputed: disputes.length, items: disputes.slice(0, 100).map(({ score: _s, ...d }) => d) });
+      await emitWebhookEvent(tx, project.id, 'label.disputed', {
+        jobId: job.id,
+        disputed: disputes.length,
+        items: disputes.slice(0, 100).map(({ score: _s, ...d }) => d),
+      });
     return n;
   });
   return { modelVersion: null, flagged };

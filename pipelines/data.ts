@@ -105,7 +105,12 @@ export async function deleteItem(ctx: PipelineContext, project: ProjectRow, keyI
   const row = await ctx.db.transaction(async (tx) => {
     const r = await deleteItemRow(tx, project.id, itemId);
     if (!r) throw new NotFoundError('Item');
-    await recordAudit(tx, { projectId: project.id, keyId, action: 'item.delete', details: { itemId: r.id, externalId: r.externalId, split: r.split, label: r.label } });
+    await recordAudit(tx, {
+      projectId: project.id,
+      keyId,
+      action: 'item.delete',
+      details: { itemId: r.id, externalId: r.externalId, split: r.split, label: r.label },
+    });
     return r;
   });
   if ((row.split === 'gold' || row.holdout) && row.label !== null && project.activeVersion !== null) await enqueuePrelabel(ctx, project.id);
@@ -144,13 +149,19 @@ export async function changeLabels(ctx: PipelineContext, project: ProjectRow, ke
       if (seen.has(n)) problems.push(`"${n}" would be a class twice.`);
       seen.add(n);
     }
-    if (problems.length) throw new ValidationError(`The class change is not valid: ${[...new Set(problems)].join(' ')}`, { problems: [...new Set(problems)] }, 'invalid_label_change');
+    if (problems.length)
+      throw new ValidationError(
+        `The class change is not valid: ${[...new Set(problems)].join(' ')}`,
+        { problems: [...new Set(problems)] },
+        'invalid_label_change',
+      );
     const relabelled: Record<string, number> = {};
     // Two steps through temporary names would allow swaps; a plain rename to a free name needs only one.
     for (const [from, to] of rename) relabelled[from] = await renameLabel(tx, project.id, from, to);
     await setProjectLabels(tx, project.id, after);
     if (add.length) await recordAudit(tx, { projectId: project.id, keyId, action: 'labels.add', details: { added: add } });
-    if (rename.length) await recordAudit(tx, { projectId: project.id, keyId, action: 'labels.rename', details: { rename: Object.fromEntries(rename), items: relabelled } });
+    if (rename.length)
+      await recordAudit(tx, { projectId: project.id, keyId, action: 'labels.rename', details: { rename: Object.fromEntries(rename), items: relabelled } });
     return { ...current, labels: after };
   });
   // Renamed gold labels change the gold set's fingerprint: the versions are re-scored under the new names.
@@ -170,7 +181,8 @@ export async function retrainNeeded(ctx: PipelineContext, project: ProjectRow): 
 export async function readAuditLog(ctx: PipelineContext, project: ProjectRow, q: { limit: number; cursor?: string }) {
   let before: number | undefined;
   if (q.cursor !== undefined) {
-    if (!/^\d{1,15}$/.test(q.cursor)) throw new ValidationError('The cursor is not valid: pass the nextCursor of a previous answer.', undefined, 'invalid_cursor');
+    if (!/^\d{1,15}$/.test(q.cursor))
+      throw new ValidationError('The cursor is not valid: pass the nextCursor of a previous answer.', undefined, 'invalid_cursor');
     before = Number(q.cursor);
   }
   const rows = await auditPage(ctx.db, project.id, before, q.limit + 1);
@@ -180,5 +192,3 @@ export async function readAuditLog(ctx: PipelineContext, project: ProjectRow, q:
     nextCursor: rows.length > q.limit ? String(page[page.length - 1].id) : null,
   };
 }
-
-

@@ -95,14 +95,39 @@ export function jsonLine(project: ProjectRow, r: ExportItemRow, opts: ExportOpti
 
 /** The CSV columns of a project: the common ones, then its modality's data column(s). */
 export function csvColumns(project: ProjectRow, opts: ExportOptions = {}): (keyof ExportRow)[] {
-  const common: (keyof ExportRow)[] = ['id', 'externalId', 'split', 'label', 'source', 'predictedLabel', 'confidence', 'modelVersion', 'holdout', 'meta', 'labels'];
-  const data: (keyof ExportRow)[] = project.modality === 'text' ? ['text'] : project.modality === 'vector' ? ['vector'] : opts.includeMedia ? ['mediaUrl', 'image'] : ['mediaUrl'];
+  const common: (keyof ExportRow)[] = [
+    'id',
+    'externalId',
+    'split',
+    'label',
+    'source',
+    'predictedLabel',
+    'confidence',
+    'modelVersion',
+    'holdout',
+    'meta',
+    'labels',
+  ];
+  const data: (keyof ExportRow)[] =
+    project.modality === 'text' ? ['text'] : project.modality === 'vector' ? ['vector'] : opts.includeMedia ? ['mediaUrl', 'image'] : ['mediaUrl'];
   return [...common, ...data];
 }
 
 /** A CSV row: strings as themselves, nested values (meta, labels, vector) as their JSON text. */
 function csvRow(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): string {
-  const values: unknown[] = [r.id, r.externalId, r.split, r.label, r.labelSource, r.predLabel, r.confidence, r.predVersion, r.holdout, r.metaJson, r.labelsJson];
+  const values: unknown[] = [
+    r.id,
+    r.externalId,
+    r.split,
+    r.label,
+    r.labelSource,
+    r.predLabel,
+    r.confidence,
+    r.predVersion,
+    r.holdout,
+    r.metaJson,
+    r.labelsJson,
+  ];
   if (project.modality === 'text') values.push(r.text ?? '');
   else if (project.modality === 'vector') values.push(r.vectorJson);
   else {

@@ -13,18 +13,7 @@ import type { DemoImages } from './demo.ts';
 const gunzip = promisify(gunzipCb);
 
 /** Fashion-MNIST class names; a label id is an index into this list. */
-export const FASHION_MNIST_LABELS = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-] as const;
+export const FASHION_MNIST_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
 
 /** A parsed IDX array: `dims` as stored, `data` the row-major unsigned bytes. */
 export interface IdxArray {

@@ -109,45 +109,47 @@ async function ingest(
   type Candidate = { index: number; it: z.infer<typeof itemSchema>; data?: PreparedItem };
   const candidates: Candidate[] = [];
   // Checking envelopes (and text and vectors) is main-thread work: sliced, so annotators' requests are served in between.
-  await ctx.work.add(() => forEachSliced(raw, (value, index) => {
-    if (preRejected.has(index)) return;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      rejected.push({ index, error: 'An item must be a JSON object.' });
-      return;
-    }
-    const env = itemSchema.safeParse(value);
-    if (!env.success) {
-      rejected.push({ index, error: env.error.issues.map((i) => `${i.path.join('.') || 'item'}: ${i.message}`).join('; ') });
-      return;
-    }
-    const it = env.data;
-    if (it.label !== undefined && !labelSet.has(it.label)) {
-      rejected.push({ index, error: `Unknown label "${it.label}"; this project's labels are: ${project.labels.join(', ')}.` });
-      return;
-    }
-    if (it.split === 'gold' && it.label === undefined) {
-      rejected.push({ index, error: 'A gold item must carry its label.' });
-      return;
-    }
-    if (project.modality === 'image') {
-      try {
-        checkImageItemFields(value as Record<string, unknown>);
-        if (it.url !== undefined && !opts.pending?.has(index) && (it.image !== undefined || it.pixels !== undefined))
-          throw new ValidationError('Send one of "image", "pixels" or "url", not several.');
-      } catch (e) {
-        rejected.push({ index, error: errorMessage(e) });
+  await ctx.work.add(() =>
+    forEachSliced(raw, (value, index) => {
+      if (preRejected.has(index)) return;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        rejected.push({ index, error: 'An item must be a JSON object.' });
         return;
       }
-      candidates.push({ index, it });
-      return;
-    }
-    try {
-      if (it.url !== undefined) throw new ValidationError('"url" is for image projects.');
-      candidates.push({ index, it, data: prepareItemData(value as Record<string, unknown>, project.modality, settings) });
-    } catch (e) {
-      rejected.push({ index, error: errorMessage(e) });
-    }
-  }));
+      const env = itemSchema.safeParse(value);
+      if (!env.success) {
+        rejected.push({ index, error: env.error.issues.map((i) => `${i.path.join('.') || 'item'}: ${i.message}`).join('; ') });
+        return;
+      }
+      const it = env.data;
+      if (it.label !== undefined && !labelSet.has(it.label)) {
+        rejected.push({ index, error: `Unknown label "${it.label}"; this project's labels are: ${project.labels.join(', ')}.` });
+        return;
+      }
+      if (it.split === 'gold' && it.label === undefined) {
+        rejected.push({ index, error: 'A gold item must carry its label.' });
+        return;
+      }
+      if (project.modality === 'image') {
+        try {
+          checkImageItemFields(value as Record<string, unknown>);
+          if (it.url !== undefined && !opts.pending?.has(index) && (it.image !== undefined || it.pixels !== undefined))
+            throw new ValidationError('Send one of "image", "pixels" or "url", not several.');
+        } catch (e) {
+          rejected.push({ index, error: errorMessage(e) });
+          return;
+        }
+        candidates.push({ index, it });
+        return;
+      }
+      try {
+        if (it.url !== undefined) throw new ValidationError('"url" is for image projects.');
+        candidates.push({ index, it, data: prepareItemData(value as Record<string, unknown>, project.modality, settings) });
+      } catch (e) {
+        rejected.push({ index, error: errorMessage(e) });
+      }
+    }),
+  );
   if (project.modality === 'image') {
     // Images are decoded by sharp in libuv's threadpool, a few at a time: the event loop stays free.
     await mapLimited(candidates, IMAGE_CONCURRENCY, async (c) => {
@@ -220,8 +222,14 @@ async function ingest(
     const batchHasGold = prepared.some((p) => p.row.split === 'gold');
     if (batchHasGold) await releaseHoldout(tx, project.id);
     const reserve = settings.goldFraction > 0 && !batchHasGold && !(await hasImportedGold(tx, project.id));
-    if (reserve) for (const p of prepared) if (p.row.split === 'pool' && p.label === undefined && unitHash(`${settings.seed}:holdout:${p.row.externalId ?? p.row.id}`) < settings.goldFraction) p.row.holdout = true;
-    const ids = await insertItems(tx, prepared.map((p) => p.row));
+    if (reserve)
+      for (const p of prepared)
+        if (p.row.split === 'pool' && p.label === undefined && unitHash(`${settings.seed}:holdout:${p.row.externalId ?? p.row.id}`) < settings.goldFraction)
+          p.row.holdout = true;
+    const ids = await insertItems(
+      tx,
+      prepared.map((p) => p.row),
+    );
     await insertLabelRows(
       tx,
       prepared

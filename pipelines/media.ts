@@ -110,7 +110,10 @@ async function pixelsToPng(raw: Record<string, unknown>): Promise<Buffer> {
   const c = raw.channels === undefined ? 1 : raw.channels;
   // The old decoder checks the array (lengths, values, the 0..1 scale rule) and gives it back at its own size.
   const target = { width: Number(w), height: Number(h), channels: c === 1 ? 1 : 3 } as const;
-  const native = decodeImageInput(raw, Number.isSafeInteger(target.width) && Number.isSafeInteger(target.height) ? target : { width: 1, height: 1, channels: 1 });
+  const native = decodeImageInput(
+    raw,
+    Number.isSafeInteger(target.width) && Number.isSafeInteger(target.height) ? target : { width: 1, height: 1, channels: 1 },
+  );
   return encodePng(native, target.width, target.height, target.channels);
 }
 
@@ -119,7 +122,11 @@ function checkImageFields(raw: Record<string, unknown>): void {
   const hasPixels = raw.pixels !== undefined && raw.pixels !== null;
   if (hasImage && hasPixels) throw new ValidationError('Send either "image" or "pixels", not both.', { reason: 'ambiguous_input' }, 'invalid_image');
   if (!hasImage && !hasPixels)
-    throw new ValidationError('Image items need "image" (base64 JPEG, PNG, WebP, GIF or TIFF), "pixels" (with "width" and "height"), "url", or a file.', { reason: 'missing_input' }, 'invalid_image');
+    throw new ValidationError(
+      'Image items need "image" (base64 JPEG, PNG, WebP, GIF or TIFF), "pixels" (with "width" and "height"), "url", or a file.',
+      { reason: 'missing_input' },
+      'invalid_image',
+    );
 }
 
 /** The bytes of `{image}` or `{pixels}`, checked; the format the data: URL declared, if any. */
@@ -161,11 +168,19 @@ async function prepare(ctx: Pick<PipelineContext, 'media'>, source: ImageSource,
     declared = source.trustBytes ? null : typeOfFileName(source.name);
     what = 'its file name says';
     if (declared === undefined)
-      throw new ValidationError('Not an image file name (JPEG, PNG, WebP, GIF or TIFF), nor .jsonl or .csv.', { reason: 'unsupported_format' }, 'invalid_image');
+      throw new ValidationError(
+        'Not an image file name (JPEG, PNG, WebP, GIF or TIFF), nor .jsonl or .csv.',
+        { reason: 'unsupported_format' },
+        'invalid_image',
+      );
   }
   const p = await processImage(input, targetOf(s), s.imageFit);
   if (declared && declared !== p.contentType)
-    throw new ValidationError(`The bytes are ${p.contentType} but ${what} ${declared}.`, { reason: 'format_mismatch', declared, found: p.contentType }, 'invalid_image');
+    throw new ValidationError(
+      `The bytes are ${p.contentType} but ${what} ${declared}.`,
+      { reason: 'format_mismatch', declared, found: p.contentType },
+      'invalid_image',
+    );
   const spill = async (bytes: Buffer | undefined) => {
     if (!bytes) return undefined;
     const t = await ctx.media.tempFile();
@@ -256,7 +271,7 @@ export async function openItemMedia(ctx: PipelineContext, projectId: string, ite
   if (ref) {
     const variant: MediaVariant = size !== 'original' && ref[size] ? size : 'original';
     const obj = await ctx.media.open(projectId, ref.id, variant);
-    if (!obj) throw new NotFoundError('The item\'s media');
+    if (!obj) throw new NotFoundError("The item's media");
     return { ...obj, contentType: variant === 'original' ? ref.type : DERIVED_CONTENT_TYPE, etag: `"${ref.id.slice(0, 32)}-${variant}"` };
   }
   if (typeof item.data.image === 'string') {

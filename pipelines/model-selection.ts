@@ -93,7 +93,12 @@ export async function chooseModel(ctx: PipelineContext, o: ChooseModelInput): Pr
     foldsFor: defaultFoldsFor(o.modality, Math.min(o.labels.length, CV_MAX_LABELS[o.modality])),
     onProgress: o.onProgress,
     run: async (spec, train, test, options) => {
-      const { blob } = await ctx.runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { ...options, ...(unlabeled.length ? { unlabeled } : {}) } });
+      const { blob } = await ctx.runner.train({
+        spec,
+        inputs: train.inputs,
+        labels: train.labels,
+        options: { ...options, ...(unlabeled.length ? { unlabeled } : {}) },
+      });
       return ctx.runner.predict({ key: `${o.jobKey}:cv${fits++}`, load: async () => blob }, test);
     },
   });

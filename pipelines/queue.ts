@@ -71,7 +71,10 @@ export async function leaseQueue(
   const expiresAt = new Date(now.getTime() + (settings.leaseSeconds ?? ctx.config.leaseSeconds) * 1000);
   if (opts.kind === 'disputed') {
     const rows = await transactionWithRetry(ctx.db, (tx) => leaseDisputed(tx, { projectId: project.id, keyId, limit: opts.limit, now, expiresAt }));
-    const who = await latestLabellers(ctx.db, rows.map((r) => r.id));
+    const who = await latestLabellers(
+      ctx.db,
+      rows.map((r) => r.id),
+    );
     return toEntries(ctx, project, rows, (r) => ({
       label: r.label ?? '',
       by: who.get(r.id)?.name ?? null,
@@ -92,9 +95,7 @@ export async function leaseQueue(
     strategy !== 'random' &&
     (project.activeVersion === null ||
       (!explicit &&
-        (coldStartLabels === 'proof'
-          ? !coldStartProven(await activeGold(ctx, project), project.labels.length, humanLabels)
-          : humanLabels < coldStartLabels)));
+        (coldStartLabels === 'proof' ? !coldStartProven(await activeGold(ctx, project), project.labels.length, humanLabels) : humanLabels < coldStartLabels)));
   if (coldStart) {
     // Cold start: no model yet, or too few labels for its uncertainty to mean much. Spread the labels over
     // the data: with a cold-start phase, typical items of the clusters the labels do not cover yet; for the
@@ -121,8 +122,16 @@ export async function leaseQueue(
   if (strategy === 'diverse' && project.activeVersion !== null && !coldStart) {
     const pool = await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: Math.max(DIVERSE_CANDIDATES_PER_ITEM * opts.limit, 100) });
     if (pool.length > opts.limit) {
-      const emb = await ctx.runner.embed(versionRef(ctx, project.id, project.activeVersion), pool.map((r) => modelInputOf(r, project.modality)));
-      candidates = diverseBatch(emb.data, emb.dim, pool.map((r) => r.uncertainty ?? 1), opts.limit).map((i) => pool[i].id);
+      const emb = await ctx.runner.embed(
+        versionRef(ctx, project.id, project.activeVersion),
+        pool.map((r) => modelInputOf(r, project.modality)),
+      );
+      candidates = diverseBatch(
+        emb.data,
+        emb.dim,
+        pool.map((r) => r.uncertainty ?? 1),
+        opts.limit,
+      ).map((i) => pool[i].id);
     }
   }
   // Class-balance guard: a class with almost no human labels gets a few slots for the items the model
@@ -150,7 +159,9 @@ export async function leaseQueue(
     if (m > 0) {
       const main = candidates ?? (await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit })).map((r) => r.id);
       const taken = new Set(main.slice(0, opts.limit - m));
-      const random = (await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit + m })).map((r) => r.id).filter((id) => !taken.has(id));
+      const random = (await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit + m }))
+        .map((r) => r.id)
+        .filter((id) => !taken.has(id));
       candidates = mixExploration(main, random.slice(0, m), opts.limit);
     }
   }
@@ -196,8 +207,15 @@ async function coverageFeatures(
   if (project.activeVersion === null)
     return rawFeatures(rows, project.modality, { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels });
   const version = project.activeVersion;
-  const emb = await ctx.embeddings.get(project.id, version, rows.map((r) => r.id), (missing) =>
-    ctx.runner.embed(versionRef(ctx, project.id, version), missing.map((i) => modelInputOf(rows[i], project.modality))),
+  const emb = await ctx.embeddings.get(
+    project.id,
+    version,
+    rows.map((r) => r.id),
+    (missing) =>
+      ctx.runner.embed(
+        versionRef(ctx, project.id, version),
+        missing.map((i) => modelInputOf(rows[i], project.modality)),
+      ),
   );
   normaliseRows(emb.data, emb.dim);
   return emb;
@@ -209,7 +227,14 @@ async function toEntries(
   rows: ItemRow[],
   dispute?: (r: ItemRow) => NonNullable<QueueEntry['dispute']>,
 ): Promise<QueueEntry[]> {
-  const preds = project.activeVersion === null ? new Map() : await predictionsFor(ctx.db, rows.map((r) => r.id), project.activeVersion);
+  const preds =
+    project.activeVersion === null
+      ? new Map()
+      : await predictionsFor(
+          ctx.db,
+          rows.map((r) => r.id),
+          project.activeVersion,
+        );
   return rows.map((r) => {
     const p = preds.get(r.id);
     return {

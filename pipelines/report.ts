@@ -56,10 +56,18 @@ export type ReportedGold = GoldMetrics & { interval: [number, number] | null; cu
  * A version's best-known score: on the current gold set when re-scored since it last changed, else the latest
  * score it has (a re-score on the current set, then the training-time one), flagged as not current.
  */
-export function scoreOf(v: ModelVersionSummary, currentHash: string): { gold: GoldMetrics; n: number; accuracy: number | null; interval: [number, number] | null; currentGoldSet: boolean } {
+export function scoreOf(
+  v: ModelVersionSummary,
+  currentHash: string,
+): { gold: GoldMetrics; n: number; accuracy: number | null; interval: [number, number] | null; currentGoldSet: boolean } {
   const cur = v.metrics.current as CurrentGoldScore | undefined;
-  const gold = (cur?.gold ?? (v.metrics.gold as GoldMetrics | undefined)) ?? { n: 0, accuracy: null, perClass: {}, confusion: [], ece: null, calibration: [] };
-  const interval = cur ? cur.interval : accuracyInterval(gold.confusion.reduce((s, row, i) => s + (row[i] ?? 0), 0), gold.n);
+  const gold = cur?.gold ?? (v.metrics.gold as GoldMetrics | undefined) ?? { n: 0, accuracy: null, perClass: {}, confusion: [], ece: null, calibration: [] };
+  const interval = cur
+    ? cur.interval
+    : accuracyInterval(
+        gold.confusion.reduce((s, row, i) => s + (row[i] ?? 0), 0),
+        gold.n,
+      );
   return { gold, n: gold.n, accuracy: gold.accuracy, interval, currentGoldSet: cur?.goldSet === currentHash };
 }
 
@@ -91,7 +99,13 @@ export async function metricsReport(ctx: PipelineContext, project: ProjectRow): 
       goldItemsAboveThreshold: plan?.gold.n ?? 0,
       ...(plan?.reason ? { reason: plan.reason } : plan ? {} : { reason: 'no model yet' }),
     },
-    labels: { human: counts.human + counts.imported, auto: counts.autoLabeled, pending: counts.pending, imported: counts.imported, disputed: await countDisputed(ctx.db, project.id) },
+    labels: {
+      human: counts.human + counts.imported,
+      auto: counts.autoLabeled,
+      pending: counts.pending,
+      imported: counts.imported,
+      disputed: await countDisputed(ctx.db, project.id),
+    },
     history: versions
       .filter((v) => v.status === 'ready')
       .reverse()
@@ -115,7 +129,8 @@ export async function metricsReport(ctx: PipelineContext, project: ProjectRow): 
 export async function modelsReport(ctx: PipelineContext, project: ProjectRow) {
   // One snapshot: a training that commits its version (and activates it) between two separate reads would
   // otherwise answer the old active version beside a list that already holds the new one.
-  const { active, versions } = await transactionWithRetry(ctx.db, 
+  const { active, versions } = await transactionWithRetry(
+    ctx.db,
     async (tx) => ({ active: (await findProject(tx, project.id))?.activeVersion ?? null, versions: await listVersions(tx, project.id) }),
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
@@ -161,7 +176,8 @@ export async function activateVersion(ctx: PipelineContext, project: ProjectRow,
     await lockProject(tx, project.id);
     const v = await findVersion(tx, project.id, version);
     if (!v) throw new NotFoundError(`Model version ${version}`);
-    if (v.status !== 'ready') throw new ValidationError(`Model version ${version} was rejected (${v.status}) and cannot be activated.`, undefined, 'version_not_ready');
+    if (v.status !== 'ready')
+      throw new ValidationError(`Model version ${version} was rejected (${v.status}) and cannot be activated.`, undefined, 'version_not_ready');
     await setActiveVersion(tx, project.id, version);
     await emitWebhookEvent(tx, project.id, 'version.activated', { version, reason: 'activated', previous: project.activeVersion });
   });
@@ -191,7 +207,13 @@ export function confusedPairs(confusion: number[][], labels: string[], limit = 5
     row.forEach((count, p) => {
       if (p === t || count === 0 || support === 0) return;
       const rate = count / support;
-      out.push({ label: labels[t], predicted: labels[p], count, rate: Math.round(rate * 1e4) / 1e4, text: `${labels[t]} → ${labels[p]}: ${Math.round(rate * 100)}% of ${labels[t]} gold items` });
+      out.push({
+        label: labels[t],
+        predicted: labels[p],
+        count,
+        rate: Math.round(rate * 1e4) / 1e4,
+        text: `${labels[t]} → ${labels[p]}: ${Math.round(rate * 100)}% of ${labels[t]} gold items`,
+      });
     });
   });
   return out.sort((a, b) => b.rate - a.rate || b.count - a.count).slice(0, limit);

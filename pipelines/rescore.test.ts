@@ -23,9 +23,17 @@ describe('accuracyInterval', () => {
 
 describe('fingerprintOf', () => {
   it('depends on the items and their labels, not on their order', () => {
-    const a = [{ id: 'x', label: 'cat' }, { id: 'y', label: 'dog' }];
+    const a = [
+      { id: 'x', label: 'cat' },
+      { id: 'y', label: 'dog' },
+    ];
     expect(fingerprintOf(a)).toBe(fingerprintOf([...a].reverse()));
-    expect(fingerprintOf(a)).not.toBe(fingerprintOf([{ id: 'x', label: 'dog' }, { id: 'y', label: 'dog' }]));
+    expect(fingerprintOf(a)).not.toBe(
+      fingerprintOf([
+        { id: 'x', label: 'dog' },
+        { id: 'y', label: 'dog' },
+      ]),
+    );
     expect(fingerprintOf(a)).not.toBe(fingerprintOf(a.slice(1)));
   });
 });

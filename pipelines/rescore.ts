@@ -73,7 +73,12 @@ export async function rescoreVersions(ctx: PipelineContext, project: ProjectRow)
       probs = new Float32Array(gold.length * k);
       for (let i = 0; i < gold.length; i++) probs.set(out.subarray(i * kv, i * kv + Math.min(kv, k)), i * k);
     }
-    await setCurrentGoldScore(ctx.db, project.id, v.version, currentScore(goldSet, goldMetrics(probs, truth, project.labels)) as unknown as Record<string, unknown>);
+    await setCurrentGoldScore(
+      ctx.db,
+      project.id,
+      v.version,
+      currentScore(goldSet, goldMetrics(probs, truth, project.labels)) as unknown as Record<string, unknown>,
+    );
     done.push(v.version);
   }
   return done;

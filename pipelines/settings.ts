@@ -14,11 +14,16 @@ export const projectSettingsSchema = z
   .object({
     imageWidth: z.number().int().min(4).max(512).default(28).describe('Images are resized to this width before the model sees them.'),
     imageHeight: z.number().int().min(4).max(512).default(28).describe('Images are resized to this height.'),
-    channels: z.union([z.literal(1), z.literal(3)]).default(1).describe('1 = grayscale, 3 = RGB.'),
+    channels: z
+      .union([z.literal(1), z.literal(3)])
+      .default(1)
+      .describe('1 = grayscale, 3 = RGB.'),
     imageFit: z
       .enum(['letterbox', 'crop'])
       .default('letterbox')
-      .describe('How a picture of another shape becomes the model input: letterbox (whole picture, padded with black) or crop (centre crop). Fixed at creation.'),
+      .describe(
+        'How a picture of another shape becomes the model input: letterbox (whole picture, padded with black) or crop (centre crop). Fixed at creation.',
+      ),
     urlImport: z
       .object({
         allowHosts: z
@@ -26,7 +31,13 @@ export const projectSettingsSchema = z
           .max(100)
           .default([])
           .describe('Host names (exact, or "*.example.com" for its subdomains) that {"url": ...} items may be fetched from; empty turns URL import off.'),
-        maxBytes: z.number().int().min(1024).max(200 * 1024 * 1024).default(50 * 1024 * 1024).describe('Largest file fetched, in bytes.'),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(200 * 1024 * 1024)
+          .default(50 * 1024 * 1024)
+          .describe('Largest file fetched, in bytes.'),
         timeoutMs: z.number().int().min(100).max(120_000).default(15_000).describe('Longest a fetch may take, in milliseconds.'),
       })
       .strict()
@@ -45,13 +56,26 @@ export const projectSettingsSchema = z
       .min(0)
       .max(1_000_000)
       .optional()
-      .describe('Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model\'s uncertainty is mostly noise). Default for images: until the model proves itself on held-out labels (docs/active-learning.md); 0 (uncertainty from the first model on) for text and vectors.'),
+      .describe(
+        "Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model's uncertainty is mostly noise). Default for images: until the model proves itself on held-out labels (docs/active-learning.md); 0 (uncertainty from the first model on) for text and vectors.",
+      ),
     retrainEvery: z.number().int().min(0).max(1_000_000).default(50).describe('Retrain automatically after this many new human labels; 0 turns it off.'),
     goldFraction: z.number().min(0).max(0.5).default(0.1).describe('Share of the pool reserved as held-out evaluation data when no gold set was imported.'),
     minLabelsToTrain: z.number().int().min(2).max(1_000_000).default(10).describe('Training needs at least this many human labels over at least 2 classes.'),
-    leaseSeconds: z.number().int().min(5).max(7 * 24 * 3600).optional().describe('Queue lease length; defaults to the server setting (10 minutes).'),
+    leaseSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(7 * 24 * 3600)
+      .optional()
+      .describe('Queue lease length; defaults to the server setting (10 minutes).'),
     epochs: z.number().int().min(1).max(1000).optional().describe('Training epochs (default: chosen by the model).'),
-    learningRate: z.number().gt(0).max(1e38).optional().describe('Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated.'),
+    learningRate: z
+      .number()
+      .gt(0)
+      .max(1e38)
+      .optional()
+      .describe('Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated.'),
     autoLabel: z
       .object({
         enabled: z.boolean().default(false).describe('Label confident pool items automatically.'),
@@ -60,7 +84,13 @@ export const projectSettingsSchema = z
       })
       .strict()
       .default({ enabled: false, targetAccuracy: 0.95, confidenceLevel: 0.95 }),
-    auditEvery: z.number().int().min(0).max(1_000_000).default(200).describe('Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.'),
+    auditEvery: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(200)
+      .describe('Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.'),
     disputeBelow: z
       .number()
       .gt(0)
@@ -85,7 +115,13 @@ export const projectSettingsSchema = z
       .describe(
         "Which model to train: 'auto' picks among the modality's candidates by k-fold cross-validation on the human labels at each retrain (images: when the labels have doubled since the last pick); or a candidate to force: text 'tfidf-lr', 'ngram-mlp', 'ngram-lex'; vectors 'linear', 'mlp'; images 'cnn', 'cnn-ensemble'.",
       ),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1)
+      .describe('Seed for model initialisation and sampling.'),
   })
   .strict();
 

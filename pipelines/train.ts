@@ -105,9 +105,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const labels = Int32Array.from(all, (e) => index.get(e.label) ?? 0);
   await progress(0.02);
   // The model may also learn from unlabelled pool items directly (consistency, statistics).
-  const unlabeled = settings.semiSupervised
-    ? (await unlabelledSample(ctx.db, project.id, UNLABELED_SAMPLE)).map((r) => modelInputOf(r, project.modality))
-    : [];
+  const unlabeled = settings.semiSupervised ? (await unlabelledSample(ctx.db, project.id, UNLABELED_SAMPLE)).map((r) => modelInputOf(r, project.modality)) : [];
   // Which candidate: forced by settings.model, or cross-validated on the human labels only (pseudo-labels
   // come from the previous model and would flatter it). Labels that cannot support k folds fall back with
   // the reason recorded, never an error.
@@ -146,7 +144,12 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       gold.map((g) => modelInputOf(g, project.modality)),
     );
     finite = finite && probs.every(Number.isFinite);
-    if (finite) metrics = goldMetrics(probs, Int32Array.from(gold, (g) => index.get(g.label) ?? 0), project.labels);
+    if (finite)
+      metrics = goldMetrics(
+        probs,
+        Int32Array.from(gold, (g) => index.get(g.label) ?? 0),
+        project.labels,
+      );
   }
   await progress(0.95);
   const status = finite ? 'ready' : 'rejected';
@@ -171,14 +174,19 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
     });
     if (status === 'ready') {
       await setActiveVersion(tx, project.id, v);
-      await emitWebhookEvent(tx, project.id, 'version.activated', { version: v, reason: 'trained', jobId: job.id, goldAccuracy: metrics?.accuracy ?? null, humanLabels: examples.length });
+      await emitWebhookEvent(tx, project.id, 'version.activated', {
+        version: v,
+        reason: 'trained',
+        jobId: job.id,
+        goldAccuracy: metrics?.accuracy ?? null,
+        humanLabels: examples.length,
+      });
     }
     return v;
   });
   if (status === 'ready') {
     await enqueuePrelabel(ctx, project.id);
     await maybeAutoAudit(ctx, project, examples.length);
-  }
-  else throw new Error(`training produced a non-finite loss or output; version ${version} was stored as rejected and not activated`);
+  } else throw new Error(`training produced a non-finite loss or output; version ${version} was stored as rejected and not activated`);
   return { modelVersion: version, status, gold: metrics, selection };
 }

@@ -125,7 +125,13 @@ export async function fetchImage<T>(
           const status = res.statusCode ?? 0;
           if (status >= 300 && status < 400) {
             res.resume();
-            return reject(new ValidationError(`${rawUrl.slice(0, 200)}: answered a redirect (${status}); redirects are not followed.`, { reason: 'redirect' }, 'invalid_url'));
+            return reject(
+              new ValidationError(
+                `${rawUrl.slice(0, 200)}: answered a redirect (${status}); redirects are not followed.`,
+                { reason: 'redirect' },
+                'invalid_url',
+              ),
+            );
           }
           if (status !== 200) {
             res.resume();
@@ -134,13 +140,26 @@ export async function fetchImage<T>(
           const declared = Number(res.headers['content-length']);
           if (Number.isFinite(declared) && declared > maxBytes) {
             res.destroy();
-            return reject(new ValidationError(`${rawUrl.slice(0, 200)}: ${declared} bytes is more than settings.urlImport.maxBytes (${maxBytes}).`, { reason: 'too_large' }, 'invalid_url'));
+            return reject(
+              new ValidationError(
+                `${rawUrl.slice(0, 200)}: ${declared} bytes is more than settings.urlImport.maxBytes (${maxBytes}).`,
+                { reason: 'too_large' },
+                'invalid_url',
+              ),
+            );
           }
           let seen = 0;
           const limit = new Transform({
             transform(chunk: Buffer, _enc, cb) {
               seen += chunk.length;
-              if (seen > maxBytes) cb(new ValidationError(`${rawUrl.slice(0, 200)}: more than settings.urlImport.maxBytes (${maxBytes}) bytes.`, { reason: 'too_large' }, 'invalid_url'));
+              if (seen > maxBytes)
+                cb(
+                  new ValidationError(
+                    `${rawUrl.slice(0, 200)}: more than settings.urlImport.maxBytes (${maxBytes}) bytes.`,
+                    { reason: 'too_large' },
+                    'invalid_url',
+                  ),
+                );
               else cb(null, chunk);
             },
           });

@@ -71,8 +71,10 @@ export async function checkWebhookUrl(raw: string, allowPrivate: boolean): Promi
   } catch {
     throw new ValidationError('The webhook url is not a valid URL.', undefined, 'invalid_webhook_url');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ValidationError('A webhook url must be http:// or https://.', undefined, 'invalid_webhook_url');
-  if (url.username || url.password) throw new ValidationError('Put no credentials in a webhook url: the signature authenticates Furrow.', undefined, 'invalid_webhook_url');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ValidationError('A webhook url must be http:// or https://.', undefined, 'invalid_webhook_url');
+  if (url.username || url.password)
+    throw new ValidationError('Put no credentials in a webhook url: the signature authenticates Furrow.', undefined, 'invalid_webhook_url');
   if (allowPrivate) return url;
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const addresses = isIP(host) ? [host] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);

@@ -17,7 +17,18 @@ import type { Modality, ModelInput } from '../core/types.ts';
 import { initBackend } from '../models/backend.ts';
 import { createClassifier, type ModelSpec } from '../models/classifier.ts';
 import { createPrng } from '../models/prng.ts';
-import { accuracyOf, CANDIDATES, candidatesFor, candidateKey, candidateSpec, crossValidate, CV_MAX_LABELS, defaultFoldsFor, IMAGE_MAX_FOLDS, MAX_FOLDS } from '../models/selection.ts';
+import {
+  accuracyOf,
+  CANDIDATES,
+  candidatesFor,
+  candidateKey,
+  candidateSpec,
+  crossValidate,
+  CV_MAX_LABELS,
+  defaultFoldsFor,
+  IMAGE_MAX_FOLDS,
+  MAX_FOLDS,
+} from '../models/selection.ts';
 
 const args = new Command()
   .option('--task <name>', 'task file stem', 'fine-foods')
@@ -76,7 +87,13 @@ for (const budget of String(args.budgets).split(',').map(Number)) {
     const inputs = Array.from(picked, (i) => poolInputs[i]);
     const labels = Int32Array.from(picked, (i) => poolLabels[i]);
     const unlabeled = Array.from(rest, (i) => poolInputs[i]);
-    const fitAndScore = async (spec: ModelSpec, tr: { inputs: ModelInput[]; labels: Int32Array }, te: ModelInput[], opts: { epochs?: number; seed?: number }, pool = unlabeled) => {
+    const fitAndScore = async (
+      spec: ModelSpec,
+      tr: { inputs: ModelInput[]; labels: Int32Array },
+      te: ModelInput[],
+      opts: { epochs?: number; seed?: number },
+      pool = unlabeled,
+    ) => {
       const c = createClassifier(spec, opts.seed ?? seed);
       try {
         await c.fit(tr.inputs, tr.labels, { ...opts, unlabeled: pool });
@@ -106,7 +123,14 @@ for (const budget of String(args.budgets).split(',').map(Number)) {
       });
       const cpu = process.cpuUsage(cpu0);
       const chosen = row[sel.chosen] as { accuracy: number } | undefined;
-      row.auto = { chosen: sel.chosen, accuracy: chosen?.accuracy ?? null, cvSeconds: +sel.seconds.toFixed(1), cvCpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1), k: sel.k, scores: Object.fromEntries(sel.scores.map((s) => [s.candidate, +s.mean.toFixed(3)])) };
+      row.auto = {
+        chosen: sel.chosen,
+        accuracy: chosen?.accuracy ?? null,
+        cvSeconds: +sel.seconds.toFixed(1),
+        cvCpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1),
+        k: sel.k,
+        scores: Object.fromEntries(sel.scores.map((s) => [s.candidate, +s.mean.toFixed(3)])),
+      };
     }
     console.log(JSON.stringify(row));
     results.push(row);

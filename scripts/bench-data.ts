@@ -57,7 +57,17 @@ function write(task: string, b: Built) {
   const dump = (rows: TaskRow[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
   fs.writeFileSync(path.join(OUT, `${task}.train.jsonl`), dump(b.pool));
   fs.writeFileSync(path.join(OUT, `${task}.test.jsonl`), dump(b.test));
-  const meta = { task, seed: SEED, source: b.source, notes: b.notes, poolSize: b.pool.length, testSize: b.test.length, classes: Object.keys(counts([...b.pool, ...b.test])).length, poolCounts: counts(b.pool), testCounts: counts(b.test) };
+  const meta = {
+    task,
+    seed: SEED,
+    source: b.source,
+    notes: b.notes,
+    poolSize: b.pool.length,
+    testSize: b.test.length,
+    classes: Object.keys(counts([...b.pool, ...b.test])).length,
+    poolCounts: counts(b.pool),
+    testCounts: counts(b.test),
+  };
   fs.writeFileSync(path.join(OUT, `${task}.meta.json`), JSON.stringify(meta, null, 2) + '\n');
   log(`${task}: pool ${b.pool.length}, test ${b.test.length}, ${meta.classes} classes -> ${OUT}`);
 }
@@ -70,8 +80,21 @@ function split(rows: TaskRow[], seed: number, pool = POOL, test = TEST): { pool:
   const labels = rows.map((r) => r.label);
   const testIdx = new Set(stratifiedSample(labels, { total: Math.min(test, Math.floor(rows.length / 3)) }, seed));
   const rest = rows.filter((_, i) => !testIdx.has(i));
-  const poolIdx = stratifiedSample(rest.map((r) => r.label), { total: Math.min(pool, rest.length) }, seed + 1);
-  return { pool: shuffle(poolIdx.map((i) => rest[i]), seed + 2), test: shuffle([...testIdx].map((i) => rows[i]), seed + 3) };
+  const poolIdx = stratifiedSample(
+    rest.map((r) => r.label),
+    { total: Math.min(pool, rest.length) },
+    seed + 1,
+  );
+  return {
+    pool: shuffle(
+      poolIdx.map((i) => rest[i]),
+      seed + 2,
+    ),
+    test: shuffle(
+      [...testIdx].map((i) => rows[i]),
+      seed + 3,
+    ),
+  };
 }
 
 /** At most `cap` rows of each class, chosen at random (seeded); classes below `min` rows are dropped. */
@@ -118,7 +141,10 @@ function wordnet(): Built {
     if (s) rows.push({ text: s.gloss, label: s.lexFile });
   }
   const sample = shuffle(dedupeTexts(rows), SEED).slice(0, POOL + TEST);
-  return { ...split(sample, SEED), source: `${file} (wordnet-base): every noun synset's gloss (definition and examples) labelled with its lexicographer file; ${rows.length} synsets, ${POOL + TEST} drawn at random (natural class mix)` };
+  return {
+    ...split(sample, SEED),
+    source: `${file} (wordnet-base): every noun synset's gloss (definition and examples) labelled with its lexicographer file; ${rows.length} synsets, ${POOL + TEST} drawn at random (natural class mix)`,
+  };
 }
 
 function manpages(): Built {
@@ -153,7 +179,10 @@ function uiLanguage(): Built {
     const dir = path.join(root, lang, 'LC_MESSAGES');
     if (!fs.existsSync(dir)) throw new Error(`${dir} not found: no ${lang} catalogues installed`);
     // iso_* catalogues are country/currency/language names, not sentences.
-    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.mo') && !f.startsWith('iso')).sort()) {
+    for (const f of fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.mo') && !f.startsWith('iso'))
+      .sort()) {
       for (const m of parseMoFile(fs.readFileSync(path.join(dir, f)))) {
         const text = cleanMessage(m.id, m.str);
         if (text) records.push({ id: m.id, lang, text });
@@ -186,7 +215,11 @@ async function fashionMnist(): Promise<Built> {
   const rows = (d: typeof tr, idx: number[]) => idx.map((i) => ({ image: encodePngBase64(d.images[i], 28, 28, 1), label: FASHION_MNIST_LABELS[d.labels[i]] }));
   const poolIdx = shuffle(stratifiedSample(tr.labels, { total: POOL }, SEED), SEED);
   const testIdx = shuffle(stratifiedSample(te.labels, { total: TEST }, SEED), SEED);
-  return { pool: rows(tr, poolIdx), test: rows(te, testIdx), source: `/usr/share/datasets/fashion-mnist (dataset-fashion-mnist): pool ${POOL} of the 60,000 train images, test ${TEST} of the 10,000 test images, class-stratified` };
+  return {
+    pool: rows(tr, poolIdx),
+    test: rows(te, testIdx),
+    source: `/usr/share/datasets/fashion-mnist (dataset-fashion-mnist): pool ${POOL} of the 60,000 train images, test ${TEST} of the 10,000 test images, class-stratified`,
+  };
 }
 
 const ICON_THEMES = ['Adwaita', 'Papirus', 'hicolor'];
@@ -250,7 +283,18 @@ async function icons(): Promise<Built> {
 }
 
 const FONTS: { family: string; weight: string; style: string }[] = [];
-for (const family of ['DejaVu Sans', 'DejaVu Serif', 'DejaVu Sans Mono', 'Liberation Sans', 'Liberation Serif', 'Liberation Mono', 'Liberation Sans Narrow', 'FreeSans', 'FreeSerif', 'FreeMono']) {
+for (const family of [
+  'DejaVu Sans',
+  'DejaVu Serif',
+  'DejaVu Sans Mono',
+  'Liberation Sans',
+  'Liberation Serif',
+  'Liberation Mono',
+  'Liberation Sans Narrow',
+  'FreeSans',
+  'FreeSerif',
+  'FreeMono',
+]) {
   for (const weight of ['normal', 'bold']) for (const style of ['normal', 'italic']) FONTS.push({ family, weight, style });
 }
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('');
@@ -268,7 +312,7 @@ async function glyphs(): Promise<Built> {
     const dx = (rand() * 2 - 1) * 5;
     const dy = (rand() * 2 - 1) * 5;
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="56" height="56"><rect width="56" height="56" fill="#000"/><g transform="translate(${28 + dx} ${28 + dy}) rotate(${angle.toFixed(2)})"><text x="0" y="0" font-family="${f.family}" font-weight="${f.weight}" font-style="${f.style}" font-size="${size.toFixed(1)}" fill="#fff" text-anchor="middle" dominant-baseline="central">${letter}</text></g></svg>`;
-    const raw = await sharp(Buffer.from(svg)).flatten({ background: "#000000" }).resize(28, 28).greyscale().raw().toBuffer();
+    const raw = await sharp(Buffer.from(svg)).flatten({ background: '#000000' }).resize(28, 28).greyscale().raw().toBuffer();
     const sd = 10 + rand() * 30;
     const px = new Uint8Array(28 * 28);
     for (let p = 0; p < px.length; p++) px[p] = Math.max(0, Math.min(255, Math.round(raw[p * (raw.length / px.length)] + gauss() * sd)));
@@ -293,7 +337,10 @@ const BUILDERS: Record<string, () => Built | Promise<Built>> = {
 };
 
 async function main() {
-  for (const task of args.tasks!.split(',').map((t) => t.trim()).filter(Boolean)) {
+  for (const task of args
+    .tasks!.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)) {
     const build = BUILDERS[task];
     if (!build) throw new Error(`unknown task ${task}: ${Object.keys(BUILDERS).join(', ')}`);
     const t0 = performance.now();

@@ -20,7 +20,9 @@ import { sql } from 'drizzle-orm';
 import { openDatabase } from '../db/client.ts';
 import { queryRows } from '../db/repositories/rows.ts';
 
-const { values: args } = parseArgs({ options: { items: { type: 'string', default: '1000000' }, dim: { type: 'string', default: '16' }, format: { type: 'string', default: 'jsonl' } } });
+const { values: args } = parseArgs({
+  options: { items: { type: 'string', default: '1000000' }, dim: { type: 'string', default: '16' }, format: { type: 'string', default: 'jsonl' } },
+});
 const nItems = Number(args.items);
 const dim = Number(args.dim);
 const ADMIN = 'fw_bench_export_admin_key_0123456789ab';

@@ -89,7 +89,10 @@ export function startIndices(poolSize: number, seed: number): number[] {
 
 function gitCommit(): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() + (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() ? '+dirty' : '');
+    return (
+      execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() +
+      (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() ? '+dirty' : '')
+    );
   } catch {
     return undefined;
   }
@@ -104,10 +107,25 @@ function labelsOf(pool: TaskRow[], test: TaskRow[]): string[] {
 }
 
 /** Creates the project a new user would (defaults, gold imported) and ingests; returns ids by pool index. */
-async function setUp(h: Awaited<ReturnType<typeof startHarness>>, task: BenchTask, pool: TaskRow[], test: TaskRow[], name: string, settings: Record<string, unknown>) {
-  const P = (await h.call('POST', '/api/projects', { name, modality: task.modality, labels: labelsOf(pool, test), settings: { ...task.projectSettings, ...settings } })).id as string;
-  await h.ingest(P, test.map((r, i) => ({ externalId: `t${i}`, split: 'gold', label: r.label, ...itemData(r) })));
-  const ids = await h.ingest(P, pool.map((r, i) => ({ externalId: `p${i}`, ...itemData(r) })));
+async function setUp(
+  h: Awaited<ReturnType<typeof startHarness>>,
+  task: BenchTask,
+  pool: TaskRow[],
+  test: TaskRow[],
+  name: string,
+  settings: Record<string, unknown>,
+) {
+  const P = (
+    await h.call('POST', '/api/projects', { name, modality: task.modality, labels: labelsOf(pool, test), settings: { ...task.projectSettings, ...settings } })
+  ).id as string;
+  await h.ingest(
+    P,
+    test.map((r, i) => ({ externalId: `t${i}`, split: 'gold', label: r.label, ...itemData(r) })),
+  );
+  const ids = await h.ingest(
+    P,
+    pool.map((r, i) => ({ externalId: `p${i}`, ...itemData(r) })),
+  );
   const idOf: string[] = [];
   const indexOf = new Map<string, number>();
   for (const [id, ext] of ids) {
@@ -126,7 +144,16 @@ function furrowSettings(arm: string, seed: number): Record<string, unknown> {
   throw new Error(`unknown arm ${arm}`);
 }
 
-async function runFurrow(task: BenchTask, pool: TaskRow[], test: TaskRow[], arm: string, seed: number, budgets: number[], refitEvery: number, onPoint: (r: Run) => void): Promise<Run> {
+async function runFurrow(
+  task: BenchTask,
+  pool: TaskRow[],
+  test: TaskRow[],
+  arm: string,
+  seed: number,
+  budgets: number[],
+  refitEvery: number,
+  onPoint: (r: Run) => void,
+): Promise<Run> {
   const t0 = performance.now();
   const h = await startHarness();
   try {
@@ -179,7 +206,9 @@ async function lastModel(h: Awaited<ReturnType<typeof startHarness>>, P: string)
     const v = Array.isArray(list) ? list[0] : list;
     if (!v || typeof v !== 'object') return undefined;
     // Keep the descriptive fields only (no weights, no per-class arrays).
-    return Object.fromEntries(Object.entries(v).filter(([, x]) => x === null || typeof x !== 'object' || (!Array.isArray(x) && Object.keys(x as object).length <= 12)));
+    return Object.fromEntries(
+      Object.entries(v).filter(([, x]) => x === null || typeof x !== 'object' || (!Array.isArray(x) && Object.keys(x as object).length <= 12)),
+    );
   } catch {
     return undefined;
   }
@@ -190,7 +219,10 @@ async function retrainTime(task: BenchTask, pool: TaskRow[], test: TaskRow[]): P
   const h = await startHarness();
   try {
     const { P, idOf } = await setUp(h, task, pool, test, `${task.name}-retrain`, { retrainEvery: 0, auditEvery: 0, goldFraction: 0 });
-    for (const i of shuffle(Array.from({ length: pool.length }, (_, k) => k), 99).slice(0, 1000)) {
+    for (const i of shuffle(
+      Array.from({ length: pool.length }, (_, k) => k),
+      99,
+    ).slice(0, 1000)) {
       await h.call('POST', `/api/projects/${P}/items/${idOf[i]}/label`, { label: pool[i].label });
     }
     const t1 = performance.now();
@@ -203,7 +235,14 @@ async function retrainTime(task: BenchTask, pool: TaskRow[], test: TaskRow[]): P
   }
 }
 
-async function runPeer(task: BenchTask, poolSize: number, arms: string[], seeds: number[], budgets: number[], refitEvery: number): Promise<Record<string, Run[]>> {
+async function runPeer(
+  task: BenchTask,
+  poolSize: number,
+  arms: string[],
+  seeds: number[],
+  budgets: number[],
+  refitEvery: number,
+): Promise<Record<string, Run[]>> {
   const spec = {
     dataDir: DATA,
     task: task.name,
@@ -223,7 +262,8 @@ async function runPeer(task: BenchTask, poolSize: number, arms: string[], seeds:
   child.stdout.on('data', (d) => (out += d));
   child.stdin.end(JSON.stringify(spec));
   const code: number = await new Promise((r) => child.on('close', r));
-  if (code !== 0) throw new Error(`${PYTHON} bench-peer.py exited with ${code} (Debian's python3-sklearn installed? FURROW_BENCH_PYTHON overrides the interpreter)`);
+  if (code !== 0)
+    throw new Error(`${PYTHON} bench-peer.py exited with ${code} (Debian's python3-sklearn installed? FURROW_BENCH_PYTHON overrides the interpreter)`);
   return JSON.parse(out).arms;
 }
 
@@ -252,7 +292,11 @@ function meanCurve(entry: ArmEntry, budgets: number[]) {
 function renderTable(res: TaskResult): string {
   const arms = Object.keys(res.arms);
   const curves = Object.fromEntries(arms.map((a) => [a, meanCurve(res.arms[a] as ArmEntry, res.protocol.budgets)]));
-  const seedsOf = (a: string) => (res.arms[a] as ArmEntry).runs.map((r) => r.seed).sort((x, y) => x - y).join(',');
+  const seedsOf = (a: string) =>
+    (res.arms[a] as ArmEntry).runs
+      .map((r) => r.seed)
+      .sort((x, y) => x - y)
+      .join(',');
   const lines = [
     `### ${res.task}: ${res.description}`,
     '',
@@ -268,9 +312,17 @@ function renderTable(res: TaskResult): string {
     });
     lines.push(`| ${b} | ${cells.join(' | ')} |`);
   }
-  if (res.retrainAt1000) lines.push('', `Retrain at 1,000 labels (Furrow default, one training, shared machine): ${res.retrainAt1000.seconds} s (commit ${res.retrainAt1000.commit ?? '?'}).`);
+  if (res.retrainAt1000)
+    lines.push(
+      '',
+      `Retrain at 1,000 labels (Furrow default, one training, shared machine): ${res.retrainAt1000.seconds} s (commit ${res.retrainAt1000.commit ?? '?'}).`,
+    );
   const f = res.arms.furrow as ArmEntry | undefined;
-  if (f?.runs.length) lines.push('', `Furrow arms measured at commit ${f.commit ?? '?'}; seconds per Furrow default run: ${Math.round(f.runs.reduce((a, r) => a + r.seconds, 0) / f.runs.length)}.`);
+  if (f?.runs.length)
+    lines.push(
+      '',
+      `Furrow arms measured at commit ${f.commit ?? '?'}; seconds per Furrow default run: ${Math.round(f.runs.reduce((a, r) => a + r.seconds, 0) / f.runs.length)}.`,
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -278,8 +330,16 @@ function writeOutputs(res: TaskResult) {
   fs.mkdirSync(args.out!, { recursive: true });
   fs.writeFileSync(resultPath(res.task, 'json'), JSON.stringify(res, null, 2) + '\n');
   fs.writeFileSync(resultPath(res.task, 'md'), renderTable(res));
-  const curves = Object.fromEntries(Object.entries(res.arms).map(([a, e]) => [a, meanCurve(e as ArmEntry, res.protocol.budgets)]).filter(([, c]) => (c as unknown[]).length > 0));
-  if (Object.keys(curves).length) fs.writeFileSync(resultPath(res.task, 'svg'), renderCurvesSvg({ title: `${res.task}: test accuracy vs human labels (mean ± sd over seeds)`, curves: curves as any }));
+  const curves = Object.fromEntries(
+    Object.entries(res.arms)
+      .map(([a, e]) => [a, meanCurve(e as ArmEntry, res.protocol.budgets)])
+      .filter(([, c]) => (c as unknown[]).length > 0),
+  );
+  if (Object.keys(curves).length)
+    fs.writeFileSync(
+      resultPath(res.task, 'svg'),
+      renderCurvesSvg({ title: `${res.task}: test accuracy vs human labels (mean ± sd over seeds)`, curves: curves as any }),
+    );
 }
 
 function writeSummary() {
@@ -333,7 +393,10 @@ async function main() {
     return;
   }
   const seeds = args.seeds!.split(',').map(Number);
-  const arms = args.arms!.split(',').map((a) => a.trim()).filter((a) => a && a !== 'none');
+  const arms = args
+    .arms!.split(',')
+    .map((a) => a.trim())
+    .filter((a) => a && a !== 'none');
   for (const a of arms) if (!['furrow', 'furrow-random', 'peer-margin', 'peer-random'].includes(a)) throw new Error(`unknown arm ${a}`);
   const refitEvery = Number(args['refit-every']);
   const commit = gitCommit();

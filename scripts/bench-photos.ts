@@ -43,8 +43,13 @@ async function makePhoto(i: number): Promise<Buffer> {
   const gradient = Buffer.from(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl(${(i * 47) % 360},70%,60%)"/><stop offset="1" stop-color="hsl(${(i * 47 + 150) % 360},60%,30%)"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/></svg>`,
   );
-  const noise = await sharp({ create: { width: w, height: h, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 18 } } }).png({ compressionLevel: 0 }).toBuffer();
-  return sharp(gradient).composite([{ input: noise, blend: 'overlay' }]).jpeg({ quality: 88 }).toBuffer();
+  const noise = await sharp({ create: { width: w, height: h, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 18 } } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+  return sharp(gradient)
+    .composite([{ input: noise, blend: 'overlay' }])
+    .jpeg({ quality: 88 })
+    .toBuffer();
 }
 
 /** User + system CPU seconds of a process (all threads), from /proc (Linux). */
@@ -80,10 +85,23 @@ async function main() {
       await new Promise((r) => setTimeout(r, 100));
     }
     const call = async (method: string, p: string, body?: unknown, key = ADMIN) => {
-      const res = await fetch(base + p, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(base + p, {
+        method,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return { status: res.status, text: await res.text() };
     };
-    const project = JSON.parse((await call('POST', '/api/projects', { name: 'photos', modality: 'image', labels: ['a', 'b'], settings: { imageWidth: 64, imageHeight: 64, channels: 3 } })).text).id;
+    const project = JSON.parse(
+      (
+        await call('POST', '/api/projects', {
+          name: 'photos',
+          modality: 'image',
+          labels: ['a', 'b'],
+          settings: { imageWidth: 64, imageHeight: 64, channels: 3 },
+        })
+      ).text,
+    ).id;
     const annotator = JSON.parse((await call('POST', `/api/projects/${project}/keys`, { role: 'annotator', name: 'a' })).text).key;
 
     // /healthz every 20 ms while the upload runs.
@@ -152,11 +170,16 @@ async function main() {
           photosPerSecondOnTwoIdleCores: r1((2 * PHOTOS) / serverCpu),
           loadAverage1m: r1((await import('node:os')).loadavg()[0]),
           healthz: { n: health.length, p50Ms: r1(pct(health, 50)), p99Ms: r1(pct(health, 99)), maxMs: r1(Math.max(...health)) },
-          queuePage12: { jsonKB: r1(qText.length / 1024), thumbsKB: r1(thumbs / 1024), previewsKB: r1(previews / 1024), totalKB: r1((qText.length + thumbs + previews) / 1024) },
+          queuePage12: {
+            jsonKB: r1(qText.length / 1024),
+            thumbsKB: r1(thumbs / 1024),
+            previewsKB: r1(previews / 1024),
+            totalKB: r1((qText.length + thumbs + previews) / 1024),
+          },
           firstThumbMs: r1(firstThumbMs),
           makeSeconds: r1(makeSeconds),
           cores: (await import('node:os')).availableParallelism(),
-          note: 'the machine\'s 2 cores are shared with other work; the server runs in its own process',
+          note: "the machine's 2 cores are shared with other work; the server runs in its own process",
         },
         null,
         1,

@@ -162,7 +162,8 @@ try {
   }
   const ingestPerSecond = round(ITEMS / ((Date.now() - ingestStart) / 1000));
   const keys: string[] = [];
-  for (let i = 0; i < ANNOTATORS; i++) keys.push((await callJson(one.url, 'POST', `/api/projects/${P}/keys`, ADMIN, { role: 'annotator', name: `annotator-${i}` })).body.key);
+  for (let i = 0; i < ANNOTATORS; i++)
+    keys.push((await callJson(one.url, 'POST', `/api/projects/${P}/keys`, ADMIN, { role: 'annotator', name: `annotator-${i}` })).body.key);
   const first = await activationSpread([one], P);
   // Let the first pre-label pass finish before measuring the queue on a scored project.
   for (const until = Date.now() + 600_000; Date.now() < until; ) {
@@ -170,7 +171,14 @@ try {
     if (r.n === 0) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  print('one process', { items: ITEMS, annotators: ANNOTATORS, ingestPerSecond, prelabelItemsPerSecond: await prelabelRate(sql, P), firstVersion: first.version, ...(await annotate([one], P, keys)) });
+  print('one process', {
+    items: ITEMS,
+    annotators: ANNOTATORS,
+    ingestPerSecond,
+    prelabelItemsPerSecond: await prelabelRate(sql, P),
+    firstVersion: first.version,
+    ...(await annotate([one], P, keys)),
+  });
   await one.stop();
   procs.length = 0;
 
@@ -183,7 +191,14 @@ try {
   procs.push(api1, api2, worker);
   const labelling = await annotate([api1, api2], P, keys);
   const spread = await activationSpread([api1, api2], P);
-  print('two API processes + one worker', { items: ITEMS, annotators: ANNOTATORS, ...labelling, prelabelItemsPerSecond: await prelabelRate(sql, P), activatedVersion: spread.version, secondsFromCommitToEveryApi: spread.secondsToEveryApi });
+  print('two API processes + one worker', {
+    items: ITEMS,
+    annotators: ANNOTATORS,
+    ...labelling,
+    prelabelItemsPerSecond: await prelabelRate(sql, P),
+    activatedVersion: spread.version,
+    secondsFromCommitToEveryApi: spread.secondsToEveryApi,
+  });
 } finally {
   await Promise.all(procs.map((p) => p.stop().catch(() => {})));
   await sql.end({ timeout: 5 });

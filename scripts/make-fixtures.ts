@@ -12,15 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import {
-  encodeIdx,
-  fashionMnistFiles,
-  fineFoodsFile,
-  fixtureDir,
-  loadFashionMnist,
-  parseFineFoods,
-  type Split,
-} from './lib/datasets.ts';
+import { encodeIdx, fashionMnistFiles, fineFoodsFile, fixtureDir, loadFashionMnist, parseFineFoods, type Split } from './lib/datasets.ts';
 import { stratifiedSample, type SampleSize } from './lib/sampling.ts';
 
 /** Fixed seeds: changing one changes the committed fixtures. */
@@ -72,7 +64,7 @@ async function main(): Promise<void> {
     const shown = relative(REPO_ROOT, path);
     if (check) {
       const current = await readFile(path).catch(() => null);
-      const same = current !== null && current.equals(bytes);
+      const same = current?.equals(bytes);
       if (!same) differences++;
       console.log(`${same ? 'same' : 'DIFFERS'}  ${shown}`);
     } else {

@@ -73,7 +73,12 @@ export function createApp(deps: AppDeps): express.Express {
     ...systemRoutes(deps, () => openapi!),
   ];
 
-  const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false, verify: hashBodyForIdempotency });
+  const jsonParser = express.json({
+    limit: deps.bodyLimitBytes,
+    type: ['application/json', 'application/*+json'],
+    strict: false,
+    verify: hashBodyForIdempotency,
+  });
   const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'], verify: hashBodyForIdempotency });
   const idempotent = createIdempotencyGuard(deps.database.db, logger);
   const authFailures = createAuthFailureLimiter({ limit: ctx.config.authFailLimit, windowMs: 60_000 });
@@ -117,8 +122,7 @@ export function createApp(deps: AppDeps): express.Express {
       else if (hasBody(req) && !isJsonType(req)) {
         const others = [...(def.rawTypes ?? []), ...(def.streamTypes ?? [])];
         throw new UnsupportedMediaTypeError(`Send the body as application/json${others.length ? ` or ${others.join(', ')}` : ''}.`);
-      }
-      else {
+      } else {
         // No body at all counts as `{}`, which must pass the schema too (a route with required fields refuses it).
         const parsed = def.body.safeParse(hasBody(req) ? req.body : {});
         if (!parsed.success) throw new ValidationError('The request body is not valid.', zodDetails(parsed.error), 'invalid_body');

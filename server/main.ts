@@ -72,7 +72,9 @@ export async function startServer(
     onWebhookQueued: () => hooks?.wake(),
   };
   // Webhook deliveries go out from the processes that run jobs (most events come from jobs).
-  hooks = runsJobs ? createWebhookDispatcher(ctx, { pollMs: config.jobPollMs, allowPrivate: config.webhookAllowPrivate, retryBaseMs: config.webhookRetryBaseMs }) : undefined;
+  hooks = runsJobs
+    ? createWebhookDispatcher(ctx, { pollMs: config.jobPollMs, allowPrivate: config.webhookAllowPrivate, retryBaseMs: config.webhookRetryBaseMs })
+    : undefined;
   jobs = runsJobs ? createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs }) : undefined;
   const listener = runsJobs && database.listen ? await database.listen(JOBS_CHANNEL, () => jobs?.wake()) : undefined;
 
@@ -185,7 +187,9 @@ async function main() {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     process.stderr.write(
-      err.code === 'EADDRINUSE' ? `Port ${config.port} on ${config.host} is in use: set PORT to another one.\n` : `Furrow could not start: ${err.stack ?? err.message}\n`,
+      err.code === 'EADDRINUSE'
+        ? `Port ${config.port} on ${config.host} is in use: set PORT to another one.\n`
+        : `Furrow could not start: ${err.stack ?? err.message}\n`,
     );
     process.exit(1);
   }

@@ -126,7 +126,11 @@ export function buildOpenApi(routes: RouteDef[], info: { version: string }): Rec
                         schema: {
                           type: 'object',
                           properties: {
-                            file: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'Image files (JPEG, PNG, WebP, GIF, TIFF), or .jsonl/.csv files of items' },
+                            file: {
+                              type: 'array',
+                              items: { type: 'string', format: 'binary' },
+                              description: 'Image files (JPEG, PNG, WebP, GIF, TIFF), or .jsonl/.csv files of items',
+                            },
                             items: { type: 'string', description: 'JSON: [{"file": "<name>", ...fields}] or {"<name>": {...fields}}, fields as in an Item' },
                           },
                         },

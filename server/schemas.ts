@@ -42,8 +42,11 @@ export const itemDataDoc = z.object({
   pixels: z.array(z.number().int().min(0).max(255)).optional().describe('image projects: raw pixels, row-major HWC'),
   width: z.number().int().positive().optional().describe('with pixels'),
   height: z.number().int().positive().optional().describe('with pixels'),
-  channels: z.union([z.literal(1), z.literal(3)]).optional().describe('with pixels; 1 when absent'),
-  vector: z.array(z.number()).optional().describe("vector projects: settings.vectorDim numbers"),
+  channels: z
+    .union([z.literal(1), z.literal(3)])
+    .optional()
+    .describe('with pixels; 1 when absent'),
+  vector: z.array(z.number()).optional().describe('vector projects: settings.vectorDim numbers'),
 });
 /** An ingested Item: the envelope of pipelines/ingest.ts (so fields added there are documented) with typed data. */
 export const itemDoc = itemSchema.extend(itemDataDoc.shape);
@@ -107,7 +110,9 @@ export const queueResponse = z.object({
     .number()
     .int()
     .optional()
-    .describe('Only with an empty list: unlabelled items remain that this key may get later (busy for a moment, or leased to others); ask again after this many milliseconds. A bare empty list means nothing is left for this key.'),
+    .describe(
+      'Only with an empty list: unlabelled items remain that this key may get later (busy for a moment, or leased to others); ask again after this many milliseconds. A bare empty list means nothing is left for this key.',
+    ),
 });
 export const labelResponse = z.object({ itemId: z.string(), label: z.string(), agreedWithModel: z.boolean().nullable() });
 export const jobAccepted = z.object({ jobId: z.string() });
@@ -149,7 +154,9 @@ const goldMetrics = z.object({
   perClass: z.record(z.string(), z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number() })),
   confusion: z.array(z.array(z.number())),
   ece: z.number().nullable(),
-  calibration: z.array(z.object({ lower: z.number(), upper: z.number(), confidence: z.number().nullable(), accuracy: z.number().nullable(), n: z.number().int() })),
+  calibration: z.array(
+    z.object({ lower: z.number(), upper: z.number(), confidence: z.number().nullable(), accuracy: z.number().nullable(), n: z.number().int() }),
+  ),
 });
 const interval = z.tuple([z.number(), z.number()]).nullable().describe('95% Clopper-Pearson interval of the accuracy');
 export const metricsResponse = z.object({
@@ -262,10 +269,10 @@ export const labelChangeBody = z
     rename: z.record(z.string().min(1).max(200), labelName).optional(),
   })
   .strict();
-export const auditLogQuery = z
-  .object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().min(1).max(20).optional() })
-  .strict();
+export const auditLogQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().min(1).max(20).optional() }).strict();
 export const auditLogResponse = z.object({
-  entries: z.array(z.object({ id: z.string(), keyId: z.string().nullable(), action: z.string(), details: z.record(z.string(), z.unknown()), createdAt: z.string() })),
+  entries: z.array(
+    z.object({ id: z.string(), keyId: z.string().nullable(), action: z.string(), details: z.record(z.string(), z.unknown()), createdAt: z.string() }),
+  ),
   nextCursor: z.string().nullable(),
 });

@@ -45,13 +45,22 @@ function tooLarge(res: Response, message: string, details?: unknown): AppError {
 export function checkDeclaredLength(req: Request, res: Response, limit: number): void {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit)
-    throw tooLarge(res, `The request declares ${mb(declared)}, more than the upload limit of ${mb(limit)} (FURROW_UPLOAD_REQUEST_MB); send it in several requests.`, {
-      limitBytes: limit,
-    });
+    throw tooLarge(
+      res,
+      `The request declares ${mb(declared)}, more than the upload limit of ${mb(limit)} (FURROW_UPLOAD_REQUEST_MB); send it in several requests.`,
+      {
+        limitBytes: limit,
+      },
+    );
 }
 
 /** Splits a byte stream into lines, each at most `lineLimit` bytes; `onLine` gets each non-empty line. */
-async function forEachLine(source: AsyncIterable<Buffer | string>, lineLimit: number, onLine: (line: string, lineNo: number) => void, tooLong: (lineNo: number) => Error): Promise<void> {
+async function forEachLine(
+  source: AsyncIterable<Buffer | string>,
+  lineLimit: number,
+  onLine: (line: string, lineNo: number) => void,
+  tooLong: (lineNo: number) => Error,
+): Promise<void> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let lineNo = 0;
@@ -81,7 +90,12 @@ function guardTotal(req: Request, res: Response, limit: number, onOver: (e: AppE
   let seen = 0;
   req.on('data', (chunk: Buffer) => {
     seen += chunk.length;
-    if (seen > limit) onOver(tooLarge(res, `The request is larger than the upload limit of ${mb(limit)} (FURROW_UPLOAD_REQUEST_MB); send it in several requests.`, { limitBytes: limit }));
+    if (seen > limit)
+      onOver(
+        tooLarge(res, `The request is larger than the upload limit of ${mb(limit)} (FURROW_UPLOAD_REQUEST_MB); send it in several requests.`, {
+          limitBytes: limit,
+        }),
+      );
   });
 }
 
@@ -103,7 +117,8 @@ export async function readNdjson(req: Request, res: Response, lineLimit: number,
       req,
       lineLimit,
       (line) => {
-        if (items.length >= MAX_ITEMS_PER_REQUEST) throw new ValidationError(`A batch holds at most ${MAX_ITEMS_PER_REQUEST} items; split it.`, undefined, 'batch_too_large');
+        if (items.length >= MAX_ITEMS_PER_REQUEST)
+          throw new ValidationError(`A batch holds at most ${MAX_ITEMS_PER_REQUEST} items; split it.`, undefined, 'batch_too_large');
         try {
           items.push(JSON.parse(line));
         } catch {
@@ -182,7 +197,8 @@ function parseItemsPart(text: string): Map<string, Record<string, unknown>> {
     throw new ValidationError('The "items" part is not valid JSON.', undefined, 'invalid_items_part');
   }
   const out = new Map<string, Record<string, unknown>>();
-  const bad = () => new ValidationError('The "items" part must be [{"file": "<name>", ...fields}] or {"<name>": {...fields}}.', undefined, 'invalid_items_part');
+  const bad = () =>
+    new ValidationError('The "items" part must be [{"file": "<name>", ...fields}] or {"<name>": {...fields}}.', undefined, 'invalid_items_part');
   if (Array.isArray(parsed)) {
     for (const e of parsed) {
       if (!e || typeof e !== 'object' || Array.isArray(e) || typeof (e as { file?: unknown }).file !== 'string') throw bad();
@@ -259,7 +275,8 @@ export async function readMultipart(ctx: PipelineContext, project: ProjectRow, r
         stream.on('error', ko);
       });
     bb.on('field', (name, value, info) => {
-      if (name !== 'items') return fail(new ValidationError(`Unknown form field "${name}": send files and an optional "items" field.`, undefined, 'invalid_multipart'));
+      if (name !== 'items')
+        return fail(new ValidationError(`Unknown form field "${name}": send files and an optional "items" field.`, undefined, 'invalid_multipart'));
       if (info.valueTruncated) return fail(tooLarge(res, `The "items" field is larger than ${mb(partLimit)}.`));
       itemsPart = value;
     });
@@ -286,7 +303,8 @@ export async function readMultipart(ctx: PipelineContext, project: ProjectRow, r
             (n) => tooLarge(res, `${name}: line ${n} is longer than ${mb(partLimit)}.`),
           ).then(() => {
             for (const v of lines) {
-              if (v && typeof v === 'object' && '__invalid' in v) batch.preRejected.push({ index: batch.items.length, error: String((v as { __invalid: string }).__invalid) });
+              if (v && typeof v === 'object' && '__invalid' in v)
+                batch.preRejected.push({ index: batch.items.length, error: String((v as { __invalid: string }).__invalid) });
               batch.items.push(v);
             }
           }, fail),
@@ -307,7 +325,11 @@ export async function readMultipart(ctx: PipelineContext, project: ProjectRow, r
           let truncated = false;
           stream.on('limit', () => (truncated = true));
           await pipeline(stream, createWriteStream(temp.path));
-          if (truncated) throw tooLarge(res, `"${name}" is larger than the per-file limit of ${mb(fileLimit)} (FURROW_UPLOAD_FILE_MB).`, { file: name, limitBytes: fileLimit });
+          if (truncated)
+            throw tooLarge(res, `"${name}" is larger than the per-file limit of ${mb(fileLimit)} (FURROW_UPLOAD_FILE_MB).`, {
+              file: name,
+              limitBytes: fileLimit,
+            });
           await slot();
           const p = prepareImage(ctx, { kind: 'file', path: temp.path, name, temp: true }, settings).finally(release);
           p.catch(() => {}); // awaited by ingest; this only keeps an early failure from being "unhandled"
@@ -316,21 +338,35 @@ export async function readMultipart(ctx: PipelineContext, project: ProjectRow, r
       );
     });
     bb.on('filesLimit', () => fail(new ValidationError(`At most ${MAX_ITEMS_PER_REQUEST} files per request.`, undefined, 'batch_too_large')));
-    bb.on('error', (e) => fail(new ValidationError(`The multipart body cannot be read: ${e instanceof Error ? e.message : 'malformed'}.`, undefined, 'invalid_multipart')));
+    bb.on('error', (e) =>
+      fail(new ValidationError(`The multipart body cannot be read: ${e instanceof Error ? e.message : 'malformed'}.`, undefined, 'invalid_multipart')),
+    );
     bb.on('close', () => Promise.all(work).then(() => (failed ? undefined : resolve()), fail));
     req.pipe(bb);
   });
   try {
     await done;
   } catch (e) {
-    await Promise.all([...batch.pending.values()].map((p) => p.then((m) => m.cleanup(), () => {})));
+    await Promise.all(
+      [...batch.pending.values()].map((p) =>
+        p.then(
+          (m) => m.cleanup(),
+          () => {},
+        ),
+      ),
+    );
     throw e;
   }
   const fields = itemsPart === undefined ? new Map<string, Record<string, unknown>>() : parseItemsPart(itemsPart);
   const unknownNames = [...fields.keys()].filter((f) => !files.some((x) => x.name === f));
   if (unknownNames.length)
-    throw new ValidationError(`The "items" part names files that were not sent: ${unknownNames.slice(0, 5).join(', ')}.`, { files: unknownNames.slice(0, 50) }, 'invalid_items_part');
+    throw new ValidationError(
+      `The "items" part names files that were not sent: ${unknownNames.slice(0, 5).join(', ')}.`,
+      { files: unknownNames.slice(0, 50) },
+      'invalid_items_part',
+    );
   for (const f of files) batch.items[f.index] = { externalId: f.name, ...fields.get(f.name) };
-  if (batch.items.length === 0) throw new ValidationError('The upload holds no files: send image files, or a .jsonl or .csv of items.', undefined, 'empty_batch');
+  if (batch.items.length === 0)
+    throw new ValidationError('The upload holds no files: send image files, or a .jsonl or .csv of items.', undefined, 'empty_batch');
   return batch;
 }

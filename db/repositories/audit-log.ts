@@ -5,7 +5,10 @@ import { auditLog } from '../schema.ts';
 export type AuditRow = typeof auditLog.$inferSelect;
 
 /** Records one change; call it in the transaction that makes the change, so both happen or neither. */
-export async function recordAudit(db: DbOrTx, e: { projectId: string; keyId: string | null; action: string; details?: Record<string, unknown> }): Promise<void> {
+export async function recordAudit(
+  db: DbOrTx,
+  e: { projectId: string; keyId: string | null; action: string; details?: Record<string, unknown> },
+): Promise<void> {
   await db.insert(auditLog).values({ projectId: e.projectId, keyId: e.keyId, action: e.action, details: e.details ?? {} });
 }
 

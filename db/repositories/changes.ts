@@ -39,11 +39,26 @@ export async function renameLabel(db: DbOrTx, projectId: string, from: string, t
     .set({ label: to })
     .where(and(eq(items.projectId, projectId), eq(items.label, from)))
     .returning({ id: items.id });
-  await db.update(items).set({ predLabel: to }).where(and(eq(items.projectId, projectId), eq(items.predLabel, from)));
-  await db.update(items).set({ disputedLabel: to }).where(and(eq(items.projectId, projectId), eq(items.disputedLabel, from)));
-  await db.update(labels).set({ label: to }).where(and(eq(labels.projectId, projectId), eq(labels.label, from)));
-  await db.update(labels).set({ predictedLabel: to }).where(and(eq(labels.projectId, projectId), eq(labels.predictedLabel, from)));
-  await db.update(predictions).set({ label: to }).where(and(eq(predictions.projectId, projectId), eq(predictions.label, from)));
+  await db
+    .update(items)
+    .set({ predLabel: to })
+    .where(and(eq(items.projectId, projectId), eq(items.predLabel, from)));
+  await db
+    .update(items)
+    .set({ disputedLabel: to })
+    .where(and(eq(items.projectId, projectId), eq(items.disputedLabel, from)));
+  await db
+    .update(labels)
+    .set({ label: to })
+    .where(and(eq(labels.projectId, projectId), eq(labels.label, from)));
+  await db
+    .update(labels)
+    .set({ predictedLabel: to })
+    .where(and(eq(labels.projectId, projectId), eq(labels.predictedLabel, from)));
+  await db
+    .update(predictions)
+    .set({ label: to })
+    .where(and(eq(predictions.projectId, projectId), eq(predictions.label, from)));
   return relabelled.length;
 }
 

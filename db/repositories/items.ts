@@ -105,7 +105,12 @@ export async function leaseItems(
   const picked: ItemRow[] = [];
   const take = async (extra: ReturnType<typeof and> | undefined, order: 'uncertainty' | 'random' | 'mine', n: number) => {
     if (n <= 0) return;
-    const exclude = picked.length ? sql`${items.id} not in (${sql.join(picked.map((p) => sql`${p.id}`), sql`, `)})` : undefined;
+    const exclude = picked.length
+      ? sql`${items.id} not in (${sql.join(
+          picked.map((p) => sql`${p.id}`),
+          sql`, `,
+        )})`
+      : undefined;
     const orderBy = order === 'random' ? [asc(items.rand), asc(items.seq)] : [sql`${items.uncertainty} desc nulls last`, asc(items.rand)];
     if (order === 'mine') {
       // This key's own items are waited for, not skipped: another key's label request holds the row lock
@@ -159,7 +164,12 @@ export async function leaseItems(
     await db
       .update(items)
       .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
-      .where(inArray(items.id, picked.map((p) => p.id)));
+      .where(
+        inArray(
+          items.id,
+          picked.map((p) => p.id),
+        ),
+      );
   }
   return picked.map((p) => ({ ...p, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
 }
@@ -175,12 +185,17 @@ export const QUEUE_BUSY_RETRY_MS = 1000;
  */
 export async function queueRetryAfterMs(db: DbOrTx, q: { projectId: string; keyId: string; now: Date }): Promise<number | null> {
   // Plain reads: under MVCC they do not wait for the locks that made the lease skip these rows.
-  const [free] = await db.select({ n: count() }).from(items).where(servable(q.projectId, q.keyId, q.now));
+  const [free] = await db
+    .select({ n: count() })
+    .from(items)
+    .where(servable(q.projectId, q.keyId, q.now));
   if (Number(free.n) > 0) return QUEUE_BUSY_RETRY_MS;
   const [next] = await db
     .select({ at: sql<Date | string | null>`min(${items.leaseExpiresAt})` })
     .from(items)
-    .where(and(eq(items.projectId, q.projectId), eq(items.split, 'pool'), eq(items.status, 'pending'), gt(items.leaseExpiresAt, q.now), ne(items.leasedBy, q.keyId)));
+    .where(
+      and(eq(items.projectId, q.projectId), eq(items.split, 'pool'), eq(items.status, 'pending'), gt(items.leaseExpiresAt, q.now), ne(items.leasedBy, q.keyId)),
+    );
   if (next?.at == null) return null;
   return Math.max(QUEUE_BUSY_RETRY_MS, new Date(next.at).getTime() - q.now.getTime());
 }
@@ -223,12 +238,7 @@ const trainable = (projectId: string) =>
     sql`${items.labelSource} in ('human', 'imported')`,
   );
 
-export async function applyHumanLabel(
-  db: DbOrTx,
-  itemId: string,
-  label: string,
-  source: 'human' | 'imported' | 'auto',
-): Promise<void> {
+export async function applyHumanLabel(db: DbOrTx, itemId: string, label: string, source: 'human' | 'imported' | 'auto'): Promise<void> {
   await db
     .update(items)
     .set({ label, labelSource: source, status: source === 'auto' ? 'auto' : 'labeled', leasedBy: null, leaseExpiresAt: null })
@@ -264,14 +274,7 @@ export async function goldExamples(db: DbOrTx, projectId: string): Promise<Label
   return db
     .select({ id: items.id, input: items.input, data: items.data, label: sql<string>`${items.label}` })
     .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        isNotNull(items.label),
-        ne(items.labelSource, 'auto'),
-        or(eq(items.split, 'gold'), eq(items.holdout, true)),
-      ),
-    )
+    .where(and(eq(items.projectId, projectId), isNotNull(items.label), ne(items.labelSource, 'auto'), or(eq(items.split, 'gold'), eq(items.holdout, true))))
     .orderBy(asc(items.seq));
 }
 
@@ -281,18 +284,11 @@ export async function countTrainable(db: DbOrTx, projectId: string): Promise<{ n
 }
 
 /** A page of items (pool and gold) still without a prediction from `version`, oldest first. */
-export async function unscoredItems(
-  db: DbOrTx,
-  projectId: string,
-  version: number,
-  limit: number,
-): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
+export async function unscoredItems(db: DbOrTx, projectId: string, version: number, limit: number): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
   return db
     .select({ id: items.id, input: items.input, data: items.data })
     .from(items)
-    .where(
-      and(eq(items.projectId, projectId), or(isNull(items.predVersion), ne(items.predVersion, version))),
-    )
+    .where(and(eq(items.projectId, projectId), or(isNull(items.predVersion), ne(items.predVersion, version))))
     .orderBy(asc(items.seq))
     .limit(limit);
 }
@@ -434,14 +430,7 @@ export async function goldPredictions(db: DbOrTx, projectId: string, version: nu
     .select({ probs: predictions.probs, label: sql<string>`${items.label}` })
     .from(items)
     .innerJoin(predictions, and(eq(predictions.itemId, items.id), eq(predictions.modelVersion, version)))
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        isNotNull(items.label),
-        ne(items.labelSource, 'auto'),
-        or(eq(items.split, 'gold'), eq(items.holdout, true)),
-      ),
-    );
+    .where(and(eq(items.projectId, projectId), isNotNull(items.label), ne(items.labelSource, 'auto'), or(eq(items.split, 'gold'), eq(items.holdout, true))));
 }
 
 export async function countAutoLabeled(db: DbOrTx, projectId: string): Promise<number> {
@@ -503,10 +492,7 @@ export async function replaceDisputes(
  * Leases disputed items for a second review by `keyId`, never to a key that labelled the item before,
  * most strongly disputed first, with FOR UPDATE SKIP LOCKED like the main queue.
  */
-export async function leaseDisputed(
-  db: DbOrTx,
-  q: { projectId: string; keyId: string; limit: number; now: Date; expiresAt: Date },
-): Promise<ItemRow[]> {
+export async function leaseDisputed(db: DbOrTx, q: { projectId: string; keyId: string; limit: number; now: Date; expiresAt: Date }): Promise<ItemRow[]> {
   const rows = await db
     .select()
     .from(items)
@@ -526,7 +512,12 @@ export async function leaseDisputed(
     await db
       .update(items)
       .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
-      .where(inArray(items.id, rows.map((r) => r.id)));
+      .where(
+        inArray(
+          items.id,
+          rows.map((r) => r.id),
+        ),
+      );
   return rows.map((r) => ({ ...r, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
 }
 
@@ -537,7 +528,10 @@ export async function latestLabellers(db: DbOrTx, itemIds: string[]): Promise<Ma
     db,
     sql`select distinct on (l.item_id) l.item_id, l.key_id, k.name, l.source
         from labels l left join api_keys k on k.id = l.key_id
-        where l.item_id in (${sql.join(itemIds.map((id) => sql`${id}`), sql`, `)})
+        where l.item_id in (${sql.join(
+          itemIds.map((id) => sql`${id}`),
+          sql`, `,
+        )})
         order by l.item_id, l.id desc`,
   );
   return new Map(rows.map((r) => [r.item_id, { keyId: r.key_id, name: r.name, source: r.source }]));
@@ -575,10 +569,7 @@ export async function trainableCountsByLabel(db: DbOrTx, projectId: string): Pro
 }
 
 /** Servable items the model predicts as `label`, most confident first (to find examples of a rare class). */
-export async function likelyOfClass(
-  db: DbOrTx,
-  q: { projectId: string; keyId: string; now: Date; label: string; limit: number },
-): Promise<string[]> {
+export async function likelyOfClass(db: DbOrTx, q: { projectId: string; keyId: string; now: Date; label: string; limit: number }): Promise<string[]> {
   const rows = await db
     .select({ id: items.id })
     .from(items)

@@ -46,23 +46,25 @@ export async function recentJobs(db: DbOrTx, projectId: string, limit: number): 
  * processes can share the table without two of them taking the same job.
  */
 export async function claimJob(db: DbOrTx, kinds: JobKind[], workerId: string): Promise<JobRow | undefined> {
-  return retryOnConflict(() => db.transaction(async (tx) => {
-    const [row] = await tx
-      .select()
-      .from(jobs)
-      .where(and(eq(jobs.status, 'queued'), inArray(jobs.kind, kinds)))
-      .orderBy(asc(jobs.createdAt))
-      .limit(1)
-      .for('update', { skipLocked: true });
-    if (!row) return undefined;
-    const now = new Date();
-    const [claimed] = await tx
-      .update(jobs)
-      .set({ status: 'running', lockedBy: workerId, heartbeatAt: now, startedAt: now, attempts: row.attempts + 1, progress: 0 })
-      .where(eq(jobs.id, row.id))
-      .returning();
-    return claimed;
-  }));
+  return retryOnConflict(() =>
+    db.transaction(async (tx) => {
+      const [row] = await tx
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.status, 'queued'), inArray(jobs.kind, kinds)))
+        .orderBy(asc(jobs.createdAt))
+        .limit(1)
+        .for('update', { skipLocked: true });
+      if (!row) return undefined;
+      const now = new Date();
+      const [claimed] = await tx
+        .update(jobs)
+        .set({ status: 'running', lockedBy: workerId, heartbeatAt: now, startedAt: now, attempts: row.attempts + 1, progress: 0 })
+        .where(eq(jobs.id, row.id))
+        .returning();
+      return claimed;
+    }),
+  );
 }
 
 export async function heartbeat(db: DbOrTx, id: string, progress?: number): Promise<void> {
@@ -80,11 +82,7 @@ export async function mergeJobPayload(db: DbOrTx, id: string, patch: Record<stri
     .where(eq(jobs.id, id));
 }
 
-export async function finishJob(
-  db: DbOrTx,
-  id: string,
-  r: { status: 'succeeded' | 'failed'; error?: string; modelVersion?: number | null },
-): Promise<void> {
+export async function finishJob(db: DbOrTx, id: string, r: { status: 'succeeded' | 'failed'; error?: string; modelVersion?: number | null }): Promise<void> {
   await db
     .update(jobs)
     .set({

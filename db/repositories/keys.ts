@@ -57,7 +57,11 @@ export async function countAdminKeys(db: DbOrTx): Promise<number> {
 
 /** Whether any key row, live or revoked, has this secret. */
 export async function keySecretExists(db: DbOrTx, secret: string): Promise<boolean> {
-  const rows = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.keyHash, hashKey(secret))).limit(1);
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(eq(apiKeys.keyHash, hashKey(secret)))
+    .limit(1);
   return rows.length > 0;
 }
 

@@ -8,7 +8,10 @@ export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 export async function insertWebhook(db: DbOrTx, w: { projectId: string; url: string; events: string[]; secret: string }): Promise<WebhookRow> {
-  const [row] = await db.insert(webhooks).values({ id: randomUUID(), ...w }).returning();
+  const [row] = await db
+    .insert(webhooks)
+    .values({ id: randomUUID(), ...w })
+    .returning();
   return row;
 }
 
@@ -17,7 +20,10 @@ export async function listWebhooks(db: DbOrTx, projectId: string): Promise<Webho
 }
 
 export async function deleteWebhook(db: DbOrTx, projectId: string, id: string): Promise<boolean> {
-  const rows = await db.delete(webhooks).where(and(eq(webhooks.projectId, projectId), eq(webhooks.id, id))).returning({ id: webhooks.id });
+  const rows = await db
+    .delete(webhooks)
+    .where(and(eq(webhooks.projectId, projectId), eq(webhooks.id, id)))
+    .returning({ id: webhooks.id });
   return rows.length > 0;
 }
 
@@ -28,7 +34,9 @@ export async function queueDeliveries(db: DbOrTx, projectId: string, event: stri
     .from(webhooks)
     .where(and(eq(webhooks.projectId, projectId), arrayContains(webhooks.events, [event])));
   if (!subscribers.length) return 0;
-  await db.insert(webhookDeliveries).values(subscribers.map((s) => ({ id: randomUUID(), webhookId: s.id, projectId, event, payload, status: 'pending' as const })));
+  await db
+    .insert(webhookDeliveries)
+    .values(subscribers.map((s) => ({ id: randomUUID(), webhookId: s.id, projectId, event, payload, status: 'pending' as const })));
   return subscribers.length;
 }
 

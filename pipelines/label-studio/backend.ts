@@ -73,8 +73,7 @@ async function itemOfTask(deps: BackendDeps, project: ProjectRow, control: Choic
   const data = task.data ?? {};
   const key = control?.dataKey ?? (project.modality === 'image' ? 'image' : 'text');
   const value = data[key] ?? data.$undefined$;
-  if (typeof value !== 'string' || value === '')
-    throw new ValidationError(`Task ${task.id ?? '?'} has no "${key}" in its data.`, undefined, 'invalid_task');
+  if (typeof value !== 'string' || value === '') throw new ValidationError(`Task ${task.id ?? '?'} has no "${key}" in its data.`, undefined, 'invalid_task');
   const item: Record<string, unknown> = task.id === undefined ? {} : { externalId: externalIdOf(task.id) };
   if (project.modality === 'text') return { ...item, text: value };
   if (project.modality === 'image') {
@@ -103,7 +102,11 @@ export interface PredictionOut {
  * pool items, so Furrow pre-labels them and learns from their unlabelled data. `score` is 1 minus Furrow's
  * uncertainty under the project's strategy: sorting by score ascending in Label Studio is Furrow's queue order.
  */
-export async function predict(deps: BackendDeps, project: ProjectRow, body: { tasks?: unknown; label_config?: unknown }): Promise<{ results: PredictionOut[] }> {
+export async function predict(
+  deps: BackendDeps,
+  project: ProjectRow,
+  body: { tasks?: unknown; label_config?: unknown },
+): Promise<{ results: PredictionOut[] }> {
   const tasks = taskList(body.tasks);
   const control = typeof body.label_config === 'string' ? checkLabelConfig(body.label_config, project) : null;
   const version = modelVersionName(project);
@@ -145,7 +148,16 @@ export async function predict(deps: BackendDeps, project: ProjectRow, body: { ta
     results[r.i] = {
       model_version: version,
       score,
-      result: [{ id: `furrow-${r.i}`, from_name: control.fromName, to_name: control.toName, type: 'choices', value: { choices: [p.label] }, score: round4(p.confidence) }],
+      result: [
+        {
+          id: `furrow-${r.i}`,
+          from_name: control.fromName,
+          to_name: control.toName,
+          type: 'choices',
+          value: { choices: [p.label] },
+          score: round4(p.confidence),
+        },
+      ],
     };
   });
   return { results };
@@ -162,7 +174,11 @@ async function predictBestEffort(ctx: PipelineContext, project: ProjectRow, inpu
   let todo = inputs.map((_, i) => i);
   for (let attempt = 0; attempt < 2 && todo.length; attempt++) {
     try {
-      const res = await predictItems(ctx, project, todo.map((i) => inputs[i]));
+      const res = await predictItems(
+        ctx,
+        project,
+        todo.map((i) => inputs[i]),
+      );
       todo.forEach((i, j) => (out[i] = res.predictions[j]));
       return out;
     } catch (e) {
@@ -264,7 +280,9 @@ export async function webhook(deps: BackendDeps, project: ProjectRow, key: Backe
     }
     case 'ANNOTATIONS_DELETED': {
       const ids = (Array.isArray(body.annotations) ? body.annotations : []).flatMap((a) =>
-        a && typeof a === 'object' && (typeof (a as { id?: unknown }).id === 'number' || typeof (a as { id?: unknown }).id === 'string') ? [String((a as { id: number | string }).id)] : [],
+        a && typeof a === 'object' && (typeof (a as { id?: unknown }).id === 'number' || typeof (a as { id?: unknown }).id === 'string')
+          ? [String((a as { id: number | string }).id)]
+          : [],
       );
       const withdrawn = await deps.ctx.db.transaction(async (tx) => withdrawHumanLabels(tx, project.id, await unlinkAnnotations(tx, project.id, ids)));
       return { status: 200, body: { status: 'ok', result: { annotations: ids.length, itemsUnlabelled: withdrawn } } };
@@ -303,7 +321,11 @@ export async function versions(deps: BackendDeps, project: ProjectRow): Promise<
 }
 
 /** `/job_status` (asked only after a train answer carried `job`). */
-export async function jobStatus(deps: BackendDeps, project: ProjectRow, body: { job?: unknown }): Promise<{ job_status: string; progress?: number; error?: string | null } | null> {
+export async function jobStatus(
+  deps: BackendDeps,
+  project: ProjectRow,
+  body: { job?: unknown },
+): Promise<{ job_status: string; progress?: number; error?: string | null } | null> {
   if (typeof body.job !== 'string') throw new ValidationError('Send {"job": "<id>"}.', undefined, 'invalid_body');
   const job = await findJob(deps.ctx.db, body.job);
   if (!job || job.projectId !== project.id) return null;

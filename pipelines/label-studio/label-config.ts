@@ -65,7 +65,8 @@ export function parseLabelConfig(xml: string): Element[] {
   const text = xml.trim();
   if (text === '') return [];
   const valid = XMLValidator.validate(text);
-  if (valid !== true) throw new ValidationError(`The label_config is not well-formed XML: ${valid.err.msg} (line ${valid.err.line}).`, undefined, 'invalid_label_config');
+  if (valid !== true)
+    throw new ValidationError(`The label_config is not well-formed XML: ${valid.err.msg} (line ${valid.err.line}).`, undefined, 'invalid_label_config');
   return toElements(parser.parse(text));
 }
 
@@ -116,7 +117,11 @@ export function checkLabelConfig(xml: string, project: { modality: Modality; lab
   if (!control) return null;
   const wanted = project.modality === 'image' ? 'Image' : project.modality === 'text' ? 'Text' : null;
   if (wanted === null)
-    throw new ValidationError(`This Furrow project holds ${project.modality} items, which Label Studio's <Choices> on <${control.objectType}> cannot send.`, undefined, 'label_config_mismatch');
+    throw new ValidationError(
+      `This Furrow project holds ${project.modality} items, which Label Studio's <Choices> on <${control.objectType}> cannot send.`,
+      undefined,
+      'label_config_mismatch',
+    );
   const objectOk = wanted === 'Text' ? control.objectType === 'Text' || control.objectType === 'HyperText' : control.objectType === 'Image';
   if (!objectOk)
     throw new ValidationError(

@@ -48,7 +48,10 @@ describe('Label Studio media', () => {
     expect([...(await media.fetchImage('s3://b/k.png', 42))]).toEqual([8]);
     expect(f.calls[1].auth).toBe('Token abc123');
     expect([...(await media.fetchImage('/data/upload/2/b.png', 1))]).toEqual([7]);
-    expect(f.calls.map((c) => c.url).slice(2)).toEqual(['http://ls:8080/storage-data/uploaded/?filepath=upload%2F2%2Fb.png', 'http://ls:8080/data/upload/2/b.png']);
+    expect(f.calls.map((c) => c.url).slice(2)).toEqual([
+      'http://ls:8080/storage-data/uploaded/?filepath=upload%2F2%2Fb.png',
+      'http://ls:8080/data/upload/2/b.png',
+    ]);
   });
 
   it('says what to configure when it cannot fetch, and refuses oversized images', async () => {

@@ -65,7 +65,8 @@ export function createLabelStudioMedia(opts: LabelStudioMediaOptions): LabelStud
     }).catch((e: unknown) => {
       throw unavailable(`Label Studio at ${base} could not be reached to refresh the personal access token: ${(e as Error).message}.`);
     });
-    if (!res.ok) throw unavailable(`Label Studio refused to refresh LABEL_STUDIO_API_KEY (HTTP ${res.status}): check that it is a valid personal access token.`);
+    if (!res.ok)
+      throw unavailable(`Label Studio refused to refresh LABEL_STUDIO_API_KEY (HTTP ${res.status}): check that it is a valid personal access token.`);
     const body = (await res.json().catch(() => ({}))) as { access?: unknown };
     if (typeof body.access !== 'string') throw unavailable('Label Studio answered the token refresh without an access token.');
     access = { token: body.access, until: jwtExpiry(body.access) ?? Date.now() + 4 * 60_000 };
@@ -134,7 +135,9 @@ export function createLabelStudioMedia(opts: LabelStudioMediaOptions): LabelStud
         const url = `${root}/tasks/${encodeURIComponent(String(taskId))}/presign/?fileuri=${Buffer.from(v).toString('base64url')}`;
         return body(await get(url), url);
       }
-      throw unavailable(`"${v.slice(0, 80)}" is not an image URL Furrow can fetch (http(s), data:, /data/upload/, /data/local-files/, s3://, gs://, azure-blob://).`);
+      throw unavailable(
+        `"${v.slice(0, 80)}" is not an image URL Furrow can fetch (http(s), data:, /data/upload/, /data/local-files/, s3://, gs://, azure-blob://).`,
+      );
     },
   };
 }

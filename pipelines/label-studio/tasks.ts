@@ -16,7 +16,13 @@ import type { LabelStudioMedia } from './media.ts';
 /** The names Furrow uses in configs and exports it writes: `<Text name="text" value="$text">` and so on. */
 export function defaultControl(project: Pick<ProjectRow, 'modality' | 'labels'>): ChoicesControl {
   const image = project.modality === 'image';
-  return { fromName: 'label', toName: image ? 'image' : 'text', dataKey: image ? 'image' : 'text', objectType: image ? 'Image' : 'Text', labels: project.labels };
+  return {
+    fromName: 'label',
+    toName: image ? 'image' : 'text',
+    dataKey: image ? 'image' : 'text',
+    objectType: image ? 'Image' : 'Text',
+    labels: project.labels,
+  };
 }
 
 function xmlAttr(s: string): string {
@@ -79,7 +85,8 @@ export async function importTasks(
   opts: { partial?: boolean; labelConfig?: string } = {},
 ): Promise<ImportResult> {
   if (raw.length === 0) throw new ValidationError('The file holds no tasks.', undefined, 'empty_batch');
-  if (raw.length > MAX_ITEMS_PER_REQUEST) throw new ValidationError(`Import at most ${MAX_ITEMS_PER_REQUEST} tasks per request; split the file.`, undefined, 'batch_too_large');
+  if (raw.length > MAX_ITEMS_PER_REQUEST)
+    throw new ValidationError(`Import at most ${MAX_ITEMS_PER_REQUEST} tasks per request; split the file.`, undefined, 'batch_too_large');
   if (project.modality !== 'text' && project.modality !== 'image')
     throw new ValidationError(`Label Studio tasks cannot fill a ${project.modality} project.`, undefined, 'label_config_mismatch');
   const control = opts.labelConfig ? findChoicesControl(opts.labelConfig) : null;
@@ -116,7 +123,11 @@ export async function importTasks(
   );
   rejected.sort((a, b) => a.index - b.index);
   if (rejected.length && !opts.partial)
-    throw new ValidationError(`${rejected.length} of ${raw.length} tasks are invalid; nothing was stored. Fix them, or send ?partial=true.`, { rejected }, 'invalid_items');
+    throw new ValidationError(
+      `${rejected.length} of ${raw.length} tasks are invalid; nothing was stored. Fix them, or send ?partial=true.`,
+      { rejected },
+      'invalid_items',
+    );
   prepared.sort((a, b) => a.index - b.index);
   const before = await itemsByExternalId(
     ctx.db,
@@ -124,14 +135,25 @@ export async function importTasks(
     prepared.flatMap((p) => (typeof p.item.externalId === 'string' ? [p.item.externalId] : [])),
   );
   const fresh = prepared.filter((p) => typeof p.item.externalId !== 'string' || !before.has(p.item.externalId));
-  const res = fresh.length ? await ingestItems(ctx, project, fresh.map((p) => p.item), { partial: opts.partial }) : { accepted: 0, duplicates: 0, rejected: [] };
+  const res = fresh.length
+    ? await ingestItems(
+        ctx,
+        project,
+        fresh.map((p) => p.item),
+        { partial: opts.partial },
+      )
+    : { accepted: 0, duplicates: 0, rejected: [] };
   // The first annotation keeps its time; later ones are the rest of the history, oldest first, the newest
   // being the item's label.
   const dated = fresh.filter((p) => (p.firstAt || p.history.length) && typeof p.item.externalId === 'string');
   const later = dated.filter((p) => p.history.length);
   let extra = 0;
   if (dated.length) {
-    const stored = await itemsByExternalId(ctx.db, project.id, dated.map((p) => p.item.externalId as string));
+    const stored = await itemsByExternalId(
+      ctx.db,
+      project.id,
+      dated.map((p) => p.item.externalId as string),
+    );
     await ctx.db.transaction(async (tx) => {
       await dateImportedLabels(
         tx,
@@ -143,7 +165,7 @@ export async function importTasks(
       );
       for (const p of later) {
         const row = stored.get(p.item.externalId as string);
-        if (!row || row.labelSource !== 'imported') continue;
+        if (row?.labelSource !== 'imported') continue;
         await insertLabelRows(
           tx,
           p.history.map((h) => ({ projectId: project.id, itemId: row.id, label: h.label, source: 'imported' as const, ...(h.at ? { createdAt: h.at } : {}) })),
@@ -208,7 +230,10 @@ export async function* exportTasks(ctx: PipelineContext, project: ProjectRow, pa
   for (;;) {
     const page = await itemsPage(ctx.db, project.id, after, pageSize);
     if (!page.length) return;
-    const history = await labelsOfItems(ctx.db, page.map((r) => r.id));
+    const history = await labelsOfItems(
+      ctx.db,
+      page.map((r) => r.id),
+    );
     for (const row of page) {
       const id = taskIdOf(row);
       const rows: LabelRow[] = (history.get(row.id) ?? []).filter((l) => l.source !== 'auto');
@@ -230,7 +255,13 @@ export async function* exportTasks(ctx: PipelineContext, project: ProjectRow, pa
         })),
         predictions:
           row.predVersion !== null && row.predLabel !== null
-            ? [{ model_version: modelVersionName({ activeVersion: row.predVersion }), score: Math.round((1 - (row.uncertainty ?? 1)) * 1e4) / 1e4, result: resultOf(control, row.predLabel) }]
+            ? [
+                {
+                  model_version: modelVersionName({ activeVersion: row.predVersion }),
+                  score: Math.round((1 - (row.uncertainty ?? 1)) * 1e4) / 1e4,
+                  result: resultOf(control, row.predLabel),
+                },
+              ]
             : [],
       };
     }

@@ -36,7 +36,13 @@ function positiveInt(v: string): number {
 
 function bar(label: string, total: number): cliProgress.SingleBar {
   const b = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left | {extra}`, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000, hideCursor: true },
+    {
+      format: `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left | {extra}`,
+      stream: process.stderr,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   b.start(total, 0, { extra: '' });
@@ -56,7 +62,12 @@ async function sendBatches(
   let sent = 0;
   const flush = async () => {
     if (!batch.length) return;
-    const res = ok(await api.POST('/api/projects/{id}/items', { params: { path: { id: projectId }, query: opts.partial ? { partial: 'true' } : {} }, body: { items: batch } }));
+    const res = ok(
+      await api.POST('/api/projects/{id}/items', {
+        params: { path: { id: projectId }, query: opts.partial ? { partial: 'true' } : {} },
+        body: { items: batch },
+      }),
+    );
     totals.accepted += res.accepted;
     totals.duplicates += res.duplicates;
     totals.rejected.push(...res.rejected.map((r) => ({ index: r.index + sent, error: r.error })));
@@ -79,7 +90,12 @@ async function waitForJob(api: FurrowClient, jobId: string, label: string): Prom
   const b = bar(label, 100);
   try {
     for (;;) {
-      const job = ok(await api.GET('/api/jobs/{jobId}', { params: { path: { jobId } } })) as { status: string; progress: number; error?: string | null; modelVersion?: number | null };
+      const job = ok(await api.GET('/api/jobs/{jobId}', { params: { path: { jobId } } })) as {
+        status: string;
+        progress: number;
+        error?: string | null;
+        modelVersion?: number | null;
+      };
       b.update(Math.round(job.progress * 100), { extra: job.status });
       if (job.status === 'succeeded' || job.status === 'failed') return job;
       await new Promise((r) => setTimeout(r, 500));
@@ -108,7 +124,15 @@ export function buildCli(): Command {
     .requiredOption('--labels <labels>', 'comma-separated class names')
     .option('--settings <json>', 'project settings as JSON', '{}')
     .action(async (name: string, o: { modality: 'image' | 'text' | 'vector'; labels: string; settings: string }, cmd: Command) => {
-      const body = { name, modality: o.modality, labels: o.labels.split(',').map((l) => l.trim()).filter(Boolean), settings: JSON.parse(o.settings) };
+      const body = {
+        name,
+        modality: o.modality,
+        labels: o.labels
+          .split(',')
+          .map((l) => l.trim())
+          .filter(Boolean),
+        settings: JSON.parse(o.settings),
+      };
       print(ok(await client(cmd).POST('/api/projects', { body })));
     });
 
@@ -142,7 +166,12 @@ export function buildCli(): Command {
           const out = { tasks: 0, accepted: 0, duplicates: 0, labels: 0, rejected: [] as { index: number; error: string }[] };
           for (let i = 0; i < tasks.length; i += 2000) {
             const chunk = tasks.slice(i, i + 2000);
-            const res = ok(await api.POST('/api/projects/{id}/label-studio/import', { params: { path: { id: o.project }, query: o.partial ? { partial: 'true' } : {} }, body: chunk }));
+            const res = ok(
+              await api.POST('/api/projects/{id}/label-studio/import', {
+                params: { path: { id: o.project }, query: o.partial ? { partial: 'true' } : {} },
+                body: chunk,
+              }),
+            );
             out.tasks += res.tasks;
             out.accepted += res.accepted;
             out.duplicates += res.duplicates;
@@ -174,7 +203,9 @@ export function buildCli(): Command {
     .command('export')
     .description("every item with its label: Furrow's JSONL/CSV, or Label Studio JSON, JSON-MIN or CSV")
     .requiredOption('--project <id>', 'project id')
-    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv', 'label-studio', 'label-studio-min', 'label-studio-csv']).default('jsonl'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['jsonl', 'csv', 'label-studio', 'label-studio-min', 'label-studio-csv']).default('jsonl'),
+    )
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (o: { project: string; format: string; output?: string }, cmd: Command) => {
       const api = client(cmd);
@@ -184,7 +215,10 @@ export function buildCli(): Command {
             params: { path: { id: o.project }, query: { format: o.format === 'label-studio' ? 'json' : o.format === 'label-studio-min' ? 'json-min' : 'csv' } },
             parseAs: 'stream',
           })
-        : await api.GET('/api/projects/{id}/export', { params: { path: { id: o.project }, query: { format: o.format as 'jsonl' | 'csv' } }, parseAs: 'stream' });
+        : await api.GET('/api/projects/{id}/export', {
+            params: { path: { id: o.project }, query: { format: o.format as 'jsonl' | 'csv' } },
+            parseAs: 'stream',
+          });
       if (!res.response.ok || !res.data) ok({ ...res, data: undefined, error: await res.response.json().catch(() => undefined) });
       await pipeline(Readable.fromWeb(res.data as never), o.output ? createWriteStream(o.output) : process.stdout);
     });
@@ -193,7 +227,7 @@ export function buildCli(): Command {
     .command('train')
     .description('train a new version now')
     .requiredOption('--project <id>', 'project id')
-    .option('--wait', "wait for the job and show its progress; exit 1 if it fails", false)
+    .option('--wait', 'wait for the job and show its progress; exit 1 if it fails', false)
     .action(async (o: { project: string; wait: boolean }, cmd: Command) => {
       const api = client(cmd);
       const { jobId } = ok(await api.POST('/api/projects/{id}/train', { params: { path: { id: o.project } }, body: {} })) as { jobId: string };
@@ -213,9 +247,9 @@ export function buildCli(): Command {
       const path = { params: { path: { id: o.project } } };
       const project = ok(await api.GET('/api/projects/{id}', path)) as { name: string; modality: string; labels: string[]; counts: Record<string, number> };
       const metrics = ok(await api.GET('/api/projects/{id}/metrics', path)) as { modelVersion: number | null; gold?: { n: number; accuracy: number | null } };
-      const jobs = (ok(await api.GET('/api/projects/{id}/jobs', path)) as { jobs: { id: string; kind: string; status: string; progress: number }[] }).jobs.filter(
-        (j) => j.status === 'queued' || j.status === 'running',
-      );
+      const jobs = (
+        ok(await api.GET('/api/projects/{id}/jobs', path)) as { jobs: { id: string; kind: string; status: string; progress: number }[] }
+      ).jobs.filter((j) => j.status === 'queued' || j.status === 'running');
       if (o.json) return print({ project, metrics, jobs });
       const lines = [
         `${project.name} (${project.modality}, ${project.labels.length} labels)`,

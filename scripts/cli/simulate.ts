@@ -86,22 +86,40 @@ function labelsToReach(curve: { labels: number; accuracy: number }[], target: nu
 async function runArm(
   api: FurrowClient,
   arm: string,
-  data: { pool: Record<string, unknown>[]; gold: Record<string, unknown>[]; labels: string[]; modality: 'text' | 'image' | 'vector'; truth: Map<string, string> },
+  data: {
+    pool: Record<string, unknown>[];
+    gold: Record<string, unknown>[];
+    labels: string[];
+    modality: 'text' | 'image' | 'vector';
+    truth: Map<string, string>;
+  },
   o: SimulateOptions,
   log: (line: string) => void,
 ): Promise<{ labels: number; accuracy: number }[]> {
   const vectorDim = data.modality === 'vector' ? (data.pool[0].vector as unknown[]).length : undefined;
-  const settings: Record<string, unknown> = { retrainEvery: 0, goldFraction: 0, seed: o.seed, ...(vectorDim ? { vectorDim } : {}), ...(arm === 'random' ? { strategy: 'random' } : {}) };
-  const project = ok(await api.POST('/api/projects', { body: { name: `simulate ${arm}`, modality: data.modality, labels: data.labels, settings } })) as { id: string };
+  const settings: Record<string, unknown> = {
+    retrainEvery: 0,
+    goldFraction: 0,
+    seed: o.seed,
+    ...(vectorDim ? { vectorDim } : {}),
+    ...(arm === 'random' ? { strategy: 'random' } : {}),
+  };
+  const project = ok(await api.POST('/api/projects', { body: { name: `simulate ${arm}`, modality: data.modality, labels: data.labels, settings } })) as {
+    id: string;
+  };
   const params = { params: { path: { id: project.id } } };
-  const annotator = ok(await api.POST('/api/projects/{id}/keys', { ...params, body: { role: 'annotator', name: `simulated annotator (${arm})` } })) as { key: string };
+  const annotator = ok(await api.POST('/api/projects/{id}/keys', { ...params, body: { role: 'annotator', name: `simulated annotator (${arm})` } })) as {
+    key: string;
+  };
   const strip = ({ label: _l, split: _s, ...rest }: Record<string, unknown>) => rest;
   const items = [...data.pool.map(strip), ...data.gold.map((g) => ({ ...strip(g), split: 'gold', label: g.label }))];
   for (let i = 0; i < items.length; i += 1000) ok(await api.POST('/api/projects/{id}/items', { ...params, body: { items: items.slice(i, i + 1000) } }));
   // Item id -> externalId, from the export (the queue names items by id).
   const exported = await api.GET('/api/projects/{id}/export', { params: { path: { id: project.id }, query: { format: 'jsonl' } }, parseAs: 'text' });
   const ids = new Map<string, string>();
-  for (const line of String(exported.data ?? '').trim().split('\n')) {
+  for (const line of String(exported.data ?? '')
+    .trim()
+    .split('\n')) {
     const r = JSON.parse(line) as { id: string; externalId: string };
     ids.set(r.id, r.externalId);
   }
@@ -128,7 +146,10 @@ async function runArm(
   };
   while (spent < o.budget) {
     const want = Math.min(o.batch, o.budget - spent, o.step - (spent % o.step));
-    const q = ok(await labeller.GET('/api/projects/{id}/queue', { params: { path: { id: project.id }, query: { limit: want } } })) as { items: { id: string }[]; retryAfterMs?: number };
+    const q = ok(await labeller.GET('/api/projects/{id}/queue', { params: { path: { id: project.id }, query: { limit: want } } })) as {
+      items: { id: string }[];
+      retryAfterMs?: number;
+    };
     if (q.items.length === 0) {
       if (q.retryAfterMs) {
         await new Promise((r) => setTimeout(r, q.retryAfterMs));
@@ -159,7 +180,10 @@ export async function simulate(file: string, o: SimulateOptions, log: (line: str
   const labels = [...new Set(all.map((i) => i.label as string))].sort();
   if (labels.length < 2) throw new Error('the file has fewer than 2 classes');
   const truth = new Map(pool.map((i) => [i.externalId as string, i.label as string]));
-  const arms = o.arms.split(',').map((a) => a.trim()).filter(Boolean);
+  const arms = o.arms
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   for (const a of arms) if (a !== 'furrow' && a !== 'random') throw new Error(`unknown arm "${a}": use furrow and/or random`);
 
   let url = o.url;
@@ -182,7 +206,12 @@ export async function simulate(file: string, o: SimulateOptions, log: (line: str
     if (curves.furrow?.length && curves.random?.length) {
       const last = curves.random[curves.random.length - 1];
       const needed = labelsToReach(curves.furrow, last.accuracy);
-      summary.saving = { target: last.accuracy, baseline: last.labels, labelsNeeded: needed, factor: needed ? Math.round((last.labels / needed) * 100) / 100 : null };
+      summary.saving = {
+        target: last.accuracy,
+        baseline: last.labels,
+        labelsNeeded: needed,
+        factor: needed ? Math.round((last.labels / needed) * 100) / 100 : null,
+      };
     }
     const svg = renderCurvesSvg({
       title: `${path.basename(file)}: held-out accuracy per human label`,

@@ -31,9 +31,18 @@ describe('WordNet data.noun lines', () => {
 
 describe('whatis / apropos lines', () => {
   it('splits names, section and description, and takes the main section from the first character', () => {
-    expect(parseWhatisLine('ls (1)               - list directory contents')).toEqual({ names: 'ls', section: '1', mainSection: '1', description: 'list directory contents' });
+    expect(parseWhatisLine('ls (1)               - list directory contents')).toEqual({
+      names: 'ls',
+      section: '1',
+      mainSection: '1',
+      description: 'list directory contents',
+    });
     expect(parseWhatisLine('Clone (3pm)          - recursively copy Perl datatypes')).toMatchObject({ section: '3pm', mainSection: '3' });
-    expect(parseWhatisLine('getpid, getppid (2)  - get process identification')).toMatchObject({ names: 'getpid, getppid', mainSection: '2', description: 'get process identification' });
+    expect(parseWhatisLine('getpid, getppid (2)  - get process identification')).toMatchObject({
+      names: 'getpid, getppid',
+      mainSection: '2',
+      description: 'get process identification',
+    });
     expect(parseWhatisLine('x (1) - a - dash inside')).toMatchObject({ description: 'a - dash inside' });
   });
 
@@ -113,7 +122,9 @@ describe('gettext .mo catalogues', () => {
   it('turns a translation into a sentence: placeholders and mnemonics out, short or untranslated ones refused', () => {
     expect(cleanMessage('Could not open file %s', 'Datei %s konnte nicht geöffnet werden')).toBe('Datei konnte nicht geöffnet werden');
     expect(cleanMessage('_Open the file now', '_Öffne die Datei jetzt')).toBe('Öffne die Datei jetzt');
-    expect(cleanMessage('Save {name} as <b>%1$s</b> now please', 'Enregistrer {name} sous <b>%1$s</b> maintenant, merci')).toBe('Enregistrer sous maintenant, merci');
+    expect(cleanMessage('Save {name} as <b>%1$s</b> now please', 'Enregistrer {name} sous <b>%1$s</b> maintenant, merci')).toBe(
+      'Enregistrer sous maintenant, merci',
+    );
     expect(cleanMessage('One file', 'Eine Datei')).toBeNull();
     expect(cleanMessage('Read the manual page first', 'Read the manual page first')).toBeNull();
   });

@@ -150,7 +150,11 @@ export function cleanMessage(id: string, str: string): string | null {
   return words.length >= 4 ? text : null;
 }
 
-const COLOUR_WORDS = new Set('adwaita black blue bluegrey breeze brown carmine custom cyan darkcyan deeporange green grey indigo magenta nordic orange palebrown paleorange pink red teal violet white yaru yellow'.split(' '));
+const COLOUR_WORDS = new Set(
+  'adwaita black blue bluegrey breeze brown carmine custom cyan darkcyan deeporange green grey indigo magenta nordic orange palebrown paleorange pink red teal violet white yaru yellow'.split(
+    ' ',
+  ),
+);
 
 /** The name an icon is deduplicated by: no extension, no `-symbolic`, no Papirus folder colour. */
 export function iconKey(file: string): string {

@@ -25,13 +25,55 @@ const TEXT_BUDGETS = [50, 100, 200, 300, 500];
 const IMAGE_BUDGETS = [50, 100, 200, 300, 500, 1000];
 
 export const BENCH_TASKS: BenchTask[] = [
-  { name: 'fine-foods', modality: 'text', description: 'Amazon fine-food reviews: 5 stars (great) or not (other); 2 classes', projectSettings: {}, budgets: TEXT_BUDGETS },
-  { name: 'wordnet-nouns', modality: 'text', description: 'WordNet 3.0 noun glosses -> lexicographer file (noun.animal, noun.artifact, ...); 26 classes', projectSettings: {}, budgets: TEXT_BUDGETS },
-  { name: 'manpages', modality: 'text', description: 'man-page one-line descriptions (whatis) -> manual section 1, 2, 3, 4, 5, 7, 8', projectSettings: {}, budgets: TEXT_BUDGETS },
-  { name: 'ui-language', modality: 'text', description: "translated program messages from Debian's gettext catalogues -> language; 12 classes", projectSettings: {}, budgets: TEXT_BUDGETS },
-  { name: 'fashion-mnist', modality: 'image', description: 'Fashion-MNIST 28x28 gray clothing images; 10 classes', projectSettings: {}, budgets: IMAGE_BUDGETS },
-  { name: 'icons', modality: 'image', description: 'icons of Debian icon themes (Adwaita, Papirus, hicolor) in mixed sizes -> context folder; RGB', projectSettings: { channels: 3, imageWidth: 32, imageHeight: 32 }, budgets: IMAGE_BUDGETS },
-  { name: 'glyphs', modality: 'image', description: 'capital letters in the fonts Debian ships, random rotation, scale, offset and noise; 26 classes', projectSettings: {}, budgets: IMAGE_BUDGETS },
+  {
+    name: 'fine-foods',
+    modality: 'text',
+    description: 'Amazon fine-food reviews: 5 stars (great) or not (other); 2 classes',
+    projectSettings: {},
+    budgets: TEXT_BUDGETS,
+  },
+  {
+    name: 'wordnet-nouns',
+    modality: 'text',
+    description: 'WordNet 3.0 noun glosses -> lexicographer file (noun.animal, noun.artifact, ...); 26 classes',
+    projectSettings: {},
+    budgets: TEXT_BUDGETS,
+  },
+  {
+    name: 'manpages',
+    modality: 'text',
+    description: 'man-page one-line descriptions (whatis) -> manual section 1, 2, 3, 4, 5, 7, 8',
+    projectSettings: {},
+    budgets: TEXT_BUDGETS,
+  },
+  {
+    name: 'ui-language',
+    modality: 'text',
+    description: "translated program messages from Debian's gettext catalogues -> language; 12 classes",
+    projectSettings: {},
+    budgets: TEXT_BUDGETS,
+  },
+  {
+    name: 'fashion-mnist',
+    modality: 'image',
+    description: 'Fashion-MNIST 28x28 gray clothing images; 10 classes',
+    projectSettings: {},
+    budgets: IMAGE_BUDGETS,
+  },
+  {
+    name: 'icons',
+    modality: 'image',
+    description: 'icons of Debian icon themes (Adwaita, Papirus, hicolor) in mixed sizes -> context folder; RGB',
+    projectSettings: { channels: 3, imageWidth: 32, imageHeight: 32 },
+    budgets: IMAGE_BUDGETS,
+  },
+  {
+    name: 'glyphs',
+    modality: 'image',
+    description: 'capital letters in the fonts Debian ships, random rotation, scale, offset and noise; 26 classes',
+    projectSettings: {},
+    budgets: IMAGE_BUDGETS,
+  },
 ];
 
 export function benchDataDir(): string {
@@ -60,7 +102,8 @@ export function readTaskSplit(task: string, split: 'train' | 'test', dir = bench
     .filter((l) => l.trim() !== '')
     .map((l, i) => {
       const row = JSON.parse(l) as TaskRow;
-      if (typeof row.label !== 'string' || (typeof row.text !== 'string' && typeof row.image !== 'string')) throw new Error(`${file}:${i + 1}: expected {"text"|"image", "label"}`);
+      if (typeof row.label !== 'string' || (typeof row.text !== 'string' && typeof row.image !== 'string'))
+        throw new Error(`${file}:${i + 1}: expected {"text"|"image", "label"}`);
       return row;
     });
 }

@@ -114,10 +114,7 @@ export function fineFoodsFile(split: Split): string {
 export async function loadFineFoods(split: Split, opts: { dir?: string } = {}): Promise<FineFoods> {
   const dir = opts.dir ?? process.env.FINE_FOODS_DIR ?? resolve(REPO_ROOT, '../shared/datasets');
   const path = join(dir, fineFoodsFile(split));
-  await mustExist(
-    path,
-    `fine-foods file ${path} was not found. Set FINE_FOODS_DIR to the directory holding fine-foods.{train,test}.jsonl.`,
-  );
+  await mustExist(path, `fine-foods file ${path} was not found. Set FINE_FOODS_DIR to the directory holding fine-foods.{train,test}.jsonl.`);
   return parseFineFoods(await readFile(path, 'utf8'), path);
 }
 

@@ -32,7 +32,12 @@ async function main() {
   Object.assign(state, { client, projectId, labels: me.project.labels, modality: me.project.modality });
   linkPages(projectId);
   if (me.key.role !== 'engineer' && me.key.role !== 'admin') {
-    showNotice({ title: 'This key cannot open the Data page', text: `“${me.key.name}” is a ${me.key.role} key; browsing and relabelling items takes an engineer key.`, actions: [switchKeyButton()], tone: 'warn' });
+    showNotice({
+      title: 'This key cannot open the Data page',
+      text: `“${me.key.name}” is a ${me.key.role} key; browsing and relabelling items takes an engineer key.`,
+      actions: [switchKeyButton()],
+      tone: 'warn',
+    });
     return;
   }
   for (const id of ['f-label', 'f-predicted']) $(id).append(...state.labels.map((l) => h('option', { value: l }, l)));
@@ -79,7 +84,9 @@ async function loadPage() {
     state.cursor = page.nextCursor;
     $('rows').append(...page.items.map((it, i) => row(it, start + i)));
     $('more').hidden = !state.cursor;
-    $('list-status').textContent = state.rows.length ? `${fmtInt(state.rows.length)} item${state.rows.length === 1 ? '' : 's'} shown${state.cursor ? ' · more below' : ''}` : 'No item matches these filters.';
+    $('list-status').textContent = state.rows.length
+      ? `${fmtInt(state.rows.length)} item${state.rows.length === 1 ? '' : 's'} shown${state.cursor ? ' · more below' : ''}`
+      : 'No item matches these filters.';
     if (state.selected < 0 && state.rows.length) select(0);
   } catch (e) {
     $('list-status').textContent = e instanceof ApiError && e.status === 400 ? `Filters not valid: ${e.message}` : describeError(e);
@@ -90,7 +97,9 @@ function preview(it) {
   if (it.text !== undefined) return h('span', { className: 'data-text' }, it.text);
   if (it.thumbUrl) {
     const img = h('img', { className: 'data-thumb', alt: '', width: 40, height: 40 });
-    void authedImage(it.thumbUrl).then((src) => src && (img.src = src));
+    void authedImage(it.thumbUrl).then((src) => {
+      if (src) img.src = src;
+    });
     return img;
   }
   return h('span', { className: 'muted' }, 'vector');
@@ -133,7 +142,10 @@ async function authedImage(url) {
 function imageOf(data) {
   const img = h('img', { className: 'data-image', alt: 'The item' });
   if (typeof data.image === 'string') img.src = data.image.startsWith('data:') ? data.image : `data:image/png;base64,${data.image}`;
-  else if (data.previewUrl || data.originalUrl) void authedImage(data.previewUrl ?? data.originalUrl).then((src) => src && (img.src = src));
+  else if (data.previewUrl || data.originalUrl)
+    void authedImage(data.previewUrl ?? data.originalUrl).then((src) => {
+      if (src) img.src = src;
+    });
   return img;
 }
 
@@ -154,7 +166,11 @@ function renderDetail() {
   const it = state.open;
   const d = it.data ?? {};
   const body =
-    typeof d.text === 'string' ? h('p', { className: 'data-fulltext' }, d.text) : Array.isArray(d.vector) ? h('code', { className: 'small' }, `[${d.vector.slice(0, 16).join(', ')}${d.vector.length > 16 ? ', …' : ''}] (${d.vector.length} numbers)`) : imageOf(d);
+    typeof d.text === 'string'
+      ? h('p', { className: 'data-fulltext' }, d.text)
+      : Array.isArray(d.vector)
+        ? h('code', { className: 'small' }, `[${d.vector.slice(0, 16).join(', ')}${d.vector.length > 16 ? ', …' : ''}] (${d.vector.length} numbers)`)
+        : imageOf(d);
   const pred = it.prediction
     ? h('p', {}, `Model v${it.prediction.modelVersion}: `, h('strong', {}, it.prediction.label), ` ${fmtPct(it.prediction.confidence, 1)}`)
     : h('p', { className: 'muted' }, 'No prediction yet.');
@@ -162,7 +178,16 @@ function renderDetail() {
     'ol',
     { className: 'label-list', attrs: { 'aria-label': 'Relabel' } },
     state.labels.map((l, i) =>
-      h('li', {}, h('button', { className: `label-btn${l === it.label ? ' suggested' : ''}`, type: 'button', onclick: () => void relabel(l) }, h('kbd', { className: i < 9 ? '' : 'kbd-none' }, String(i + 1)), h('span', { className: 'label-name' }, l))),
+      h(
+        'li',
+        {},
+        h(
+          'button',
+          { className: `label-btn${l === it.label ? ' suggested' : ''}`, type: 'button', onclick: () => void relabel(l) },
+          h('kbd', { className: i < 9 ? '' : 'kbd-none' }, String(i + 1)),
+          h('span', { className: 'label-name' }, l),
+        ),
+      ),
     ),
   );
   const history = it.labels.length
@@ -170,12 +195,30 @@ function renderDetail() {
         'table',
         { className: 'data-table small' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Label'), h('th', {}, 'Source'), h('th', {}, 'Key'), h('th', {}, 'Model'), h('th', {}, 'When'))),
-        h('tbody', {}, it.labels.map((l) => h('tr', {}, h('td', {}, l.label), h('td', {}, l.source), h('td', {}, l.keyId ? l.keyId.slice(0, 8) : '—'), h('td', {}, l.modelVersion === null ? '—' : `v${l.modelVersion}`), h('td', {}, fmtTime(l.createdAt))))),
+        h(
+          'tbody',
+          {},
+          it.labels.map((l) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, l.label),
+              h('td', {}, l.source),
+              h('td', {}, l.keyId ? l.keyId.slice(0, 8) : '—'),
+              h('td', {}, l.modelVersion === null ? '—' : `v${l.modelVersion}`),
+              h('td', {}, fmtTime(l.createdAt)),
+            ),
+          ),
+        ),
       )
     : h('p', { className: 'muted' }, 'Never labelled.');
   $('detail').className = '';
   $('detail').replaceChildren(
-    h('p', { className: 'muted small' }, `${it.split}${it.holdout ? ' · held out' : ''} · ${it.status}${it.label ? ` · label ${it.label} (${it.labelSource})` : ''}`),
+    h(
+      'p',
+      { className: 'muted small' },
+      `${it.split}${it.holdout ? ' · held out' : ''} · ${it.status}${it.label ? ` · label ${it.label} (${it.labelSource})` : ''}`,
+    ),
     body,
     it.meta ? h('pre', { className: 'data-meta small' }, JSON.stringify(it.meta, null, 2)) : null,
     pred,

@@ -9,7 +9,19 @@ import { leaseQueuePage, releaseLease } from '../../pipelines/queue.ts';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { route, type RouteDef } from '../route.ts';
-import { emptyQuery, ingestBody, ingestBodyDoc, ingestQuery, ingestResponse, itemResponse, labelBody, labelResponse, mediaQuery, queueQuery, queueResponse } from '../schemas.ts';
+import {
+  emptyQuery,
+  ingestBody,
+  ingestBodyDoc,
+  ingestQuery,
+  ingestResponse,
+  itemResponse,
+  labelBody,
+  labelResponse,
+  mediaQuery,
+  queueQuery,
+  queueResponse,
+} from '../schemas.ts';
 
 export function itemRoutes(ctx: PipelineContext): RouteDef[] {
   return [

@@ -65,7 +65,10 @@ export function labelStudioTaskRoutes(ctx: PipelineContext, media: LabelStudioMe
         const csv = query.format === 'csv';
         res.status(200);
         res.setHeader('Content-Type', csv ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
-        res.setHeader('Content-Disposition', `attachment; filename="furrow-${p.id}-label-studio${query.format === 'json' ? '' : `-${query.format}`}.${csv ? 'csv' : 'json'}"`);
+        res.setHeader(
+          'Content-Disposition',
+          `attachment; filename="furrow-${p.id}-label-studio${query.format === 'json' ? '' : `-${query.format}`}.${csv ? 'csv' : 'json'}"`,
+        );
         const write = async (chunk: string) => {
           if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
         };

@@ -145,7 +145,7 @@ export function labelStudioRouteDocs(): RouteDef[] {
       basicAuth: true,
       responses: [
         { status: 200, description: "Label Studio's answer (docs/label-studio.md)" },
-        { status: 400, description: 'Bad input, with Label Studio\'s `detail` beside the error shape' },
+        { status: 400, description: "Bad input, with Label Studio's `detail` beside the error shape" },
       ],
       handler: async () => {
         throw new Error('served by labelStudioRouter');

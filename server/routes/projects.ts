@@ -58,7 +58,9 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
       responses: [{ status: 200, description: 'The project', schema: projectResponse }],
       handler: async ({ project }) => {
         const c = await projectCounts(ctx.db, project!.id);
-        return { body: { ...projectView(project!), counts: { items: c.items, labeled: c.labeled, autoLabeled: c.autoLabeled, pending: c.pending, gold: c.gold } } };
+        return {
+          body: { ...projectView(project!), counts: { items: c.items, labeled: c.labeled, autoLabeled: c.autoLabeled, pending: c.pending, gold: c.gold } },
+        };
       },
     }),
     route({

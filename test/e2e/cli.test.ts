@@ -32,7 +32,12 @@ async function png(file: string, shade: number): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const pixels = Buffer.alloc(28 * 28, shade);
   for (let i = 0; i < pixels.length; i += 7) pixels[i] = (shade + i) % 256;
-  await writeFile(file, await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer());
+  await writeFile(
+    file,
+    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 beforeAll(async () => {
@@ -46,7 +51,17 @@ afterAll(async () => {
 
 describe('furrow CLI', () => {
   it('creates a project and a key, imports a folder with a progress bar, resumes without duplicates, trains and exports', async () => {
-    const created = await furrow(['projects', 'create', 'photos', '--modality', 'image', '--labels', 'dark,light', '--settings', '{"goldFraction":0,"retrainEvery":0}']);
+    const created = await furrow([
+      'projects',
+      'create',
+      'photos',
+      '--modality',
+      'image',
+      '--labels',
+      'dark,light',
+      '--settings',
+      '{"goldFraction":0,"retrainEvery":0}',
+    ]);
     expect(created.code).toBe(0);
     const project = JSON.parse(created.stdout);
     expect(project.labels).toEqual(['dark', 'light']);
@@ -80,7 +95,10 @@ describe('furrow CLI', () => {
 
     const out = path.join(dir, 'export.jsonl');
     expect((await furrow(['export', '--project', project.id, '-o', out], key)).code).toBe(0);
-    const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const rows = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((r) => r.externalId).sort()).toContain('dark/d11.png');
     expect(rows).toHaveLength(20);
   });
@@ -102,7 +120,13 @@ describe('furrow CLI', () => {
     const lsFile = path.join(dir, 'ls.json');
     await writeFile(
       lsFile,
-      JSON.stringify([{ id: 7, data: { text: 'meh' }, annotations: [{ id: 1, result: [{ from_name: 'label', to_name: 'text', type: 'choices', value: { choices: ['neg'] } }] }] }]),
+      JSON.stringify([
+        {
+          id: 7,
+          data: { text: 'meh' },
+          annotations: [{ id: 1, result: [{ from_name: 'label', to_name: 'text', type: 'choices', value: { choices: ['neg'] } }] }],
+        },
+      ]),
     );
     expect(JSON.parse((await furrow(['import', lsFile, '--project', project.id])).stdout)).toMatchObject({ accepted: 1, labels: 1 });
     const ls = await furrow(['export', '--project', project.id, '--format', 'label-studio']);

@@ -14,9 +14,14 @@ describe.skipIf(!hasChromium)('the Data page in Chromium', () => {
   beforeAll(async () => {
     s = await startTestServer();
     browser = await launchBrowser();
-    P = (await s.call('POST', '/api/projects', { body: { name: 'Data e2e', modality: 'text', labels: ['spam', 'ham'], settings: { goldFraction: 0 } } })).body.id;
+    P = (await s.call('POST', '/api/projects', { body: { name: 'Data e2e', modality: 'text', labels: ['spam', 'ham'], settings: { goldFraction: 0 } } })).body
+      .id;
     engineer = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'engineer', name: 'eng' } })).body.key;
-    const items = Array.from({ length: 70 }, (_, i) => ({ externalId: `m${i}`, text: i % 10 === 0 ? `win a prize now ${i}` : `meeting notes ${i}`, meta: { n: i } }));
+    const items = Array.from({ length: 70 }, (_, i) => ({
+      externalId: `m${i}`,
+      text: i % 10 === 0 ? `win a prize now ${i}` : `meeting notes ${i}`,
+      meta: { n: i },
+    }));
     expect((await s.call('POST', `/api/projects/${P}/items`, { key: engineer, body: { items } })).status).toBe(202);
   });
   afterAll(async () => {

@@ -32,7 +32,14 @@ describe('the README tour runs as written', () => {
     script = tourBlock(); // before starting anything: a README without a tour fails at once
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'furrow-tour-'));
     db = await freshDatabaseUrl();
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', FURROW_DATA_DIR: dataDir, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'warn', FURROW_JOB_POLL_MS: '100' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: '0',
+      FURROW_DATA_DIR: dataDir,
+      FURROW_DEMO: '0',
+      FURROW_LOG_LEVEL: 'warn',
+      FURROW_JOB_POLL_MS: '100',
+    };
     delete env.FURROW_ADMIN_KEY;
     if (db.url) env.DATABASE_URL = db.url;
     else delete env.DATABASE_URL;
@@ -59,7 +66,11 @@ describe('the README tour runs as written', () => {
 
   it('exits 0 and prints a trained model, its gold accuracy, a prediction and the export', async () => {
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const bash = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: dataDir, env: { ...process.env, BASE: base, KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const bash = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], {
+        cwd: dataDir,
+        env: { ...process.env, BASE: base, KEY: key },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       bash.stdout.on('data', (d) => (stdout += d));

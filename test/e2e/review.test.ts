@@ -183,7 +183,11 @@ describe.skipIf(!hasChromium)('the review page in Chromium', () => {
   });
 
   it('an expired lease taken by someone else is reported, not stored', async () => {
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'leases', modality: 'text', labels: ['great', 'other'], settings: { leaseSeconds: 5, retrainEvery: 0, goldFraction: 0 } } })).body.id;
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'leases', modality: 'text', labels: ['great', 'other'], settings: { leaseSeconds: 5, retrainEvery: 0, goldFraction: 0 } },
+      })
+    ).body.id;
     const eng = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'engineer', name: 'e' } })).body.key;
     const a = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'ann a' } })).body;
     const b = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'ann b' } })).body.key;
@@ -202,7 +206,11 @@ describe.skipIf(!hasChromium)('the review page in Chromium', () => {
   });
 
   it('says when the queue is empty, and why', async () => {
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'small', modality: 'text', labels: ['great', 'other'], settings: { retrainEvery: 0, goldFraction: 0 } } })).body.id;
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'small', modality: 'text', labels: ['great', 'other'], settings: { retrainEvery: 0, goldFraction: 0 } },
+      })
+    ).body.id;
     const eng = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'engineer', name: 'e' } })).body.key;
     const ann = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'ann' } })).body.key;
     const { page } = await open(`/ui/review?project=${P}`, ann);
@@ -228,9 +236,20 @@ describe.skipIf(!hasChromium)('the review page in Chromium', () => {
   });
 
   it('shows a photo through key-authenticated blob URLs: thumbnail first, then the preview, aspect ratio kept; z zooms to the original', async () => {
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'photos', modality: 'image', labels: ['wide', 'tall'], settings: { retrainEvery: 0, goldFraction: 0, imageWidth: 32, imageHeight: 32, channels: 3 } } })).body.id;
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: {
+          name: 'photos',
+          modality: 'image',
+          labels: ['wide', 'tall'],
+          settings: { retrainEvery: 0, goldFraction: 0, imageWidth: 32, imageHeight: 32, channels: 3 },
+        },
+      })
+    ).body.id;
     const ann = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'ann' } })).body.key;
-    const photo = await sharp({ create: { width: 2400, height: 1200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 40 } } }).jpeg().toBuffer();
+    const photo = await sharp({ create: { width: 2400, height: 1200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 40 } } })
+      .jpeg()
+      .toBuffer();
     expect((await s.call('POST', `/api/projects/${P}/items`, { body: { items: [{ externalId: 'wide', image: photo.toString('base64') }] } })).status).toBe(202);
     const { page } = await open(`/ui/review?project=${P}`, ann);
     await waitForItem(page);

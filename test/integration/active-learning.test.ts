@@ -27,7 +27,14 @@ function classOf(x: number, y: number): string {
  */
 function makeData(n: number, seed: number, spread: number): { vector: number[]; label: string }[] {
   const rnd = mulberry32(seed);
-  const centres = [[-0.8, -0.6], [-0.9, 0.5], [0, -0.8], [0.1, 0.6], [0.8, 0.4], [0.9, -0.5]];
+  const centres = [
+    [-0.8, -0.6],
+    [-0.9, 0.5],
+    [0, -0.8],
+    [0.1, 0.6],
+    [0.8, 0.4],
+    [0.9, -0.5],
+  ];
   return Array.from({ length: n }, () => {
     let x = rnd() * 2 - 1;
     let y = rnd() * 2 - 1;

@@ -17,7 +17,11 @@ describe('data in and out', () => {
 
   beforeAll(async () => {
     s = await startTestServer();
-    T = (await s.call('POST', '/api/projects', { body: { name: 'texts', modality: 'text', labels: ['pos', 'neg'], settings: { goldFraction: 0, retrainEvery: 0 } } })).body.id;
+    T = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'texts', modality: 'text', labels: ['pos', 'neg'], settings: { goldFraction: 0, retrainEvery: 0 } },
+      })
+    ).body.id;
     engineer = await key(T, 'engineer');
     annotator = await key(T, 'annotator');
     const items = [
@@ -109,7 +113,17 @@ describe('data in and out', () => {
       expect((await list(T, '?disputed=true')).body.items).toEqual([]);
       expect((await list(T, '?predicted=pos')).body.items).toEqual([]);
       const item = (await list(T, '?label=neg')).body.items[0];
-      expect(item).toMatchObject({ externalId: 'a-2', status: 'labeled', label: 'neg', source: 'imported', split: 'pool', holdout: false, disputed: false, prediction: null, text: 'bad tea' });
+      expect(item).toMatchObject({
+        externalId: 'a-2',
+        status: 'labeled',
+        label: 'neg',
+        source: 'imported',
+        split: 'pool',
+        holdout: false,
+        disputed: false,
+        prediction: null,
+        text: 'bad tea',
+      });
     });
 
     it('searches text and externalId literally (% and _ are not wildcards)', async () => {
@@ -121,7 +135,16 @@ describe('data in and out', () => {
     });
 
     it('refuses bad filters and cursors with 400', async () => {
-      for (const qs of ['?status=done', '?limit=0', '?limit=501', '?minConfidence=2', '?holdout=yes', '?minConfidence=0.9&maxConfidence=0.1', '?cursor=garbage', '?colour=red']) {
+      for (const qs of [
+        '?status=done',
+        '?limit=0',
+        '?limit=501',
+        '?minConfidence=2',
+        '?holdout=yes',
+        '?minConfidence=0.9&maxConfidence=0.1',
+        '?cursor=garbage',
+        '?colour=red',
+      ]) {
         const r = await list(T, qs);
         expect(r.status, qs).toBe(400);
         expect(r.body.error.code).toMatch(/^invalid_(query|cursor)$/);
@@ -150,7 +173,10 @@ describe('data in and out', () => {
       expect((await s.call('POST', `/api/projects/${T}/items/${id}/label`, { key: engineer, body: { label: 'neg' } })).status).toBe(200);
       const exp = await s.call('GET', `/api/projects/${T}/export?format=jsonl`, { key: engineer });
       expect(exp.status).toBe(200);
-      const rows = exp.text.trim().split('\n').map((l) => JSON.parse(l));
+      const rows = exp.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(rows.length).toBe(await count(T));
       const a1 = rows.find((r) => r.externalId === 'a-1');
       expect(a1).toMatchObject({ text: 'great coffee, 100% arabica', meta: { shop: 'north', tags: ['x'] }, holdout: false, labels: [], label: null });
@@ -205,7 +231,15 @@ describe('data in and out', () => {
     it('deletes an item (engineer) with its labels; 404 for an unknown item; recorded', async () => {
       const P = (await s.call('POST', '/api/projects', { body: { name: 'del', modality: 'text', labels: ['a', 'b'], settings: { goldFraction: 0 } } })).body.id;
       const eng = await key(P, 'engineer');
-      await s.call('POST', `/api/projects/${P}/items`, { key: eng, body: { items: [{ externalId: 'x', text: 'one', label: 'a' }, { externalId: 'y', text: 'two' }] } });
+      await s.call('POST', `/api/projects/${P}/items`, {
+        key: eng,
+        body: {
+          items: [
+            { externalId: 'x', text: 'one', label: 'a' },
+            { externalId: 'y', text: 'two' },
+          ],
+        },
+      });
       const x = (await list(P, '?q=one', eng)).body.items[0].id;
       expect((await s.call('DELETE', `/api/projects/${P}/items/${x}`, { key: annotator })).status).toBe(403);
       const del = await s.call('DELETE', `/api/projects/${P}/items/${x}`, { key: eng });
@@ -217,7 +251,9 @@ describe('data in and out', () => {
       expect((await s.call('POST', `/api/projects/${P}/items`, { key: eng, body: { items: [{ externalId: 'x', text: 'one again' }] } })).body.accepted).toBe(1);
       const log = await s.call('GET', `/api/projects/${P}/audit-log`, { key: eng });
       expect(log.status).toBe(200);
-      expect(log.body.entries).toEqual([expect.objectContaining({ action: 'item.delete', details: expect.objectContaining({ itemId: x, externalId: 'x', label: 'a' }) })]);
+      expect(log.body.entries).toEqual([
+        expect.objectContaining({ action: 'item.delete', details: expect.objectContaining({ itemId: x, externalId: 'x', label: 'a' }) }),
+      ]);
       expect(log.body.entries[0].keyId).toEqual(expect.any(String));
     });
 
@@ -236,7 +272,16 @@ describe('data in and out', () => {
 
     it('refuses a bad class change with 400 and changes nothing', async () => {
       const P = (await s.call('POST', '/api/projects', { body: { name: 'lbl', modality: 'text', labels: ['a', 'b'] } })).body.id;
-      for (const body of [{}, { add: ['a'] }, { add: ['c', 'c'] }, { rename: { zzz: 'q' } }, { rename: { a: 'b' } }, { rename: { a: 'c' }, add: ['c'] }, { add: [''] }, { rename: { a: 'a' } }]) {
+      for (const body of [
+        {},
+        { add: ['a'] },
+        { add: ['c', 'c'] },
+        { rename: { zzz: 'q' } },
+        { rename: { a: 'b' } },
+        { rename: { a: 'c' }, add: ['c'] },
+        { add: [''] },
+        { rename: { a: 'a' } },
+      ]) {
         const r = await s.call('POST', `/api/projects/${P}/labels`, { body });
         expect(r.status, JSON.stringify(body)).toBe(400);
         expect(r.body.error.code).toMatch(/^(invalid_body|invalid_label_change|nothing_to_change)$/);
@@ -247,10 +292,23 @@ describe('data in and out', () => {
   });
 
   it('a class added after training: the old version keeps serving predict and the queue; a rename reaches labels, predictions and gold', async () => {
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'classes', modality: 'vector', labels: ['a', 'b'], settings: { vectorDim: 2, goldFraction: 0, retrainEvery: 0, autoLabel: { enabled: false } } } })).body.id;
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: {
+          name: 'classes',
+          modality: 'vector',
+          labels: ['a', 'b'],
+          settings: { vectorDim: 2, goldFraction: 0, retrainEvery: 0, autoLabel: { enabled: false } },
+        },
+      })
+    ).body.id;
     const eng = await key(P, 'engineer');
     const ann = await key(P, 'annotator');
-    const pts = Array.from({ length: 40 }, (_, i) => ({ externalId: `p${i}`, vector: [i % 2 ? 1 + (i % 5) / 10 : -1 - (i % 5) / 10, (i % 7) / 7], ...(i < 20 ? { label: i % 2 ? 'a' : 'b' } : {}) }));
+    const pts = Array.from({ length: 40 }, (_, i) => ({
+      externalId: `p${i}`,
+      vector: [i % 2 ? 1 + (i % 5) / 10 : -1 - (i % 5) / 10, (i % 7) / 7],
+      ...(i < 20 ? { label: i % 2 ? 'a' : 'b' } : {}),
+    }));
     pts.push({ externalId: 'g0', vector: [1, 0], label: 'a', split: 'gold' } as any);
     expect((await s.call('POST', `/api/projects/${P}/items`, { key: eng, body: { items: pts } })).status).toBe(202);
     const job = (await s.call('POST', `/api/projects/${P}/train`, { key: eng, body: {} })).body.jobId;
@@ -278,14 +336,21 @@ describe('data in and out', () => {
     expect((await list(P, '?label=alpha&split=gold', eng)).body.items.map((i: any) => i.externalId)).toEqual(['g0']);
     expect((await list(P, '?predicted=a', eng)).body.items).toEqual([]);
     expect((await list(P, '?predicted=alpha', eng)).body.items.length).toBeGreaterThan(0);
-    const rows = (await s.call('GET', `/api/projects/${P}/export`, { key: eng })).text.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = (await s.call('GET', `/api/projects/${P}/export`, { key: eng })).text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.some((r) => r.label === 'a' || r.predictedLabel === 'a' || r.labels.some((l: any) => l.label === 'a'))).toBe(false);
     expect(rows.filter((r) => r.label === 'alpha').length).toBe(11);
     const pred2 = await s.call('POST', `/api/projects/${P}/predict`, { key: eng, body: { items: [{ vector: [1, 0] }] } });
     expect(pred2.body.predictions[0].label).toBe('alpha');
 
     // A new version knows every class.
-    for (const [i, v] of [[-5, 5], [-5.2, 5.1], [-4.8, 4.9]].entries())
+    for (const [i, v] of [
+      [-5, 5],
+      [-5.2, 5.1],
+      [-4.8, 4.9],
+    ].entries())
       await s.call('POST', `/api/projects/${P}/items`, { key: eng, body: { items: [{ externalId: `c${i}`, vector: v, label: 'c' }] } });
     const job2 = (await s.call('POST', `/api/projects/${P}/train`, { key: eng, body: {} })).body.jobId;
     expect((await waitForJob(s, job2, eng)).status).toBe('succeeded');

@@ -10,7 +10,12 @@ describe('an explicit strategy is honoured during the cold start', () => {
   const project = async (settings: Record<string, unknown>) => {
     const P = (
       await s.call('POST', '/api/projects', {
-        body: { name: 'explicit', modality: 'vector', labels: ['a', 'b'], settings: { vectorDim: 2, coldStartLabels: 1000, retrainEvery: 0, goldFraction: 0, minLabelsToTrain: 4, ...settings } },
+        body: {
+          name: 'explicit',
+          modality: 'vector',
+          labels: ['a', 'b'],
+          settings: { vectorDim: 2, coldStartLabels: 1000, retrainEvery: 0, goldFraction: 0, minLabelsToTrain: 4, ...settings },
+        },
       })
     ).body.id as string;
     // Points along a line: class a left of 0.5, b right; the labelled ones at the ends, the boundary unlabelled.

@@ -9,12 +9,22 @@ import { startTestServer, type TestServer } from '../helpers.ts';
 let s: TestServer;
 
 async function project(name: string): Promise<string> {
-  const r = await s.call('POST', '/api/projects', { body: { name, modality: 'text', labels: ['pos', 'neg', 'neutral'], settings: { retrainEvery: 0, goldFraction: 0 } } });
+  const r = await s.call('POST', '/api/projects', {
+    body: { name, modality: 'text', labels: ['pos', 'neg', 'neutral'], settings: { retrainEvery: 0, goldFraction: 0 } },
+  });
   return r.body.id;
 }
 
 function choice(id: number, label: string, at: string, extra: Record<string, unknown> = {}) {
-  return { id, result: [{ id: `r${id}`, from_name: 'sentiment', to_name: 'text', type: 'choices', value: { choices: [label] } }], was_cancelled: false, ground_truth: false, created_at: at, updated_at: at, ...extra };
+  return {
+    id,
+    result: [{ id: `r${id}`, from_name: 'sentiment', to_name: 'text', type: 'choices', value: { choices: [label] } }],
+    was_cancelled: false,
+    ground_truth: false,
+    created_at: at,
+    updated_at: at,
+    ...extra,
+  };
 }
 
 /** A Label Studio export: every 3rd task unlabelled, every 5th with a later correction, every 50th ground truth, every 7th a skip. */
@@ -29,7 +39,8 @@ function lsExport(n: number) {
   });
 }
 
-const CONFIG = '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text"><Choice value="pos"/><Choice value="neg"/><Choice value="neutral"/></Choices></View>';
+const CONFIG =
+  '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text"><Choice value="pos"/><Choice value="neg"/><Choice value="neutral"/></Choices></View>';
 
 beforeAll(async () => {
   s = await startTestServer();
@@ -63,7 +74,10 @@ describe('Label Studio task JSON', () => {
     const again = await s.call('POST', `/api/projects/${a}/label-studio/import`, { body: tasks });
     expect(again.body).toMatchObject({ accepted: 0, duplicates: 10_000, labels: 0 });
 
-    const item = (await s.call('GET', `/api/projects/${a}/export?format=jsonl`)).text.trim().split('\n').map((l) => JSON.parse(l));
+    const item = (await s.call('GET', `/api/projects/${a}/export?format=jsonl`)).text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const task12 = item.find((r) => r.externalId === 'ls-task-12');
     expect(task12.label).toBe('pos'); // i=11: "neutral", corrected the next day to "pos"
     expect(item.filter((r) => r.split === 'gold')).toHaveLength(tasks.filter((_, i) => i % 50 === 1 && i % 3 !== 0).length);
@@ -100,7 +114,9 @@ describe('Label Studio task JSON', () => {
 
   it('refuses a bad file and stores nothing', async () => {
     const id = await project('bad');
-    const unknown = await s.call('POST', `/api/projects/${id}/label-studio/import`, { body: [...lsExport(3), { id: 9, data: { text: 'x' }, annotations: [choice(1, 'meh', '2026-01-01T00:00:00Z')] }] });
+    const unknown = await s.call('POST', `/api/projects/${id}/label-studio/import`, {
+      body: [...lsExport(3), { id: 9, data: { text: 'x' }, annotations: [choice(1, 'meh', '2026-01-01T00:00:00Z')] }],
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.details.rejected[0]).toMatchObject({ index: 3 });
     expect(unknown.body.error.details.rejected[0].error).toMatch(/Unknown label "meh"/);

@@ -106,7 +106,10 @@ describe('Label Studio ML backend', () => {
     expect(extra.status).toBe(400);
     expect(extra.body.detail).toMatch(/Not in Furrow: meh/);
     expect(extra.body.error.code).toBe('label_config_mismatch');
-    const image = await ls('POST', '/setup', { ...setupBody, schema: CONFIG.replace('<Text name="text" value="$review"/>', '<Image name="text" value="$img"/>') });
+    const image = await ls('POST', '/setup', {
+      ...setupBody,
+      schema: CONFIG.replace('<Text name="text" value="$review"/>', '<Image name="text" value="$img"/>'),
+    });
     expect(image.status).toBe(400);
     expect(image.body.detail).toMatch(/<Image>/);
     const broken = await ls('POST', '/setup', { ...setupBody, schema: '<View><Choices name="x"></View>' });
@@ -131,8 +134,10 @@ describe('Label Studio ML backend', () => {
 
   it('stores annotations from webhooks, follows updates and deletions, and ignores unknown actions', async () => {
     let id = 100;
-    for (const [i, text] of GOOD.entries()) expect((await ls('POST', '/webhook', annotationEvent('ANNOTATION_CREATED', id++, 10 + i, text, 'good'))).status).toBe(201);
-    for (const [i, text] of BAD.entries()) expect((await ls('POST', '/webhook', annotationEvent('ANNOTATION_CREATED', id++, 20 + i, text, 'bad'))).status).toBe(201);
+    for (const [i, text] of GOOD.entries())
+      expect((await ls('POST', '/webhook', annotationEvent('ANNOTATION_CREATED', id++, 10 + i, text, 'good'))).status).toBe(201);
+    for (const [i, text] of BAD.entries())
+      expect((await ls('POST', '/webhook', annotationEvent('ANNOTATION_CREATED', id++, 20 + i, text, 'bad'))).status).toBe(201);
     // An update of annotation 100 to "bad" and back: a correction each, the item ends "good".
     const upd = await ls('POST', '/webhook', annotationEvent('ANNOTATION_UPDATED', 100, 10, GOOD[0], 'bad'));
     expect(upd.status).toBe(201);
@@ -144,7 +149,11 @@ describe('Label Studio ML backend', () => {
 
     // A deleted annotation takes its label back; the item is unlabelled again.
     const extra = await ls('POST', '/webhook', annotationEvent('ANNOTATION_CREATED', 999, 99, 'tasty but stale', 'good'));
-    const del = await ls('POST', '/webhook', { action: 'ANNOTATIONS_DELETED', annotations: [{ id: 999 }, { id: 123456 }], project: { id: 12, label_config: CONFIG } });
+    const del = await ls('POST', '/webhook', {
+      action: 'ANNOTATIONS_DELETED',
+      annotations: [{ id: 999 }, { id: 123456 }],
+      project: { id: 12, label_config: CONFIG },
+    });
     expect(del.status).toBe(200);
     expect(del.body.result.itemsUnlabelled).toBe(1);
     const gone = (await s.call('GET', `/api/projects/${projectId}/items/${extra.body.result.itemId}`)).body;
@@ -198,7 +207,13 @@ describe('Label Studio ML backend', () => {
 
     // Legacy "Start training" (POST /train) with the exported tasks: labels stored, a second version trained.
     const legacy = await ls('POST', '/train', {
-      annotations: [{ id: 50, data: { review: 'fresh tasty lovely' }, annotations: [{ id: 500, result: [{ from_name: 'sentiment', to_name: 'text', type: 'choices', value: { choices: ['good'] } }] }] }],
+      annotations: [
+        {
+          id: 50,
+          data: { review: 'fresh tasty lovely' },
+          annotations: [{ id: 500, result: [{ from_name: 'sentiment', to_name: 'text', type: 'choices', value: { choices: ['good'] } }] }],
+        },
+      ],
       project: '12.1700000000',
       label_config: CONFIG,
       params: { login: null, password: null },
@@ -230,10 +245,13 @@ describe('Label Studio ML backend, image tasks', () => {
   let seen: string[] = [];
   let pid: string;
   let key: string;
-  const CONFIG_IMG = '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="dark"/><Choice value="light"/></Choices></View>';
+  const CONFIG_IMG =
+    '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="dark"/><Choice value="light"/></Choices></View>';
 
   beforeAll(async () => {
-    const dark = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 10, b: 10 } } }).png().toBuffer();
+    const dark = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 10, b: 10 } } })
+      .png()
+      .toBuffer();
     fakeLs = createServer((req, res) => {
       seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
       if (req.headers.authorization !== 'Token legacy123') {
@@ -249,7 +267,8 @@ describe('Label Studio ML backend, image tasks', () => {
     await new Promise<void>((r) => fakeLs.listen(0, '127.0.0.1', r));
     lsUrl = `http://127.0.0.1:${(fakeLs.address() as AddressInfo).port}`;
     img = await startTestServer({ LABEL_STUDIO_URL: lsUrl, LABEL_STUDIO_API_KEY: 'legacy123' });
-    pid = (await img.call('POST', '/api/projects', { body: { name: 'img', modality: 'image', labels: ['dark', 'light'], settings: { goldFraction: 0 } } })).body.id;
+    pid = (await img.call('POST', '/api/projects', { body: { name: 'img', modality: 'image', labels: ['dark', 'light'], settings: { goldFraction: 0 } } })).body
+      .id;
     key = (await img.call('POST', `/api/projects/${pid}/keys`, { body: { role: 'engineer', name: 'e' } })).body.key;
   });
   afterAll(async () => {

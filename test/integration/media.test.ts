@@ -119,7 +119,12 @@ describe('photos in and out', () => {
   });
 
   it('ingests multipart files with per-file fields; externalId is the file name, so a re-upload stores nothing twice', async () => {
-    const [a, b] = await Promise.all([noiseJpeg(640, 480), sharp({ create: { width: 300, height: 300, channels: 4, background: '#00ff0080' } }).png().toBuffer()]);
+    const [a, b] = await Promise.all([
+      noiseJpeg(640, 480),
+      sharp({ create: { width: 300, height: 300, channels: 4, background: '#00ff0080' } })
+        .png()
+        .toBuffer(),
+    ]);
     const parts = [
       { name: 'cat-1.jpg', bytes: a },
       { name: 'dog-1.png', bytes: b },
@@ -131,13 +136,18 @@ describe('photos in and out', () => {
     const again = await upload(s, project, parts, fields);
     expect(again.body).toEqual({ accepted: 0, duplicates: 2, rejected: [] });
     const exported = await s.call('GET', `/api/projects/${project}/export?format=jsonl`);
-    const rows = exported.text.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = exported.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.find((x) => x.externalId === 'cat-1.jpg')).toMatchObject({ label: 'cat', split: 'gold' });
     expect(rows.find((x) => x.externalId === 'dog-1.png')).toBeTruthy();
   });
 
   it('downscales a 24-megapixel photo instead of refusing it', async () => {
-    const big = await sharp({ create: { width: 6000, height: 4000, channels: 3, background: '#406080' } }).jpeg({ quality: 40 }).toBuffer();
+    const big = await sharp({ create: { width: 6000, height: 4000, channels: 3, background: '#406080' } })
+      .jpeg({ quality: 40 })
+      .toBuffer();
     const r = await upload(s, project, [{ name: 'big.jpg', bytes: big }]);
     expect(r.status, r.text).toBe(202);
     expect(r.body.accepted).toBe(1);
@@ -145,7 +155,9 @@ describe('photos in and out', () => {
 
   it('refuses a corrupt, truncated, mislabelled or bomb file with a 400 naming it, and stores nothing', async () => {
     const good = await noiseJpeg(320, 240);
-    const png = await sharp({ create: { width: 50, height: 50, channels: 3, background: '#fff' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 50, height: 50, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer();
     const before = await filesUnder(mediaDir);
     const count = async () => (await s.call('GET', `/api/projects/${project}`)).body.counts.items;
     const itemsBefore = await count();
@@ -169,9 +181,19 @@ describe('photos in and out', () => {
 
   it('releaseItemMedia keeps a picture another item still shows, and removes it with the last one', async () => {
     const pic = (await noiseJpeg(300, 300)).toString('base64');
-    const r = await s.call('POST', `/api/projects/${project}/items`, { body: { items: [{ externalId: 'twin-1', image: pic }, { externalId: 'twin-2', image: pic }] } });
+    const r = await s.call('POST', `/api/projects/${project}/items`, {
+      body: {
+        items: [
+          { externalId: 'twin-1', image: pic },
+          { externalId: 'twin-2', image: pic },
+        ],
+      },
+    });
     expect(r.body.accepted).toBe(2);
-    const rows = await queryRows<{ id: string; data: Record<string, unknown> }>(s.ctx.db, sql`select id, data from items where project_id = ${project} and external_id in ('twin-1', 'twin-2') order by external_id`);
+    const rows = await queryRows<{ id: string; data: Record<string, unknown> }>(
+      s.ctx.db,
+      sql`select id, data from items where project_id = ${project} and external_id in ('twin-1', 'twin-2') order by external_id`,
+    );
     const mediaId = (rows[0].data.media as { id: string }).id;
     expect(await s.ctx.media.open(project, mediaId, 'original')).not.toBeNull();
     await s.ctx.db.execute(sql`delete from items where id = ${rows[0].id}`);
@@ -208,8 +230,17 @@ describe('photos in and out', () => {
   });
 
   it('reads a .jsonl file part as items', async () => {
-    const small = (await sharp({ create: { width: 40, height: 40, channels: 3, background: '#123456' } }).png().toBuffer()).toString('base64');
-    const jsonl = [{ externalId: 'from-jsonl-1', image: small, label: 'dog' }, { externalId: 'from-jsonl-2', image: small }].map((x) => JSON.stringify(x)).join('\n');
+    const small = (
+      await sharp({ create: { width: 40, height: 40, channels: 3, background: '#123456' } })
+        .png()
+        .toBuffer()
+    ).toString('base64');
+    const jsonl = [
+      { externalId: 'from-jsonl-1', image: small, label: 'dog' },
+      { externalId: 'from-jsonl-2', image: small },
+    ]
+      .map((x) => JSON.stringify(x))
+      .join('\n');
     const r = await upload(s, project, [{ name: 'batch.jsonl', bytes: jsonl }]);
     expect(r.status, r.text).toBe(202);
     expect(r.body.accepted).toBe(2);
@@ -219,7 +250,15 @@ describe('photos in and out', () => {
     const ingest = (url: string) => s.call('POST', `/api/projects/${project}/items?partial=true`, { body: { items: [{ externalId: url, url }] } });
     const off = await ingest(`${originUrl}/photo.jpg`);
     expect(off.body.rejected[0].error).toMatch(/URL import is off/);
-    expect((await s.call('PATCH', `/api/projects/${project}/settings`, { body: { settings: { imageWidth: 32, imageHeight: 32, channels: 3, urlImport: { allowHosts: ['127.0.0.1'], maxBytes: 1024 * 1024, timeoutMs: 5000 } } } })).status).toBe(200);
+    expect(
+      (
+        await s.call('PATCH', `/api/projects/${project}/settings`, {
+          body: {
+            settings: { imageWidth: 32, imageHeight: 32, channels: 3, urlImport: { allowHosts: ['127.0.0.1'], maxBytes: 1024 * 1024, timeoutMs: 5000 } },
+          },
+        })
+      ).status,
+    ).toBe(200);
     expect((await ingest(`${originUrl}/photo.jpg`)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     expect((await ingest(`${originUrl}/moved`)).body.rejected[0].error).toMatch(/redirect/);
     expect((await ingest(`${originUrl}/huge`)).body.rejected[0].error).toMatch(/maxBytes/);

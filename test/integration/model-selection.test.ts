@@ -20,7 +20,12 @@ function text(label: string, i: number): string {
 
 async function project(s: TestServer, name: string, settings: Record<string, unknown> = {}) {
   const created = await s.call('POST', '/api/projects', {
-    body: { name, modality: 'text', labels: Object.keys(TOPICS), settings: { retrainEvery: 0, auditEvery: 0, goldFraction: 0, minLabelsToTrain: 2, ...settings } },
+    body: {
+      name,
+      modality: 'text',
+      labels: Object.keys(TOPICS),
+      settings: { retrainEvery: 0, auditEvery: 0, goldFraction: 0, minLabelsToTrain: 2, ...settings },
+    },
   });
   expect(created.status, created.text).toBe(201);
   return created.body.id as string;
@@ -44,7 +49,11 @@ describe('model selection per project', () => {
 
   it('records the cross-validated choice on the job and on /models', async () => {
     const P = await project(s, 'sel-cv', { model: 'auto' });
-    await ingest(s, P, [['music', 6], ['fish', 6], ['rock', 6]]);
+    await ingest(s, P, [
+      ['music', 6],
+      ['fish', 6],
+      ['rock', 6],
+    ]);
     const job = await s.call('POST', `/api/projects/${P}/train`, { body: {} });
     expect(job.status, job.text).toBe(202);
     const done = await waitForJob(s, job.body.jobId);
@@ -63,7 +72,10 @@ describe('model selection per project', () => {
 
   it('trains with a stated reason when a class has a single label, never failing', async () => {
     const P = await project(s, 'sel-single');
-    await ingest(s, P, [['music', 4], ['fish', 1]]);
+    await ingest(s, P, [
+      ['music', 4],
+      ['fish', 1],
+    ]);
     const job = await s.call('POST', `/api/projects/${P}/train`, { body: {} });
     expect(job.status, job.text).toBe(202);
     const done = await waitForJob(s, job.body.jobId);
@@ -87,7 +99,10 @@ describe('model selection per project', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBeDefined();
     const P = await project(s, 'sel-forced', { model: 'ngram-mlp' });
-    await ingest(s, P, [['music', 3], ['fish', 3]]);
+    await ingest(s, P, [
+      ['music', 3],
+      ['fish', 3],
+    ]);
     const done = await waitForJob(s, (await s.call('POST', `/api/projects/${P}/train`, { body: {} })).body.jobId);
     expect(done.status, done.error).toBe('succeeded');
     expect(done.selection).toMatchObject({ method: 'forced', chosen: 'ngram-mlp' });

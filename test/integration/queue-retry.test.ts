@@ -15,7 +15,11 @@ describe('an empty queue says whether to ask again', () => {
 
   beforeAll(async () => {
     s = await startTestServer();
-    P = (await s.call('POST', '/api/projects', { body: { name: 'retry', modality: 'text', labels: ['pos', 'neg'], settings: { leaseSeconds: 30, retrainEvery: 0, goldFraction: 0 } } })).body.id;
+    P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'retry', modality: 'text', labels: ['pos', 'neg'], settings: { leaseSeconds: 30, retrainEvery: 0, goldFraction: 0 } },
+      })
+    ).body.id;
     a = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'a' } })).body.key;
     b = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'b' } })).body.key;
     const items = Array.from({ length: 3 }, (_, i) => ({ text: `item ${i}`, externalId: `e${i}` }));
@@ -62,7 +66,8 @@ describe('an empty queue says whether to ask again', () => {
   });
 
   it('nothing left: a bare empty list, without retryAfterMs', async () => {
-    for (const it of (await queue(a)).body.items) expect((await s.call('POST', `/api/projects/${P}/items/${it.id}/label`, { key: a, body: { label: 'pos' } })).status).toBe(200);
+    for (const it of (await queue(a)).body.items)
+      expect((await s.call('POST', `/api/projects/${P}/items/${it.id}/label`, { key: a, body: { label: 'pos' } })).status).toBe(200);
     for (const key of [a, b]) {
       const q = await queue(key);
       expect(q.status).toBe(200);
@@ -76,7 +81,11 @@ describe('held-out items are served when nothing else is left', () => {
   afterAll(() => s?.stop());
   it('one annotator asking one item at a time labels the whole pool', async () => {
     s = await startTestServer();
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'holdout', modality: 'text', labels: ['pos', 'neg'], settings: { retrainEvery: 0, goldFraction: 0.5 } } })).body.id;
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'holdout', modality: 'text', labels: ['pos', 'neg'], settings: { retrainEvery: 0, goldFraction: 0.5 } },
+      })
+    ).body.id;
     const items = Array.from({ length: 10 }, (_, i) => ({ text: `item ${i}`, externalId: `e${i}` }));
     expect((await s.call('POST', `/api/projects/${P}/items`, { body: { items } })).status).toBe(202);
     let labelled = 0;

@@ -16,12 +16,24 @@ describe('versions are compared on the current gold set', () => {
   });
   afterAll(() => s?.stop());
 
-  it('re-scores every version when the gold set changes; a rollback shows the score on today\'s gold set', async () => {
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'rescore', modality: 'vector', labels: ['a', 'b'], settings: { vectorDim: 2, goldFraction: 0, retrainEvery: 0, autoLabel: { enabled: false } } } })).body.id;
+  it("re-scores every version when the gold set changes; a rollback shows the score on today's gold set", async () => {
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: {
+          name: 'rescore',
+          modality: 'vector',
+          labels: ['a', 'b'],
+          settings: { vectorDim: 2, goldFraction: 0, retrainEvery: 0, autoLabel: { enabled: false } },
+        },
+      })
+    ).body.id;
     const point = (i: number, cls: 'a' | 'b', spread = 1) => ({ vector: [(cls === 'a' ? 1 : -1) * (1 + (i % 4) / 4) * spread, ((i % 5) - 2) / 5] });
     const pool = Array.from({ length: 24 }, (_, i) => ({ externalId: `p${i}`, ...point(i, i % 2 ? 'a' : 'b'), label: i % 2 ? 'a' : 'b' }));
     // Day one: a gold set of 2 items. Day two: 14 more, some of them on the wrong side (hard items).
-    const gold1 = [{ externalId: 'g0', ...point(0, 'a'), label: 'a', split: 'gold' }, { externalId: 'g1', ...point(1, 'b'), label: 'b', split: 'gold' }];
+    const gold1 = [
+      { externalId: 'g0', ...point(0, 'a'), label: 'a', split: 'gold' },
+      { externalId: 'g1', ...point(1, 'b'), label: 'b', split: 'gold' },
+    ];
     const gold2 = Array.from({ length: 14 }, (_, i) => ({ externalId: `h${i}`, ...point(i, i % 3 === 0 ? 'b' : 'a'), label: 'a', split: 'gold' }));
     expect((await s.call('POST', `/api/projects/${P}/items`, { body: { items: [...pool, ...gold1] } })).status).toBe(202);
     expect((await waitForJob(s, (await s.call('POST', `/api/projects/${P}/train`, { body: {} })).body.jobId)).status).toBe('succeeded');
@@ -67,7 +79,9 @@ describe('versions are compared on the current gold set', () => {
 
   it('computes the same gold-set fingerprint in the database and in the job', async () => {
     const P = (await s.call('POST', '/api/projects', { body: { name: 'fp', modality: 'text', labels: ['a', 'b'] } })).body.id;
-    await s.call('POST', `/api/projects/${P}/items`, { body: { items: [{ text: 'x', split: 'gold', label: 'a' }, { text: 'y', split: 'gold', label: 'b' }, { text: 'z' }] } });
+    await s.call('POST', `/api/projects/${P}/items`, {
+      body: { items: [{ text: 'x', split: 'gold', label: 'a' }, { text: 'y', split: 'gold', label: 'b' }, { text: 'z' }] },
+    });
     const gold = (await s.call('GET', `/api/projects/${P}/items?split=gold`)).body.items.map((i: any) => ({ id: i.id, label: i.label }));
     const fp = await goldSetFingerprint(s.ctx.db, P);
     expect(fp.n).toBe(2);

@@ -21,14 +21,26 @@ describe('PATCH /api/projects/:id/settings', () => {
     const P = created.body.id;
     const patched = await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { seed: 5 } } });
     expect(patched.status, patched.text).toBe(200);
-    expect(patched.body.settings).toMatchObject({ seed: 5, retrainEvery: 0, strategy: 'entropy', goldFraction: 0.2, autoLabel: { enabled: true, targetAccuracy: 0.9 } });
+    expect(patched.body.settings).toMatchObject({
+      seed: 5,
+      retrainEvery: 0,
+      strategy: 'entropy',
+      goldFraction: 0.2,
+      autoLabel: { enabled: true, targetAccuracy: 0.9 },
+    });
     // A nested key alone changes only itself.
     const nested = await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { autoLabel: { confidenceLevel: 0.9 } } } });
     expect(nested.status, nested.text).toBe(200);
     expect(nested.body.settings.autoLabel).toEqual({ enabled: true, targetAccuracy: 0.9, confidenceLevel: 0.9 });
     // And it is what is stored, not only what was answered.
     const got = await s.call('GET', `/api/projects/${P}`);
-    expect(got.body.settings).toMatchObject({ seed: 5, retrainEvery: 0, strategy: 'entropy', goldFraction: 0.2, autoLabel: { enabled: true, targetAccuracy: 0.9, confidenceLevel: 0.9 } });
+    expect(got.body.settings).toMatchObject({
+      seed: 5,
+      retrainEvery: 0,
+      strategy: 'entropy',
+      goldFraction: 0.2,
+      autoLabel: { enabled: true, targetAccuracy: 0.9, confidenceLevel: 0.9 },
+    });
   });
 
   it('on an image project of another size, a PATCH need not repeat the size; the same size is fine, another is refused', async () => {

@@ -54,7 +54,11 @@ afterAll(async () => {
 
 describe('outgoing webhooks', () => {
   it('delivers signed job.finished and version.activated events, retrying a failing receiver, and records each delivery', async () => {
-    const p = (await s.call('POST', '/api/projects', { body: { name: 'hooks', modality: 'text', labels: ['a', 'b'], settings: { minLabelsToTrain: 4, retrainEvery: 0, goldFraction: 0 } } })).body;
+    const p = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'hooks', modality: 'text', labels: ['a', 'b'], settings: { minLabelsToTrain: 4, retrainEvery: 0, goldFraction: 0 } },
+      })
+    ).body;
     const eng = (await s.call('POST', `/api/projects/${p.id}/keys`, { body: { role: 'engineer', name: 'e' } })).body.key;
     const created = await s.call('POST', `/api/projects/${p.id}/webhooks`, { key: eng, body: { url: hookUrl, events: ['job.finished', 'version.activated'] } });
     expect(created.status).toBe(201);
@@ -124,7 +128,9 @@ describe('outgoing webhooks', () => {
     try {
       const p = (await strict.call('POST', '/api/projects', { body: { name: 'strict', modality: 'text', labels: ['a', 'b'] } })).body;
       for (const url of [hookUrl, 'http://10.1.2.3/x', 'http://[::1]:8080/x', 'http://169.254.169.254/latest'])
-        expect((await strict.call('POST', `/api/projects/${p.id}/webhooks`, { body: { url, events: ['job.finished'] } })).body.error.code).toBe('invalid_webhook_url');
+        expect((await strict.call('POST', `/api/projects/${p.id}/webhooks`, { body: { url, events: ['job.finished'] } })).body.error.code).toBe(
+          'invalid_webhook_url',
+        );
     } finally {
       await strict.stop();
     }

@@ -40,7 +40,10 @@ describe('code layout', () => {
   it('every npm script that runs a file names one that exists', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const missing = Object.entries(pkg.scripts).flatMap(([name, cmd]) =>
-      [...cmd.matchAll(/(?:^|\s)([\w./-]+\.(?:ts|js|mjs))(?=\s|$)/g)].map((m) => m[1]).filter((f) => !fs.existsSync(path.join(ROOT, f))).map((f) => `${name}: ${f}`),
+      [...cmd.matchAll(/(?:^|\s)([\w./-]+\.(?:ts|js|mjs))(?=\s|$)/g)]
+        .map((m) => m[1])
+        .filter((f) => !fs.existsSync(path.join(ROOT, f)))
+        .map((f) => `${name}: ${f}`),
     );
     expect(missing).toEqual([]);
   });

@@ -32,7 +32,14 @@ describe.skipIf(!onPostgres)('lock order and deadlock retries (PostgreSQL)', () 
     const p = await s.call('POST', '/api/projects', { body: { name: 'locks', modality: 'text', labels: ['a', 'b'], settings: { retrainEvery: 0 } } });
     expect(p.status).toBe(201);
     P = p.body.id;
-    const r = await s.call('POST', `/api/projects/${P}/items`, { body: { items: [{ text: 'one', externalId: 'one' }, { text: 'two', externalId: 'two' }] } });
+    const r = await s.call('POST', `/api/projects/${P}/items`, {
+      body: {
+        items: [
+          { text: 'one', externalId: 'one' },
+          { text: 'two', externalId: 'two' },
+        ],
+      },
+    });
     expect(r.status).toBe(202);
   });
   afterAll(async () => {

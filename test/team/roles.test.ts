@@ -14,7 +14,9 @@ const GUARD_MS = 45_000;
 
 describe('FURROW_ROLE on PGlite', () => {
   it('refuses api and worker at start, with a clear message', async () => {
-    await expect(spawnServer({ FURROW_ROLE: 'worker', FURROW_DATA_DIR: 'memory://' })).rejects.toThrow(/FURROW_ROLE: "worker" needs PostgreSQL \(set DATABASE_URL\)/);
+    await expect(spawnServer({ FURROW_ROLE: 'worker', FURROW_DATA_DIR: 'memory://' })).rejects.toThrow(
+      /FURROW_ROLE: "worker" needs PostgreSQL \(set DATABASE_URL\)/,
+    );
   });
 });
 
