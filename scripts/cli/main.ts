@@ -273,6 +273,7 @@ export function buildCli(): Command {
     .option('--gold <n>', 'items held out to measure accuracy', positiveInt, 500)
     .option('--arms <arms>', 'comma-separated: furrow (the default queue), random', 'furrow,random')
     .option('--modality <m>', 'text, image or vector (default: from the first item)')
+    .option('--model <name>', "the model of both arms: auto (chosen by cross-validation, a new project's default) or a candidate (docs/models.md)")
     .option('--seed <n>', 'seed of the split and the runs', positiveInt, 1)
     .option('--svg <file>', 'write the learning curves as an SVG plot')
     .option('--local', 'run on an in-process server with an in-memory database (the default when FURROW_URL is not set)')

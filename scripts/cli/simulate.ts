@@ -16,6 +16,8 @@ export interface SimulateOptions {
   gold: number;
   arms: string;
   modality?: 'text' | 'image' | 'vector';
+  /** settings.model of both arms: 'auto' (cross-validation picks, as for a new project) or a candidate. */
+  model?: string;
   seed: number;
   svg?: string;
   local?: boolean;
@@ -102,6 +104,7 @@ async function runArm(
     goldFraction: 0,
     seed: o.seed,
     ...(vectorDim ? { vectorDim } : {}),
+    ...(o.model ? { model: o.model } : {}),
     ...(arm === 'random' ? { strategy: 'random' } : {}),
   };
   const project = ok(await api.POST('/api/projects', { body: { name: `simulate ${arm}`, modality: data.modality, labels: data.labels, settings } })) as {

@@ -159,7 +159,11 @@ describe('furrow CLI', () => {
     const svg = path.join(dir, 'sim.svg');
     const env = { ...process.env };
     delete env.FURROW_URL;
-    const r = await run(process.execPath, [BIN, 'simulate', file, '--budget', '20', '--step', '10', '--batch', '5', '--gold', '40', '--svg', svg], { env });
+    const r = await run(
+      process.execPath,
+      [BIN, 'simulate', file, '--budget', '20', '--step', '10', '--batch', '5', '--gold', '40', '--model', 'tfidf-lr', '--svg', svg],
+      { env },
+    );
     const out = JSON.parse(r.stdout);
     expect(out.items).toBe(240);
     expect(out.gold).toBe(40);

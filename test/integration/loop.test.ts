@@ -160,7 +160,8 @@ describe('the loop end to end over HTTP', () => {
       gold: test.images.slice(0, 200).map((px, i) => ({ data: img(px), label: FASHION_MNIST_LABELS[test.labels[i]] })),
     });
     console.log(JSON.stringify({ dataset: 'fashion-mnist', accuracyAt20: m1.gold.accuracy, accuracyAt100: m2.gold.accuracy }));
-  });
+    // Each retrain cross-validates the candidate models first (docs/models.md): several fits per training.
+  }, 600_000);
 
   it('fine-foods text: 1,000 pool + 200 gold, 100 oracle labels', async () => {
     const train = await loadFineFoodsFixture('train');
@@ -173,5 +174,5 @@ describe('the loop end to end over HTTP', () => {
       gold: test.texts.slice(0, 200).map((t, i) => ({ data: { text: t }, label: test.labels[i] })),
     });
     console.log(JSON.stringify({ dataset: 'fine-foods', accuracyAt20: m1.gold.accuracy, accuracyAt100: m2.gold.accuracy }));
-  });
+  }, 600_000);
 });

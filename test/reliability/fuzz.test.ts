@@ -314,12 +314,19 @@ describe('fuzzing every route with malformed input', () => {
           "1';drop table items;--",
         ),
       );
+    // What a DELETE names last is never a real id: a valid delete changes state by design (the invariant here is
+    // that malformed requests store and remove nothing); its auth, headers and the other ids are still fuzzed.
+    const bogusParam = () =>
+      fc.oneof(
+        printable(40).map((s) => `zz${encodeURIComponent(s)}`),
+        fc.constantFrom('%00', '-1', 'NaN', '00000000-0000-0000-0000-000000000000', "1';drop table items;--", 'x'.repeat(5000)),
+      );
     let routesFuzzed = 0;
     for (const route of routes) {
       routesFuzzed++;
       const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
       const arb = fc.record({
-        params: fc.tuple(...names.map(pathParam), fc.constant('')),
+        params: fc.tuple(...names.map((n, j) => (route.method === 'DELETE' && j === names.length - 1 ? bogusParam() : pathParam(n))), fc.constant('')),
         query: fc.oneof(
           fc.constant(''),
           fc
