@@ -125,7 +125,7 @@ export function agreement(v: Votes): AgreementSummary {
   const units = unitsOf(v);
   const byItem: { a: number; l: number }[][] = Array.from({ length: v.items }, () => []);
   for (let j = 0; j < v.item.length; j++) byItem[v.item[j]].push({ a: v.annotator[j], l: v.label[j] });
-  const pairLabels = new Map<string, { a: number; b: number; la: number[]; lb: number[] }>();
+  const pairLabels = new Map<number, { a: number; b: number; la: number[]; lb: number[] }>();
   let pairs = 0;
   let agreeing = 0;
   let overlappingItems = 0;
@@ -137,7 +137,7 @@ export function agreement(v: Votes): AgreementSummary {
         pairs++;
         if (list[x].l === list[y].l) agreeing++;
         const [p, q] = list[x].a < list[y].a ? [list[x], list[y]] : [list[y], list[x]];
-        const key = `${p.a}:${q.a}`;
+        const key = p.a * v.annotators + q.a;
         let entry = pairLabels.get(key);
         if (!entry) pairLabels.set(key, (entry = { a: p.a, b: q.a, la: [], lb: [] }));
         entry.la.push(p.l);

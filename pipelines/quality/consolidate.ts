@@ -43,6 +43,8 @@ export interface DawidSkeneOptions {
   maxIterations?: number;
   /** Stop when no posterior moves more than this between iterations. */
   tolerance?: number;
+  /** Also stop when an iteration raises the log-likelihood by less than this share of it (default 1e-6). */
+  likelihoodTolerance?: number;
   /** Start from these posteriors (a previous fit over the same items, e.g. for a warm start); default soft MV. */
   initialPosterior?: Float64Array;
 }
@@ -159,6 +161,8 @@ export function dawidSkene(v: Votes, options: DawidSkeneOptions = {}): DawidSken
 
   let iterations = 0;
   let converged = false;
+  let previousLogLikelihood = -Infinity;
+  const likelihoodTolerance = options.likelihoodTolerance ?? 1e-6;
   for (; iterations < maxIterations; ) {
     iterations++;
     // M-step: priors (Laplace-smoothed over items with any evidence), confusion counts, one-coin accuracies.
@@ -187,15 +191,17 @@ export function dawidSkene(v: Votes, options: DawidSkeneOptions = {}): DawidSken
       const s = labels[a] > 0 ? Math.min(1 - FLOOR, Math.max(FLOOR, accuracy[a] / labels[a])) : 1 / K;
       accuracy[a] = s;
       const off = K > 1 ? (1 - s) / (K - 1) : 0;
+      // Plain DS (shrink 0) still needs a whisker of uniform smoothing so an unseen (k, l) is not log(0).
+      const beta = shrink > 0 ? shrink : 0.01 * K;
+      const onDiagonal = shrink > 0 ? s : 1 / K;
+      const offDiagonal = shrink > 0 ? off : 1 / K;
       for (let k = 0; k < K; k++) {
         const row = a * K * K + k * K;
         let total = 0;
         for (let l = 0; l < K; l++) total += counts[row + l];
-        // Plain DS (shrink 0) still needs a whisker of smoothing so an unseen (k, l) is not log(0).
-        const beta = shrink > 0 ? shrink : 0.01 * K;
-        const prior = (l: number) => (shrink > 0 ? (l === k ? s : off) : 1 / K);
+        const denominator = total + beta;
         for (let l = 0; l < K; l++) {
-          const p = Math.max(FLOOR, (counts[row + l] + beta * prior(l)) / (total + beta));
+          const p = Math.max(FLOOR, (counts[row + l] + beta * (l === k ? onDiagonal : offDiagonal)) / denominator);
           confusion[row + l] = p;
           logConfusion[row + l] = Math.log(p);
         }
@@ -209,21 +215,35 @@ export function dawidSkene(v: Votes, options: DawidSkeneOptions = {}): DawidSken
       for (let k = 0; k < K; k++) logPost[i * K + k] += logConfusion[base + k * K];
     }
     let change = 0;
+    let logLikelihood = 0;
     for (let i = 0; i < N; i++) {
       const g = v.gold[i];
-      if (g >= 0) continue;
+      const row = i * K;
       let max = -Infinity;
-      for (let k = 0; k < K; k++) max = Math.max(max, logPost[i * K + k]);
+      for (let k = 0; k < K; k++) max = Math.max(max, logPost[row + k]);
+      if (g >= 0) {
+        logLikelihood += logPost[row + g];
+        continue;
+      }
       let z = 0;
-      for (let k = 0; k < K; k++) z += Math.exp(logPost[i * K + k] - max);
       for (let k = 0; k < K; k++) {
-        const p = Math.exp(logPost[i * K + k] - max) / z;
-        const d = Math.abs(p - post[i * K + k]);
+        const e = Math.exp(logPost[row + k] - max);
+        logPost[row + k] = e;
+        z += e;
+      }
+      logLikelihood += max + Math.log(z);
+      for (let k = 0; k < K; k++) {
+        const p = logPost[row + k] / z;
+        const d = Math.abs(p - post[row + k]);
         if (d > change) change = d;
-        post[i * K + k] = p;
+        post[row + k] = p;
       }
     }
-    if (change < tolerance) {
+    // Converged when no posterior moves by `tolerance`, or when the (penalised) likelihood has stopped rising:
+    // a few items can keep drifting by more than the tolerance long after every label is settled.
+    const gain = logLikelihood - previousLogLikelihood;
+    previousLogLikelihood = logLikelihood;
+    if (change < tolerance || Math.abs(gain) < likelihoodTolerance * Math.abs(logLikelihood)) {
       converged = true;
       break;
     }

@@ -58,8 +58,8 @@ export function indexVotes(rows: readonly LabelRow[], classNames: readonly strin
     }
     return i;
   };
-  // (item, annotator) -> position in the kept arrays; a later row overwrites the earlier vote.
-  const seen = new Map<string, number>();
+  // Per item: annotator -> position in the kept arrays; a later row overwrites the earlier vote.
+  const seen: Map<number, number>[] = [];
   const item: number[] = [];
   const annotator: number[] = [];
   const label: number[] = [];
@@ -78,14 +78,15 @@ export function indexVotes(rows: readonly LabelRow[], classNames: readonly strin
       annotatorIndex.set(row.annotatorId, a);
       annotatorIds.push(row.annotatorId);
     }
-    const key = `${i}:${a}`;
-    const at = seen.get(key);
+    let mine = seen[i];
+    if (!mine) seen[i] = mine = new Map();
+    const at = mine.get(a);
     if (at !== undefined) {
       label[at] = c;
       corrections++;
       continue;
     }
-    seen.set(key, item.length);
+    mine.set(a, item.length);
     item.push(i);
     annotator.push(a);
     label.push(c);
