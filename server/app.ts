@@ -17,6 +17,7 @@ import { itemRoutes } from './routes/items.ts';
 import { jobRouteDoc, jobView, modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { qualityRoutes } from './routes/quality.ts';
 import { emptyQuery, healthResponse } from './schemas.ts';
 import { createUiRouter } from './ui.ts';
 
@@ -60,7 +61,7 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx)];
+  const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx), ...qualityRoutes(ctx)];
 
   const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false, verify: hashBodyForIdempotency });
   const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'], verify: hashBodyForIdempotency });
