@@ -498,3 +498,36 @@ export async function agreementReport(ctx: PipelineContext, project: ProjectRow)
   const a = (fit.params as unknown as FitParams).agreement;
   return { alpha: a.alpha, pairwise: a.pairwise, matrix: a.matrix, overlappingItems: a.overlappingItems, computedAt: fit.createdAt.toISOString(), ...(a.overlappingItems === 0 ? { note: 'no_overlap' } : {}) };
 }
+
+/** The fields of an item view that could reveal other annotators' votes or a gold answer. */
+interface ItemViewForBlinding {
+  split: string;
+  status: string;
+  holdout: boolean;
+  label: string | null;
+  labelSource: string | null;
+  labels: { label: string; source: string; keyId: string | null }[];
+}
+
+/**
+ * What an annotator may see of an item (GET item): overlap is blind and gold checks are hidden, so only the
+ * annotator's own labels (or its own gold-check answer) are shown, and a gold item looks like a pool item.
+ * Engineers see everything.
+ */
+export async function blindItemView<T extends ItemViewForBlinding>(db: DbOrTx, itemId: string, view: T, keyId: string): Promise<T> {
+  let own = view.labels.filter((l) => l.source === 'human' && l.keyId === keyId);
+  if (view.split === 'gold') {
+    const check = await findGoldCheck(db, itemId, keyId);
+    own = check?.answer ? [{ ...(view.labels[0] ?? {}), label: check.answer, source: 'human', keyId }] as T['labels'] : [];
+  }
+  const last = own.at(-1);
+  return {
+    ...view,
+    split: 'pool',
+    holdout: false,
+    status: last ? 'labeled' : 'pending',
+    label: last?.label ?? null,
+    labelSource: last ? 'human' : null,
+    labels: own,
+  };
+}

@@ -4,6 +4,7 @@ import type { PipelineContext } from '../../pipelines/context.ts';
 import { ingestItems, parseNdjson } from '../../pipelines/ingest.ts';
 import { labelItem } from '../../pipelines/labeling.ts';
 import { leaseQueue, releaseLease } from '../../pipelines/queue.ts';
+import { blindItemView } from '../../pipelines/quality/service.ts';
 import { z } from 'zod';
 import { route, type RouteDef } from '../route.ts';
 import { emptyQuery, ingestBody, ingestQuery, ingestResponse, itemResponse, labelBody, labelResponse, queueQuery, queueResponse } from '../schemas.ts';
@@ -40,15 +41,14 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
       project: true,
       query: emptyQuery,
       responses: [{ status: 200, description: 'The item', schema: itemResponse }],
-      handler: async ({ project, params }) => {
+      handler: async ({ project, params, principal }) => {
         const item = await findItem(ctx.db, project!.id, params.itemId);
         if (!item) throw new NotFoundError('Item');
         const [history, pred] = await Promise.all([
           itemLabels(ctx.db, item.id),
           project!.activeVersion === null ? undefined : findPrediction(ctx.db, item.id, project!.activeVersion),
         ]);
-        return {
-          body: {
+        const view = {
             id: item.id,
             externalId: item.externalId,
             split: item.split,
@@ -79,8 +79,9 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
               modelVersion: l.modelVersion,
               createdAt: l.createdAt.toISOString(),
             })),
-          },
         };
+        // Overlap is blind and gold checks are hidden: an annotator sees only its own labels (docs/quality.md).
+        return { body: principal!.role === 'annotator' ? await blindItemView(ctx.db, item.id, view, principal!.keyId) : view };
       },
     }),
     route({

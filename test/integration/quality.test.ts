@@ -76,6 +76,13 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     expect(new Set(allGoldA).size).toBe(allGoldA.length);
     expect(allGoldA.length).toBeGreaterThan(5);
     expect(allGoldA.length).toBeLessThanOrEqual(12);
+    // An annotator's view of a gold check is an ordinary item with its own answer, never the gold answer.
+    const c = await annotator(P, 'carol');
+    const gv = await s.call('GET', `/api/projects/${P}/items/${goldA[0]}`, { key: c.key });
+    expect(gv.body).toMatchObject({ split: 'pool', holdout: false, label: null, labels: [] });
+    const gvA = await s.call('GET', `/api/projects/${P}/items/${goldA[0]}`, { key: a.key });
+    expect(gvA.body).toMatchObject({ split: 'pool', status: 'labeled', labelSource: 'human' });
+    expect(gvA.body.labels.map((l: any) => l.keyId)).toEqual([a.id]);
     // The gold answers stay as imported.
     const stored = await s.ctx.db.select({ id: items.id, label: items.label, text: items.data }).from(items).where(eq(items.split, 'gold'));
     for (const g of stored.filter((r) => golds.has(r.id))) expect(g.label).toBe(truthOf((g.text as { text: string }).text));
@@ -137,7 +144,14 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     for (const id of ofB) expect(ofC).not.toContain(id);
     // Blind: the queue entry carries the item and the model's guess, never earlier labels.
     for (const it of [...qb.body.items, ...qc.body.items]) expect(JSON.stringify(it)).not.toMatch(/"labels?"\s*:/);
+    // Blind in the item view too: b sees no earlier label on the item it is about to label.
+    const seen = await s.call('GET', `/api/projects/${P}/items/${qb.body.items[0].id}`, { key: b.key });
+    expect(seen.body).toMatchObject({ label: null, labels: [], status: 'pending' });
     for (const it of qb.body.items) expect((await label(P, b.key, it.id, truthOf(it.data.text))).status).toBe(200);
+    const own = await s.call('GET', `/api/projects/${P}/items/${qb.body.items[0].id}`, { key: b.key });
+    expect(own.body.labels.map((l: any) => l.keyId)).toEqual([b.id]);
+    const full = await s.call('GET', `/api/projects/${P}/items/${qb.body.items[0].id}`, { key: eng });
+    expect(full.body.labels.length).toBe(2);
     for (const it of qc.body.items) expect((await label(P, c.key, it.id, truthOf(it.data.text))).status).toBe(200);
     [cx] = await s.ctx.db.select().from(consolidatedLabels).where(eq(consolidatedLabels.itemId, x.id));
     expect(cx).toMatchObject({ n: 2, needsMore: false });
