@@ -105,7 +105,7 @@ function fillTopbar(me) {
   who.replaceChildren(h('span', { className: 'who-name' }, me?.key?.name ?? ''), me ? h('span', { className: `role-badge role-${me.key.role}` }, me.key.role) : null);
   if (me) $('project-name').textContent = me.project.name;
   // Only the pages this key may use are offered.
-  const pages = { annotator: ['review'], engineer: ['dashboard'], client: ['dashboard'] }[me?.key?.role ?? ''];
+  const pages = { annotator: ['review'], engineer: ['dashboard', 'team'], client: ['dashboard', 'team'] }[me?.key?.role ?? ''];
   if (pages) for (const a of document.querySelectorAll('a[data-page]')) a.hidden = !pages.includes(a.dataset.page) && a.getAttribute('aria-current') !== 'page';
   $('switch-key').hidden = false;
 }

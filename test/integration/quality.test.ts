@@ -243,6 +243,15 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     expect(served.some((id: string) => needing.includes(id))).toBe(true);
   });
 
+  it('serves the Team page and its script', async () => {
+    const page = await s.call('GET', '/ui/team', { key: null });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('/ui/assets/team.js');
+    const script = await s.call('GET', '/ui/assets/team.js', { key: null });
+    expect(script.status).toBe(200);
+    expect(script.text).toContain("api('/annotators')");
+  });
+
   it('refuses bad quality settings with a 400 and changes nothing', async () => {
     const P = await project({}, 1);
     for (const bad of [{ labelsPerItem: 0 }, { goldCheckShare: 0.9 }, { overlapShare: 2 }, { labelsPerItem: 4, maxLabelsPerItem: 3 }, { colour: 'red' }]) {
