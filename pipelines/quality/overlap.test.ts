@@ -34,3 +34,16 @@ describe('adaptive overlap rule', () => {
     expect(adaptive).toBeGreaterThan(fixed);
   });
 });
+
+describe('mixing quality items into a batch', () => {
+  it('keeps a batch ranked by uncertainty ranked, and spreads items into an unranked one', async () => {
+    const { mixIntoBatch } = await import('./service.ts');
+    const ranked = [0.9, 0.7, 0.5].map((u, i) => ({ id: `o${i}`, uncertainty: u }));
+    const mixed = mixIntoBatch(ranked, [{ id: 'g', uncertainty: 0.6 }]);
+    expect(mixed.map((r) => r.id)).toEqual(['o0', 'o1', 'g', 'o2']);
+    const random = [0.2, 0.9, 0.5].map((u, i) => ({ id: `o${i}`, uncertainty: u }));
+    const spread = mixIntoBatch(random, [{ id: 'g', uncertainty: 0.1 }]);
+    expect(spread.map((r) => r.id).filter((id) => id !== 'g')).toEqual(['o0', 'o1', 'o2']);
+    expect(spread).toHaveLength(4);
+  });
+});

@@ -106,10 +106,13 @@ export async function topUpWithOverlap(
 
 
 /**
- * Places the quality items among the ordinary ones at positions drawn from the item ids, so a gold check is not
- * always first (it must look like any other item).
+ * Places the quality items among the ordinary ones so that a gold check is not told apart by its place: when the
+ * ordinary batch is ranked by uncertainty (the queue's contract), every item takes its place in that ranking;
+ * otherwise (a random or cold-start batch) at positions drawn from the item ids.
  */
-export function mixIntoBatch<T extends { id: string }>(ordinary: T[], quality: T[]): T[] {
+export function mixIntoBatch<T extends { id: string; uncertainty: number | null }>(ordinary: T[], quality: T[]): T[] {
+  const ranked = ordinary.length > 1 && ordinary.every((r, i) => r.uncertainty !== null && (i === 0 || (ordinary[i - 1].uncertainty as number) >= r.uncertainty));
+  if (ranked) return [...ordinary, ...quality].sort((a, b) => (b.uncertainty ?? -Infinity) - (a.uncertainty ?? -Infinity));
   const out = [...ordinary];
   for (const q of quality) {
     let h = 0;
