@@ -111,6 +111,7 @@ export async function topUpWithOverlap(
  * otherwise (a random or cold-start batch) at positions drawn from the item ids.
  */
 export function mixIntoBatch<T extends { id: string; uncertainty: number | null }>(ordinary: T[], quality: T[]): T[] {
+  if (!quality.length) return ordinary;
   const ranked = ordinary.length > 1 && ordinary.every((r, i) => r.uncertainty !== null && (i === 0 || (ordinary[i - 1].uncertainty as number) >= r.uncertainty));
   if (ranked) return [...ordinary, ...quality].sort((a, b) => (b.uncertainty ?? -Infinity) - (a.uncertainty ?? -Infinity));
   const out = [...ordinary];
