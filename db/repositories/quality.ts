@@ -4,7 +4,7 @@
  */
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { consolidatedLabels, goldChecks, items, labels, qualityFits } from '../schema.ts';
+import { apiKeys, consolidatedLabels, goldChecks, items, labels, qualityFits } from '../schema.ts';
 import type { ItemRow } from './items.ts';
 import { queryRows, writeInChunks } from './rows.ts';
 
@@ -244,4 +244,10 @@ export async function labelTimesByKey(db: DbOrTx, projectId: string): Promise<Ma
 export async function itemRands(db: DbOrTx, projectId: string): Promise<Map<string, number>> {
   const rows = await db.select({ id: items.id, rand: items.rand }).from(items).where(eq(items.projectId, projectId));
   return new Map(rows.map((r) => [r.id, r.rand]));
+}
+
+/** The role of a key (gold checks go to annotator keys only). */
+export async function keyRole(db: DbOrTx, keyId: string): Promise<string | undefined> {
+  const [row] = await db.select({ role: apiKeys.role }).from(apiKeys).where(eq(apiKeys.id, keyId));
+  return row?.role;
 }

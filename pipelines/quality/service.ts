@@ -21,6 +21,7 @@ import {
   humanVotes,
   insertFit,
   itemRands,
+  keyRole,
   labelTimesByKey,
   latestFit,
   leaseOverlapItems,
@@ -75,7 +76,8 @@ export async function leaseQualityItems(
   const settings = resolveSettings(project.settings).quality;
   return ctx.db.transaction(async (tx) => {
     const picked: ItemRow[] = [];
-    if (settings.goldCheckShare > 0) {
+    // Gold checks score annotators; engineers and admins working the queue are not scored.
+    if (settings.goldCheckShare > 0 && (await keyRole(tx, keyId)) === 'annotator') {
       picked.push(...(await openGoldChecks(tx, project.id, keyId, q.now)).slice(0, q.limit));
       const served = await servedCounts(tx, project.id, keyId);
       const due = goldChecksDue(served.labels + served.gold + q.limit, settings.goldCheckShare) - served.gold;

@@ -50,7 +50,7 @@ export interface ImageProject {
 export async function createImageProject(s: TestServer, opts: { name: string; pool: number; gold: number; settings?: Record<string, unknown> }): Promise<ImageProject> {
   const data = await loadFashionFixture('train');
   const project = await s.call('POST', '/api/projects', {
-    body: { name: opts.name, modality: 'image', labels: FASHION_MNIST_LABELS, settings: { retrainEvery: 0, minLabelsToTrain: 10, epochs: 4, ...opts.settings } },
+    body: { name: opts.name, modality: 'image', labels: FASHION_MNIST_LABELS, settings: { retrainEvery: 0, minLabelsToTrain: 10, epochs: 4, quality: { goldCheckShare: 0 }, ...opts.settings } },
   });
   if (project.status !== 201) throw new Error(`create project: ${project.status} ${project.text}`);
   const projectId = project.body.id as string;
