@@ -8,7 +8,14 @@ describe('config', () => {
     expect(c.dataDir.endsWith('/data')).toBe(true);
   });
   it('reads every variable', () => {
-    const c = loadConfig({ PORT: '9000', HOST: '0.0.0.0', DATABASE_URL: 'postgres://u@h/db', FURROW_DEMO: '0', FURROW_ADMIN_KEY: 'k'.repeat(20), FURROW_TF_BACKEND: 'cpu' });
+    const c = loadConfig({
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgres://u@h/db',
+      FURROW_DEMO: '0',
+      FURROW_ADMIN_KEY: 'k'.repeat(20),
+      FURROW_TF_BACKEND: 'cpu',
+    });
     expect(c).toMatchObject({ port: 9000, host: '0.0.0.0', databaseUrl: 'postgres://u@h/db', demo: false, adminKey: 'k'.repeat(20), tfBackend: 'cpu' });
   });
   it('lists every bad variable at once', () => {

@@ -24,9 +24,7 @@ export interface Config {
   authFailLimit: number;
 }
 
-const boolish = z
-  .enum(['0', '1', 'true', 'false', 'yes', 'no'])
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const boolish = z.enum(['0', '1', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -41,7 +39,12 @@ const envSchema = z.object({
   FURROW_DEMO: boolish.default(true),
   FURROW_BODY_LIMIT_MB: z.coerce.number().positive().max(1024).default(16),
   FURROW_TF_BACKEND: z.enum(['tensorflow', 'wasm', 'cpu']).optional(),
-  FURROW_LEASE_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(600),
+  FURROW_LEASE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(600),
   FURROW_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   FURROW_JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   FURROW_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),

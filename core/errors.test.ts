@@ -5,14 +5,23 @@ import { MAX_ERROR_TEXT, describeError } from './errors.ts';
 describe('describeError', () => {
   it("shows a failed query by the database's message and the start of its SQL, never the bound values", () => {
     const cause = Object.assign(new Error('bind message has 110000 parameter formats but 0 parameters'), { code: '08P01' });
-    const err = new DrizzleQueryError(`insert into "items" ("id", "data") values ${'($1, $2), '.repeat(5_000)}`, ['secret-ish user data', 'x'.repeat(100_000)], cause);
+    const err = new DrizzleQueryError(
+      `insert into "items" ("id", "data") values ${'($1, $2), '.repeat(5_000)}`,
+      ['secret-ish user data', 'x'.repeat(100_000)],
+      cause,
+    );
     const text = describeError(err);
     expect(text).toMatch(/^bind message has 110000 parameter formats but 0 parameters \(query: insert into "items"/);
     expect(text).not.toContain('secret-ish user data');
     expect(text.length).toBeLessThan(400);
     const withStack = describeError(err, true);
     expect(withStack).not.toContain('secret-ish user data');
-    expect(withStack.split('\n').slice(1).every((l) => /^\s+at /.test(l))).toBe(true);
+    expect(
+      withStack
+        .split('\n')
+        .slice(1)
+        .every((l) => /^\s+at /.test(l)),
+    ).toBe(true);
   });
   it('cuts any other long message', () => {
     const text = describeError(new Error('y'.repeat(10_000)));

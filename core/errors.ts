@@ -69,9 +69,7 @@ export const MAX_ERROR_TEXT = 2_000;
 export function describeError(err: unknown, withStack = false): string {
   if (!(err instanceof Error)) return cut(String(err));
   const query = /^Failed query: ([\s\S]*?)\nparams: /.exec(err.message);
-  const text = query
-    ? `${err.cause instanceof Error ? err.cause.message : 'database error'} (query: ${cut(query[1], 200)})`
-    : cut(err.message);
+  const text = query ? `${err.cause instanceof Error ? err.cause.message : 'database error'} (query: ${cut(query[1], 200)})` : cut(err.message);
   if (!withStack) return text;
   return [`${err.name}: ${text}`, ...(err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l))].join('\n');
 }

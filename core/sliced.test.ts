@@ -17,10 +17,16 @@ describe('forEachSliced', () => {
   });
   it('propagates an error from the callback and stops there', async () => {
     const seen: number[] = [];
-    await expect(forEachSliced([1, 2, 3], (x) => {
-      if (x === 2) throw new Error('bad item');
-      seen.push(x);
-    }, 0)).rejects.toThrow('bad item');
+    await expect(
+      forEachSliced(
+        [1, 2, 3],
+        (x) => {
+          if (x === 2) throw new Error('bad item');
+          seen.push(x);
+        },
+        0,
+      ),
+    ).rejects.toThrow('bad item');
     expect(seen).toEqual([1]);
   });
 });

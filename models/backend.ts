@@ -39,9 +39,7 @@ async function pick(preferred: string | undefined): Promise<string> {
   }
   // Prod mode silences tfjs's console advice ("install tfjs-node") that would otherwise bypass the logger.
   tf.enableProdMode();
-  const order = preferred
-    ? [preferred as BackendName, ...BACKEND_NAMES.filter((b) => b !== preferred)]
-    : [...BACKEND_NAMES];
+  const order = preferred ? [preferred as BackendName, ...BACKEND_NAMES.filter((b) => b !== preferred)] : [...BACKEND_NAMES];
   for (const name of order) {
     if (await tryBackend(name)) {
       await tf.ready();

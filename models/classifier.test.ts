@@ -240,7 +240,10 @@ describe('classifier specs and training details', () => {
   });
 
   it('trains image models of large and tiny, odd sizes', async () => {
-    for (const [width, height] of [[64, 48], [5, 7]]) {
+    for (const [width, height] of [
+      [64, 48],
+      [5, 7],
+    ]) {
       const spec: ModelSpec = { modality: 'image', labels: ['a', 'b'], width, height, channels: 3 };
       const prng = createPrng(width);
       const inputs = Array.from({ length: 4 }, () => Uint8Array.from({ length: width * height * 3 }, () => prng.int(256)));
@@ -314,7 +317,10 @@ describe('classifier specs and training details', () => {
     expect(w[2]).toBe(0);
     // The mean weight over the samples is 1, so the loss scale does not depend on the label mix.
     expect((9 * w[0] + w[1]) / 10).toBeCloseTo(1, 6);
-    const rare = classWeights(Int32Array.from({ length: 100 }, (_, i) => (i === 0 ? 1 : 0)), 2);
+    const rare = classWeights(
+      Int32Array.from({ length: 100 }, (_, i) => (i === 0 ? 1 : 0)),
+      2,
+    );
     expect(rare[1]).toBe(10);
   });
 });

@@ -138,7 +138,8 @@ export function typicalCoverage(
       // Clusters of a few outliers last; then fewest labels (and picks) first; among those, the largest.
       const small = size[c] < MIN_CLUSTER_SIZE;
       const bestSmall = best >= 0 && size[best] < MIN_CLUSTER_SIZE;
-      if (best < 0 || (bestSmall && !small) || (small === bestSmall && (covered[c] < covered[best] || (covered[c] === covered[best] && size[c] > size[best])))) best = c;
+      if (best < 0 || (bestSmall && !small) || (small === bestSmall && (covered[c] < covered[best] || (covered[c] === covered[best] && size[c] > size[best]))))
+        best = c;
     }
     if (best < 0) break;
     picked.push(members[best][next[best]++]);

@@ -173,10 +173,10 @@ export function createImageCnn(spec: ModelSpec, seed: number, plan: CnnPlan = CN
     prepare(inputs: ModelInput[]): PreparedImages {
       inputs.forEach((x, i) => {
         if (!(x instanceof Uint8Array) || x.length !== pixels) {
-          throw new ValidationError(
-            `Image input ${i} must be a Uint8Array of ${height}x${width}x${channels} = ${pixels} bytes.`,
-            { index: i, length: (x as { length?: number })?.length },
-          );
+          throw new ValidationError(`Image input ${i} must be a Uint8Array of ${height}x${width}x${channels} = ${pixels} bytes.`, {
+            index: i,
+            length: (x as { length?: number })?.length,
+          });
         }
       });
       return { images: inputs as Uint8Array[] };

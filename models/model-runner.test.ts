@@ -13,7 +13,7 @@ function halves(n: number, seed: number): { inputs: Uint8Array[]; labels: Int32A
   for (let i = 0; i < n; i++) {
     const y = i % 2;
     const img = new Uint8Array(64);
-    for (let p = 0; p < 64; p++) img[p] = ((p < 32) === (y === 0) ? 150 : 0) + prng.int(100);
+    for (let p = 0; p < 64; p++) img[p] = (p < 32 === (y === 0) ? 150 : 0) + prng.int(100);
     inputs.push(img);
     labels[i] = y;
   }
@@ -85,7 +85,10 @@ describe('model runner (worker threads)', () => {
   });
 
   it('picks cold-start coverage in the worker, as the calling thread would', async () => {
-    const rnd = (() => { let x = 11; return () => ((x = (x * 16807) % 2147483647) / 2147483647); })();
+    const rnd = (() => {
+      let x = 11;
+      return () => (x = (x * 16807) % 2147483647) / 2147483647;
+    })();
     const candidates = Float32Array.from({ length: 300 * 4 }, rnd);
     const labelled = Float32Array.from({ length: 20 * 4 }, rnd);
     const req = { method: 'typical' as const, candidates, labelled, dim: 4, count: 12, seed: 5 };
@@ -138,9 +141,13 @@ describe('model runner (worker threads)', () => {
 
   it('aborts training and can train again', async () => {
     const controller = new AbortController();
-    const job = runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 500 } }, (_p, info) => {
-      if (info.epoch === 2) controller.abort(new Error('cancelled by test'));
-    }, controller.signal);
+    const job = runner.train(
+      { spec, inputs: train.inputs, labels: train.labels, options: { epochs: 500 } },
+      (_p, info) => {
+        if (info.epoch === 2) controller.abort(new Error('cancelled by test'));
+      },
+      controller.signal,
+    );
     await expect(job).rejects.toThrow('cancelled by test');
     const throwing = runner.train({ spec, inputs: train.inputs, labels: train.labels, options: { epochs: 500 } }, () => {
       throw new Error('progress callback failed');
@@ -156,7 +163,12 @@ describe('model runner crash handling', () => {
     // A small heap limit lets the test kill the inference worker with an oversized request.
     const runner = createModelRunner({ backend: 'wasm', resourceLimits: { maxOldGenerationSizeMb: 64 } });
     runners.push(runner);
-    const { blob } = await runner.train({ spec: { modality: 'text', labels: ['a', 'b'], hashDim: 256 }, inputs: ['good', 'bad'], labels: Int32Array.of(0, 1), options: { epochs: 1 } });
+    const { blob } = await runner.train({
+      spec: { modality: 'text', labels: ['a', 'b'], hashDim: 256 },
+      inputs: ['good', 'bad'],
+      labels: Int32Array.of(0, 1),
+      options: { epochs: 1 },
+    });
     const ref = refTo(blob, 'text');
     expect((await runner.predict(ref, ['fine'])).length).toBe(2);
     const huge = Array.from({ length: 150 }, () => 'x'.repeat(1 << 20));

@@ -153,7 +153,10 @@ export function createModelRunner(opts: RunnerOptions = {}): ModelRunner {
     async coverage(req) {
       const candidates = Float32Array.from(req.candidates);
       const labelled = Float32Array.from(req.labelled);
-      const res = await predictor.call({ type: 'coverage', method: req.method, candidates, labelled, dim: req.dim, count: req.count, seed: req.seed }, [candidates.buffer, labelled.buffer]);
+      const res = await predictor.call({ type: 'coverage', method: req.method, candidates, labelled, dim: req.dim, count: req.count, seed: req.seed }, [
+        candidates.buffer,
+        labelled.buffer,
+      ]);
       return resultOf(res) as number[];
     },
 

@@ -71,9 +71,8 @@ export function packInputs(inputs: ModelInput[]): { packed: PackedInputs; transf
   }
   const data = new Ctor(offsets[inputs.length]);
   for (let i = 0; i < inputs.length; i++) data.set(inputs[i] as ArrayLike<number>, offsets[i]);
-  const packed: PackedInputs = Ctor === Float32Array
-    ? { kind: 'floats', data: data as Float32Array, offsets }
-    : { kind: 'bytes', data: data as Uint8Array, offsets };
+  const packed: PackedInputs =
+    Ctor === Float32Array ? { kind: 'floats', data: data as Float32Array, offsets } : { kind: 'bytes', data: data as Uint8Array, offsets };
   return { packed, transfer: [data.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer] };
 }
 

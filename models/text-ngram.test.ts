@@ -121,7 +121,11 @@ describe("'ngram-lex-v2' classifier", () => {
     expect(names).toContain('projection/kernel');
     const first = stats();
     expect(first.some((v) => v !== 0)).toBe(true);
-    await model.fit(reviews(20, 9).texts.map((t) => `${t}!!! best ever`), Int32Array.from({ length: 20 }, (_, i) => i % 2), { epochs: 1 });
+    await model.fit(
+      reviews(20, 9).texts.map((t) => `${t}!!! best ever`),
+      Int32Array.from({ length: 20 }, (_, i) => i % 2),
+      { epochs: 1 },
+    );
     expect(stats()).toEqual(first);
 
     const copy = createTextNgram(spec, 0);

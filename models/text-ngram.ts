@@ -229,7 +229,10 @@ function createNgramLex(spec: ModelSpec, seed: number, plan: NgramLexPlan = NGRA
       const lex = columnStats(lexicon, L);
       const targets = lexicon.map((r) => standardize(Float32Array.from(r), lex.mean, lex.invStd));
       const projection = fitLexiconProjection(features, targets, hashDim, L, plan.shrinkage);
-      const projected = columnStats(features.map((f) => projectSparse(f, projection, L)), L);
+      const projected = columnStats(
+        features.map((f) => projectSparse(f, projection, L)),
+        L,
+      );
       tf.tidy(() => {
         lexMean.assign(tf.tensor1d(lex.mean));
         lexInvStd.assign(tf.tensor1d(lex.invStd));
@@ -296,4 +299,3 @@ function evenlySpaced<T>(items: readonly T[], n: number): T[] {
   for (let i = 0; i < n; i++) out.push(items[Math.floor((i * items.length) / n)]);
   return out;
 }
-

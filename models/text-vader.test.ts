@@ -35,7 +35,11 @@ describe('VADER port', () => {
 
   it('scores like the package on real reviews', () => {
     const path = join(import.meta.dirname, '../fixtures/fine-foods/fine-foods.test.jsonl');
-    const texts = readFileSync(path, 'utf8').trim().split('\n').slice(0, 150).map((l) => (JSON.parse(l) as { text: string }).text);
+    const texts = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(0, 150)
+      .map((l) => (JSON.parse(l) as { text: string }).text);
     for (const text of texts) expect(vaderScores(text)).toEqual(vader.SentimentIntensityAnalyzer.polarity_scores(text));
   });
 

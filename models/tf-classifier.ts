@@ -141,8 +141,7 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
   const restore = (saved: tf.Tensor[]): void => {
     def.params.forEach((p, i) => p.variable.assign(saved[i]));
   };
-  const weightsFinite = (): boolean =>
-    def.params.every((p) => tf.tidy(() => tf.all(tf.isFinite(p.variable)).dataSync()[0] === 1));
+  const weightsFinite = (): boolean => def.params.every((p) => tf.tidy(() => tf.all(tf.isFinite(p.variable)).dataSync()[0] === 1));
 
   /** Runs `fn` on each chunk of rows [start, end) of a prepared list of n inputs. */
   const chunks = (n: number, size: number, fn: (rows: Int32Array, start: number) => void): void => {
@@ -250,7 +249,8 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
       const order = new Int32Array(n);
       for (let i = 0; i < n; i++) order[i] = i;
       let stepsRun = 0;
-      let keptSum = 0, drawnSum = 0;
+      let keptSum = 0,
+        drawnSum = 0;
 
       /** The next unlabelled rows, reshuffled after each pass, with their confident pseudo-labels (-1 = none). */
       const pseudoLabelled = (): { rows: Int32Array; labels: Int32Array; kept: number } => {
@@ -275,7 +275,10 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
             kept++;
           }
         }
-        if (process.env.DEBUG_SEMI) { keptSum += kept; drawnSum += rows.length; }
+        if (process.env.DEBUG_SEMI) {
+          keptSum += kept;
+          drawnSum += rows.length;
+        }
         return { rows, labels: out, kept };
       };
 
@@ -381,7 +384,11 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
             }
           }
           lastReport = Date.now();
-          if (process.env.DEBUG_SEMI && epoch % 10 === 0) { console.error(`epoch ${epoch} step ${stepsRun} loss ${epochLoss.toFixed(3)} kept ${(keptSum / Math.max(1, drawnSum)).toFixed(2)}`); keptSum = 0; drawnSum = 0; }
+          if (process.env.DEBUG_SEMI && epoch % 10 === 0) {
+            console.error(`epoch ${epoch} step ${stepsRun} loss ${epochLoss.toFixed(3)} kept ${(keptSum / Math.max(1, drawnSum)).toFixed(2)}`);
+            keptSum = 0;
+            drawnSum = 0;
+          }
           opts.onProgress?.(epochsRun / epochs, { epoch, loss: epochLoss, valAccuracy });
           if (validation && sinceBest >= patience) break;
         }
@@ -475,9 +482,7 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
         const entry = manifest[i];
         const expected = p.variable.shape;
         if (entry.name !== p.name || entry.shape.length !== expected.length || entry.shape.some((d, j) => d !== expected[j])) {
-          throw new Error(
-            `Model weight ${i} is ${entry.name} [${entry.shape}] but ${def.spec.arch} expects ${p.name} [${expected}].`,
-          );
+          throw new Error(`Model weight ${i} is ${entry.name} [${entry.shape}] but ${def.spec.arch} expects ${p.name} [${expected}].`);
         }
         const size = p.variable.size;
         tf.tidy(() => p.variable.assign(tf.tensor(values.subarray(offset, offset + size), expected)));

@@ -24,10 +24,28 @@ function maxAbs(a: Float32Array): number {
 /** Value and gradients of sum(conv(x, w) * r) w.r.t. x and w, as arrays. */
 function convGrads(conv: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D, xs: number[], ws: number[], seed: number) {
   return tf.tidy(() => {
-    const x = tf.tensor4d(normals(xs.reduce((a, b) => a * b), seed), xs as [number, number, number, number]);
-    const w = tf.tensor4d(normals(ws.reduce((a, b) => a * b), seed + 1), ws as [number, number, number, number]);
+    const x = tf.tensor4d(
+      normals(
+        xs.reduce((a, b) => a * b),
+        seed,
+      ),
+      xs as [number, number, number, number],
+    );
+    const w = tf.tensor4d(
+      normals(
+        ws.reduce((a, b) => a * b),
+        seed + 1,
+      ),
+      ws as [number, number, number, number],
+    );
     const outShape = [xs[0], xs[1], xs[2], ws[3]];
-    const r = tf.tensor(normals(outShape.reduce((a, b) => a * b), seed + 2), outShape);
+    const r = tf.tensor(
+      normals(
+        outShape.reduce((a, b) => a * b),
+        seed + 2,
+      ),
+      outShape,
+    );
     const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r));
     const [dx, dw] = tf.grads(f)([x, w]);
     return {
@@ -68,11 +86,7 @@ describe('wasm-friendly ops', () => {
   });
 
   it('matMulFast matches tf.matMul and its gradients', async () => {
-    const inputs = () => [
-      tf.tensor2d(normals(5 * 7, 1), [5, 7]),
-      tf.tensor2d(normals(7 * 3, 2), [7, 3]),
-      tf.tensor2d(normals(5 * 3, 3), [5, 3]),
-    ];
+    const inputs = () => [tf.tensor2d(normals(5 * 7, 1), [5, 7]), tf.tensor2d(normals(7 * 3, 2), [7, 3]), tf.tensor2d(normals(5 * 3, 3), [5, 3])];
     const run = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D) =>
       tf.tidy(() => {
         const [a, b, r] = inputs();
@@ -87,7 +101,9 @@ describe('wasm-friendly ops', () => {
     // Without an input gradient only w is differentiated.
     const dbOnly = tf.tidy(() => {
       const [a, b, r] = inputs();
-      return tf.grad((y: tf.Tensor) => tf.sum(tf.mul(matMulFast(a, y as tf.Tensor2D, false), r)))(b).dataSync() as Float32Array;
+      return tf
+        .grad((y: tf.Tensor) => tf.sum(tf.mul(matMulFast(a, y as tf.Tensor2D, false), r)))(b)
+        .dataSync() as Float32Array;
     });
     expect(maxAbsDiff(dbOnly, ref[2])).toBeLessThan(1e-4);
   });

@@ -33,7 +33,12 @@ export function forwardOnlyGradConv(x: tf.Tensor4D, filter: tf.Tensor4D, inputGr
   const [kh, kw] = filter.shape;
   if (kh !== kw || kh % 2 !== 1) throw new Error(`conv2dSame needs an odd square kernel, got ${kh}x${kw}.`);
   const p = (kh - 1) / 2;
-  const pads: [number, number][] = [[0, 0], [p, p], [p, p], [0, 0]];
+  const pads: [number, number][] = [
+    [0, 0],
+    [p, p],
+    [p, p],
+    [0, 0],
+  ];
   // customGrad passes the inputs then the save function through one loosely typed rest parameter.
   const op = tf.customGrad<tf.Tensor4D>((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
@@ -44,21 +49,11 @@ export function forwardOnlyGradConv(x: tf.Tensor4D, filter: tf.Tensor4D, inputGr
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [xpSaved, wSaved] = saved as [tf.Tensor4D, tf.Tensor4D];
         const dw = tf.transpose(
-          tf.conv2d(
-            tf.transpose(xpSaved, [3, 1, 2, 0]) as tf.Tensor4D,
-            tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D,
-            1,
-            'valid',
-          ),
+          tf.conv2d(tf.transpose(xpSaved, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid'),
           [1, 2, 0, 3],
         );
         const dx = inputGrad
-          ? tf.conv2d(
-              tf.pad(dy, pads),
-              tf.transpose(tf.reverse(wSaved, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D,
-              1,
-              'valid',
-            )
+          ? tf.conv2d(tf.pad(dy, pads), tf.transpose(tf.reverse(wSaved, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid')
           : tf.zeros(xIn.shape);
         return [dx, dw];
       },

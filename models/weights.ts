@@ -92,9 +92,7 @@ function readHeader(blob: Uint8Array): { header: Header; payloadOffset: number }
   }
   if (
     !Array.isArray(header.manifest) ||
-    !header.manifest.every(
-      (m) => typeof m?.name === 'string' && Array.isArray(m.shape) && m.shape.every((d) => Number.isInteger(d) && d >= 0),
-    )
+    !header.manifest.every((m) => typeof m?.name === 'string' && Array.isArray(m.shape) && m.shape.every((d) => Number.isInteger(d) && d >= 0))
   ) {
     throw new Error('Model blob header has no valid manifest.');
   }

@@ -80,7 +80,10 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
         (p) => void progress((run + p * 0.9) / runs).catch(() => {}),
       );
       const ref = { key: `audit:${job.id}:${r}:${f}`, load: async () => blob };
-      const held = await ctx.runner.predict(ref, heldIdx.map((i) => inputOf(pool[i])));
+      const held = await ctx.runner.predict(
+        ref,
+        heldIdx.map((i) => inputOf(pool[i])),
+      );
       heldIdx.forEach((i, j) => {
         for (let c = 0; c < k; c++) probs[i * k + c] += held[j * k + c] / repeats;
       });

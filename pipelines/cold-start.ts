@@ -22,7 +22,9 @@ export function rawFeatures(
   if (modality === 'text') {
     dim = TEXT_DIM;
     fill = (r, out) => {
-      for (const w of String(r.data.text ?? '').toLowerCase().split(/[^a-z0-9']+/)) {
+      for (const w of String(r.data.text ?? '')
+        .toLowerCase()
+        .split(/[^a-z0-9']+/)) {
         if (!w) continue;
         let h = 2166136261;
         for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);

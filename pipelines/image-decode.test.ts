@@ -150,9 +150,7 @@ describe('colour conversion', () => {
     const expected = [255, 0, 127, Math.round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)];
     const target = { width: 2, height: 2, channels: 1 } as const;
     expect(Array.from(decodeImageInput({ image: rgbaPngBase64(rgba, 2, 2) }, target))).toEqual(expected);
-    expect(Array.from(decodeImageInput({ pixels: Array.from(rgba), width: 2, height: 2, channels: 4 }, target))).toEqual(
-      expected,
-    );
+    expect(Array.from(decodeImageInput({ pixels: Array.from(rgba), width: 2, height: 2, channels: 4 }, target))).toEqual(expected);
   });
 });
 
@@ -222,10 +220,7 @@ describe('rejections', () => {
 
   it('neither or both of image and pixels', () => {
     expectRejection(() => decodeImageInput({}, GRAY28), 'missing_input');
-    expectRejection(
-      () => decodeImageInput({ image: png().toString('base64'), pixels: [0], width: 1, height: 1 }, GRAY28),
-      'ambiguous_input',
-    );
+    expectRejection(() => decodeImageInput({ image: png().toString('base64'), pixels: [0], width: 1, height: 1 }, GRAY28), 'ambiguous_input');
   });
 
   it('image that is not a string', () => {
@@ -246,17 +241,9 @@ describe('rejections', () => {
 
   it('base64 cut on a 4-character boundary: a truncated PNG or JPEG', () => {
     const pngBytes = png();
-    expectRejection(
-      () => decodeImageInput({ image: pngBytes.subarray(0, 60).toString('base64') }, GRAY28),
-      'corrupt_image',
-      /PNG/,
-    );
+    expectRejection(() => decodeImageInput({ image: pngBytes.subarray(0, 60).toString('base64') }, GRAY28), 'corrupt_image', /PNG/);
     const jpg = jpegBytes(32, 32);
-    expectRejection(
-      () => decodeImageInput({ image: jpg.subarray(0, Math.floor(jpg.length / 2)).toString('base64') }, GRAY28),
-      'corrupt_image',
-      /JPEG/,
-    );
+    expectRejection(() => decodeImageInput({ image: jpg.subarray(0, Math.floor(jpg.length / 2)).toString('base64') }, GRAY28), 'corrupt_image', /JPEG/);
   });
 
   it('a file that is neither PNG nor JPEG', () => {
@@ -300,11 +287,7 @@ describe('rejections', () => {
   });
 
   it('pixels of the wrong length', () => {
-    expectRejection(
-      () => decodeImageInput({ pixels: [1, 2, 3], width: 2, height: 2 }, GRAY28),
-      'bad_pixels_length',
-      /needs 4/,
-    );
+    expectRejection(() => decodeImageInput({ pixels: [1, 2, 3], width: 2, height: 2 }, GRAY28), 'bad_pixels_length', /needs 4/);
     expectRejection(
       () => decodeImageInput({ pixels: new Array(12).fill(0), width: 2, height: 2 }, GRAY28), // 3 channels' worth, channels omitted
       'bad_pixels_length',
@@ -327,15 +310,10 @@ describe('rejections', () => {
     expectRejection(() => decodeImageInput({ pixels: [0, 0], width: '2', height: 1 }, GRAY28), 'bad_dimensions');
     expectRejection(() => decodeImageInput({ pixels: [0, 0], width: 1, height: 1, channels: 2 }, GRAY28), 'bad_channels');
     expectRejection(() => decodeImageInput({ pixels: '0,0', width: 2, height: 1 }, GRAY28), 'bad_type');
-    expectRejection(
-      () => decodeImageInput({ pixels: [0], width: 5000, height: 5000 }, GRAY28),
-      'too_many_pixels',
-    );
+    expectRejection(() => decodeImageInput({ pixels: [0], width: 5000, height: 5000 }, GRAY28), 'too_many_pixels');
   });
 
   it('treats a bad target as a programming error, not bad input', () => {
-    expect(() => decodeImageInput({ pixels: [0], width: 1, height: 1 }, { width: 0, height: 28, channels: 1 })).toThrow(
-      RangeError,
-    );
+    expect(() => decodeImageInput({ pixels: [0], width: 1, height: 1 }, { width: 0, height: 28, channels: 1 })).toThrow(RangeError);
   });
 });

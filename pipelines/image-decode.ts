@@ -103,10 +103,7 @@ export function decodeImageInput(data: ImageInputData, target: ImageTarget): Uin
     reject('ambiguous_input', 'Send either "image" or "pixels", not both.');
   }
   if (!hasImage && !hasPixels) {
-    reject(
-      'missing_input',
-      'Image items need "image" (base64 PNG or JPEG) or "pixels" (with "width" and "height").',
-    );
+    reject('missing_input', 'Image items need "image" (base64 PNG or JPEG) or "pixels" (with "width" and "height").');
   }
   const raster = hasImage ? decodeEncodedImage(data.image) : rasterFromPixels(data);
   const resized = resize(raster, target.width, target.height, target.channels);
@@ -132,9 +129,7 @@ export function encodePngBase64(pixels: Uint8Array, width: number, height: numbe
     throw new RangeError(`encodePngBase64: channels must be 1 or 3, got ${String(channels)}.`);
   }
   if (pixels.length !== width * height * channels) {
-    throw new RangeError(
-      `encodePngBase64: expected ${width * height * channels} bytes for ${width}x${height}x${channels}, got ${pixels.length}.`,
-    );
+    throw new RangeError(`encodePngBase64: expected ${width * height * channels} bytes for ${width}x${height}x${channels}, got ${pixels.length}.`);
   }
   const png = new PNG({ width, height });
   png.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
@@ -144,14 +139,8 @@ export function encodePngBase64(pixels: Uint8Array, width: number, height: numbe
 }
 
 function checkTarget(target: ImageTarget): void {
-  if (
-    !isPositiveInt(target.width) ||
-    !isPositiveInt(target.height) ||
-    (target.channels !== 1 && target.channels !== 3)
-  ) {
-    throw new RangeError(
-      `decodeImageInput: bad target ${JSON.stringify(target)}; want positive integer width/height and channels 1 or 3.`,
-    );
+  if (!isPositiveInt(target.width) || !isPositiveInt(target.height) || (target.channels !== 1 && target.channels !== 3)) {
+    throw new RangeError(`decodeImageInput: bad target ${JSON.stringify(target)}; want positive integer width/height and channels 1 or 3.`);
   }
 }
 
@@ -206,10 +195,7 @@ function decodeBase64Strict(text: string): Buffer {
     reject('malformed_base64', '"image" is not valid base64: "=" padding may only appear at the end.');
   }
   if (compact.length % 4 !== 0) {
-    reject(
-      'malformed_base64',
-      `"image" is not valid base64: its length (${compact.length}) is not a multiple of 4, so it is truncated or unpadded.`,
-    );
+    reject('malformed_base64', `"image" is not valid base64: its length (${compact.length}) is not a multiple of 4, so it is truncated or unpadded.`);
   }
   return Buffer.from(compact, 'base64');
 }
@@ -224,11 +210,11 @@ function checkDeclaredSize(format: 'PNG' | 'JPEG', width: number, height: number
     reject('bad_header', `The ${format} header declares an empty image (${width}x${height}).`, { width, height });
   }
   if (width * height > MAX_IMAGE_PIXELS) {
-    reject(
-      'too_many_pixels',
-      `The ${format} header declares ${width}x${height} pixels, more than the limit of ${MAX_IMAGE_PIXELS} (4096x4096).`,
-      { width, height, maxPixels: MAX_IMAGE_PIXELS },
-    );
+    reject('too_many_pixels', `The ${format} header declares ${width}x${height} pixels, more than the limit of ${MAX_IMAGE_PIXELS} (4096x4096).`, {
+      width,
+      height,
+      maxPixels: MAX_IMAGE_PIXELS,
+    });
   }
 }
 
@@ -277,9 +263,7 @@ function checkInterlacedInflateBound(bytes: Buffer, width: number, height: numbe
     const tooLarge = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError;
     reject(
       tooLarge ? 'too_many_pixels' : 'corrupt_image',
-      tooLarge
-        ? 'The PNG image data expands to more than its header declares.'
-        : `The PNG could not be decoded (corrupt or truncated): ${errorText(err)}.`,
+      tooLarge ? 'The PNG image data expands to more than its header declares.' : `The PNG could not be decoded (corrupt or truncated): ${errorText(err)}.`,
     );
   }
 }
@@ -361,17 +345,12 @@ function rasterFromPixels(data: ImageInputData): Raster {
       maxPixels: MAX_IMAGE_PIXELS,
     });
   }
-  const isArrayLike =
-    Array.isArray(pixels) || (ArrayBuffer.isView(pixels) && !(pixels instanceof DataView));
+  const isArrayLike = Array.isArray(pixels) || (ArrayBuffer.isView(pixels) && !(pixels instanceof DataView));
   if (!isArrayLike) reject('bad_type', '"pixels" must be an array of numbers.');
   const values = pixels as ArrayLike<unknown>;
   const expected = width * height * channels;
   if (values.length !== expected) {
-    reject(
-      'bad_pixels_length',
-      `"pixels" has ${values.length} values; ${width}x${height}x${channels} needs ${expected}.`,
-      { expected, actual: values.length },
-    );
+    reject('bad_pixels_length', `"pixels" has ${values.length} values; ${width}x${height}x${channels} needs ${expected}.`, { expected, actual: values.length });
   }
   let max = 0;
   for (let i = 0; i < expected; i++) {
@@ -389,7 +368,7 @@ function rasterFromPixels(data: ImageInputData): Raster {
 }
 
 function describe(value: unknown): string {
-  return value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 32) ?? typeof value;
+  return value === undefined ? 'missing' : (JSON.stringify(value)?.slice(0, 32) ?? typeof value);
 }
 
 // ---------------------------------------------------------------------------------------------------------

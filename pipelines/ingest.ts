@@ -65,58 +65,60 @@ export async function ingestItems(
   const seenExternal = new Set<string>();
   let inBatchDuplicates = 0;
   // Decoding is the CPU-heavy part: sliced, so annotators' requests are served in between.
-  await ctx.work.add(() => forEachSliced(raw, (value, index) => {
-    if (preRejected.has(index)) return;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      rejected.push({ index, error: 'An item must be a JSON object.' });
-      return;
-    }
-    const env = itemSchema.safeParse(value);
-    if (!env.success) {
-      rejected.push({ index, error: env.error.issues.map((i) => `${i.path.join('.') || 'item'}: ${i.message}`).join('; ') });
-      return;
-    }
-    const it = env.data;
-    if (it.label !== undefined && !labelSet.has(it.label)) {
-      rejected.push({ index, error: `Unknown label "${it.label}"; this project's labels are: ${project.labels.join(', ')}.` });
-      return;
-    }
-    if (it.split === 'gold' && it.label === undefined) {
-      rejected.push({ index, error: 'A gold item must carry its label.' });
-      return;
-    }
-    let data;
-    try {
-      data = prepareItemData(value as Record<string, unknown>, project.modality, settings);
-    } catch (e) {
-      rejected.push({ index, error: e instanceof ValidationError ? e.message : 'The item could not be read.' });
-      return;
-    }
-    if (it.externalId !== undefined) {
-      if (seenExternal.has(it.externalId)) {
-        inBatchDuplicates++;
+  await ctx.work.add(() =>
+    forEachSliced(raw, (value, index) => {
+      if (preRejected.has(index)) return;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        rejected.push({ index, error: 'An item must be a JSON object.' });
         return;
       }
-      seenExternal.add(it.externalId);
-    }
-    prepared.push({
-      index,
-      label: it.label,
-      row: {
-        id: randomUUID(),
-        projectId: project.id,
-        externalId: it.externalId ?? null,
-        split: it.split ?? 'pool',
-        holdout: false,
-        status: it.label !== undefined ? 'labeled' : 'pending',
-        data: data.data,
-        input: data.input,
-        label: it.label ?? null,
-        labelSource: it.label !== undefined ? 'imported' : null,
-        rand: unitHash(`${settings.seed}:rand:${it.externalId ?? index + ':' + Math.random()}`),
-      },
-    });
-  }));
+      const env = itemSchema.safeParse(value);
+      if (!env.success) {
+        rejected.push({ index, error: env.error.issues.map((i) => `${i.path.join('.') || 'item'}: ${i.message}`).join('; ') });
+        return;
+      }
+      const it = env.data;
+      if (it.label !== undefined && !labelSet.has(it.label)) {
+        rejected.push({ index, error: `Unknown label "${it.label}"; this project's labels are: ${project.labels.join(', ')}.` });
+        return;
+      }
+      if (it.split === 'gold' && it.label === undefined) {
+        rejected.push({ index, error: 'A gold item must carry its label.' });
+        return;
+      }
+      let data;
+      try {
+        data = prepareItemData(value as Record<string, unknown>, project.modality, settings);
+      } catch (e) {
+        rejected.push({ index, error: e instanceof ValidationError ? e.message : 'The item could not be read.' });
+        return;
+      }
+      if (it.externalId !== undefined) {
+        if (seenExternal.has(it.externalId)) {
+          inBatchDuplicates++;
+          return;
+        }
+        seenExternal.add(it.externalId);
+      }
+      prepared.push({
+        index,
+        label: it.label,
+        row: {
+          id: randomUUID(),
+          projectId: project.id,
+          externalId: it.externalId ?? null,
+          split: it.split ?? 'pool',
+          holdout: false,
+          status: it.label !== undefined ? 'labeled' : 'pending',
+          data: data.data,
+          input: data.input,
+          label: it.label ?? null,
+          labelSource: it.label !== undefined ? 'imported' : null,
+          rand: unitHash(`${settings.seed}:rand:${it.externalId ?? index + ':' + Math.random()}`),
+        },
+      });
+    }),
+  );
   if (rejected.length && !opts.partial) {
     rejected.sort((a, b) => a.index - b.index);
     throw new ValidationError(
@@ -132,8 +134,14 @@ export async function ingestItems(
     const batchHasGold = prepared.some((p) => p.row.split === 'gold');
     if (batchHasGold) await releaseHoldout(tx, project.id);
     const reserve = settings.goldFraction > 0 && !batchHasGold && !(await hasImportedGold(tx, project.id));
-    if (reserve) for (const p of prepared) if (p.row.split === 'pool' && p.label === undefined && unitHash(`${settings.seed}:holdout:${p.row.externalId ?? p.row.id}`) < settings.goldFraction) p.row.holdout = true;
-    const ids = await insertItems(tx, prepared.map((p) => p.row));
+    if (reserve)
+      for (const p of prepared)
+        if (p.row.split === 'pool' && p.label === undefined && unitHash(`${settings.seed}:holdout:${p.row.externalId ?? p.row.id}`) < settings.goldFraction)
+          p.row.holdout = true;
+    const ids = await insertItems(
+      tx,
+      prepared.map((p) => p.row),
+    );
     await insertLabelRows(
       tx,
       prepared

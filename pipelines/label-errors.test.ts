@@ -5,7 +5,12 @@ describe('confident learning', () => {
   it('flags labels the out-of-sample model confidently disputes, and suggests the other class', () => {
     // 3 classes. Items 0-5 are labelled as the model predicts; item 6 is labelled a but the model is sure it is c.
     const rows = [
-      [0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.05, 0.05, 0.9], [0.1, 0.1, 0.8],
+      [0.9, 0.05, 0.05],
+      [0.8, 0.1, 0.1],
+      [0.1, 0.8, 0.1],
+      [0.2, 0.7, 0.1],
+      [0.05, 0.05, 0.9],
+      [0.1, 0.1, 0.8],
       [0.01, 0.14, 0.85],
     ];
     const given = [0, 0, 1, 1, 2, 2, 0];
@@ -13,7 +18,13 @@ describe('confident learning', () => {
     expect(issues).toEqual([{ index: 6, suggested: 2, score: expect.closeTo(0.84, 5) }]);
   });
   it('by default leaves a label the model doubts but does not rule out (a look-alike class); the plain confident joint flags it', () => {
-    const rows = [[0.9, 0.1], [0.95, 0.05], [0.15, 0.85], [0.1, 0.9], [0.1, 0.9]];
+    const rows = [
+      [0.9, 0.1],
+      [0.95, 0.05],
+      [0.15, 0.85],
+      [0.1, 0.9],
+      [0.1, 0.9],
+    ];
     const given = [0, 0, 1, 1, 0];
     expect(findLabelIssues(Float32Array.from(rows.flat()), given, 2)).toEqual([]);
     expect(findLabelIssues(Float32Array.from(rows.flat()), given, 2, { farBelow: 1 })).toEqual([{ index: 4, suggested: 1, score: expect.closeTo(0.8, 5) }]);
@@ -32,7 +43,13 @@ describe('confident learning', () => {
     expect(issues.map((i) => [i.index, i.suggested])).toEqual([[18, 1]]);
   });
   it('does not flag an uncertain item that reaches no class threshold', () => {
-    const rows = [[0.9, 0.1], [0.95, 0.05], [0.1, 0.9], [0.05, 0.95], [0.55, 0.45]];
+    const rows = [
+      [0.9, 0.1],
+      [0.95, 0.05],
+      [0.1, 0.9],
+      [0.05, 0.95],
+      [0.55, 0.45],
+    ];
     expect(findLabelIssues(Float32Array.from(rows.flat()), [0, 0, 1, 1, 1], 2)).toEqual([]);
   });
   it('thresholds are the mean self-confidence per class', () => {

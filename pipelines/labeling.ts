@@ -36,10 +36,7 @@ export async function labelItem(
       if (checked) return { result: checked, stored: false, gold: true };
     }
     if (key.role === 'annotator' && item.leasedBy && item.leasedBy !== key.id && item.leaseExpiresAt && item.leaseExpiresAt > now)
-      throw new ConflictError(
-        `This item is leased to another annotator until ${item.leaseExpiresAt.toISOString()}.`,
-        'item_leased',
-      );
+      throw new ConflictError(`This item is leased to another annotator until ${item.leaseExpiresAt.toISOString()}.`, 'item_leased');
     const last = await latestLabel(tx, item.id);
     if (last && last.source === 'human' && last.keyId === key.id && last.label === label)
       return { result: { itemId: item.id, label, agreedWithModel: last.agreedWithModel }, stored: false };

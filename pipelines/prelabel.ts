@@ -51,7 +51,13 @@ export async function runPrelabel(
     const rows: ScoredItem[] = batch.map((r, i) => {
       const p = Array.from(probs.subarray(i * k, (i + 1) * k));
       const best = argmax(p);
-      return { itemId: r.id, probs: p, label: project!.labels[best], confidence: p[best], uncertainty: scores ? scores[i] : uncertaintyOf(p, settings.strategy) };
+      return {
+        itemId: r.id,
+        probs: p,
+        label: project!.labels[best],
+        confidence: p[best],
+        uncertainty: scores ? scores[i] : uncertaintyOf(p, settings.strategy),
+      };
     });
     project = await findProject(ctx.db, job.projectId);
     if (!project || project.activeVersion !== version) break;

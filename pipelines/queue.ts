@@ -63,7 +63,10 @@ export async function leaseQueue(
   const expiresAt = new Date(now.getTime() + (settings.leaseSeconds ?? ctx.config.leaseSeconds) * 1000);
   if (opts.kind === 'disputed') {
     const rows = await ctx.db.transaction((tx) => leaseDisputed(tx, { projectId: project.id, keyId, limit: opts.limit, now, expiresAt }));
-    const who = await latestLabellers(ctx.db, rows.map((r) => r.id));
+    const who = await latestLabellers(
+      ctx.db,
+      rows.map((r) => r.id),
+    );
     return toEntries(ctx, project, rows, (r) => ({
       label: r.label ?? '',
       by: who.get(r.id)?.name ?? null,
@@ -109,8 +112,16 @@ export async function leaseQueue(
   if (strategy === 'diverse' && project.activeVersion !== null && !coldStart) {
     const pool = await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: Math.max(DIVERSE_CANDIDATES_PER_ITEM * opts.limit, 100) });
     if (pool.length > opts.limit) {
-      const emb = await ctx.runner.embed(versionRef(ctx, project.id, project.activeVersion), pool.map((r) => modelInputOf(r, project.modality)));
-      candidates = diverseBatch(emb.data, emb.dim, pool.map((r) => r.uncertainty ?? 1), opts.limit).map((i) => pool[i].id);
+      const emb = await ctx.runner.embed(
+        versionRef(ctx, project.id, project.activeVersion),
+        pool.map((r) => modelInputOf(r, project.modality)),
+      );
+      candidates = diverseBatch(
+        emb.data,
+        emb.dim,
+        pool.map((r) => r.uncertainty ?? 1),
+        opts.limit,
+      ).map((i) => pool[i].id);
     }
   }
   // Class-balance guard: a class with almost no human labels gets a few slots for the items the model
@@ -167,8 +178,15 @@ async function coverageFeatures(
   if (project.activeVersion === null)
     return rawFeatures(rows, project.modality, { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels });
   const version = project.activeVersion;
-  const emb = await ctx.embeddings.get(project.id, version, rows.map((r) => r.id), (missing) =>
-    ctx.runner.embed(versionRef(ctx, project.id, version), missing.map((i) => modelInputOf(rows[i], project.modality))),
+  const emb = await ctx.embeddings.get(
+    project.id,
+    version,
+    rows.map((r) => r.id),
+    (missing) =>
+      ctx.runner.embed(
+        versionRef(ctx, project.id, version),
+        missing.map((i) => modelInputOf(rows[i], project.modality)),
+      ),
   );
   normaliseRows(emb.data, emb.dim);
   return emb;
@@ -180,7 +198,14 @@ async function toEntries(
   rows: ItemRow[],
   dispute?: (r: ItemRow) => NonNullable<QueueEntry['dispute']>,
 ): Promise<QueueEntry[]> {
-  const preds = project.activeVersion === null ? new Map() : await predictionsFor(ctx.db, rows.map((r) => r.id), project.activeVersion);
+  const preds =
+    project.activeVersion === null
+      ? new Map()
+      : await predictionsFor(
+          ctx.db,
+          rows.map((r) => r.id),
+          project.activeVersion,
+        );
   return rows.map((r) => {
     const p = preds.get(r.id);
     return {

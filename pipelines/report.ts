@@ -53,7 +53,13 @@ export async function metricsReport(ctx: PipelineContext, project: ProjectRow): 
       goldItemsAboveThreshold: plan?.gold.n ?? 0,
       ...(plan?.reason ? { reason: plan.reason } : plan ? {} : { reason: 'no model yet' }),
     },
-    labels: { human: counts.human + counts.imported, auto: counts.autoLabeled, pending: counts.pending, imported: counts.imported, disputed: await countDisputed(ctx.db, project.id) },
+    labels: {
+      human: counts.human + counts.imported,
+      auto: counts.autoLabeled,
+      pending: counts.pending,
+      imported: counts.imported,
+      disputed: await countDisputed(ctx.db, project.id),
+    },
     history: versions
       .filter((v) => v.status === 'ready')
       .reverse()
@@ -93,7 +99,8 @@ export async function activateVersion(ctx: PipelineContext, project: ProjectRow,
     await lockProject(tx, project.id);
     const v = await findVersion(tx, project.id, version);
     if (!v) throw new NotFoundError(`Model version ${version}`);
-    if (v.status !== 'ready') throw new ValidationError(`Model version ${version} was rejected (${v.status}) and cannot be activated.`, undefined, 'version_not_ready');
+    if (v.status !== 'ready')
+      throw new ValidationError(`Model version ${version} was rejected (${v.status}) and cannot be activated.`, undefined, 'version_not_ready');
     await setActiveVersion(tx, project.id, version);
   });
   await enqueuePrelabel(ctx, project.id);
@@ -121,7 +128,13 @@ export function confusedPairs(confusion: number[][], labels: string[], limit = 5
     row.forEach((count, p) => {
       if (p === t || count === 0 || support === 0) return;
       const rate = count / support;
-      out.push({ label: labels[t], predicted: labels[p], count, rate: Math.round(rate * 1e4) / 1e4, text: `${labels[t]} → ${labels[p]}: ${Math.round(rate * 100)}% of ${labels[t]} gold items` });
+      out.push({
+        label: labels[t],
+        predicted: labels[p],
+        count,
+        rate: Math.round(rate * 1e4) / 1e4,
+        text: `${labels[t]} → ${labels[p]}: ${Math.round(rate * 100)}% of ${labels[t]} gold items`,
+      });
     });
   });
   return out.sort((a, b) => b.rate - a.rate || b.count - a.count).slice(0, limit);

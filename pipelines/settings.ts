@@ -6,13 +6,35 @@ export const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'b
 export type Strategy = (typeof STRATEGIES)[number];
 
 /** Workforce quality (docs/quality.md): gold checks, overlap and who may be named to clients. */
-export const QUALITY_DEFAULTS = { goldCheckShare: 0.05, labelsPerItem: 1, adaptiveOverlap: false, overlapShare: 0, maxLabelsPerItem: 5, showAnnotatorNames: false };
+export const QUALITY_DEFAULTS = {
+  goldCheckShare: 0.05,
+  labelsPerItem: 1,
+  adaptiveOverlap: false,
+  overlapShare: 0,
+  maxLabelsPerItem: 5,
+  showAnnotatorNames: false,
+};
 export const qualitySettingsSchema = z
   .object({
-    goldCheckShare: z.number().min(0).max(0.5).default(0.05).describe("Share of the items served to an annotator that are hidden gold checks (imported gold items, never twice to one key); a new annotator's first 20 items include 5."),
+    goldCheckShare: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .default(0.05)
+      .describe(
+        "Share of the items served to an annotator that are hidden gold checks (imported gold items, never twice to one key); a new annotator's first 20 items include 5.",
+      ),
     labelsPerItem: z.number().int().min(1).max(10).default(1).describe('Labels from distinct annotators every pool item gets before it counts as done.'),
-    adaptiveOverlap: z.boolean().default(false).describe('Ask another (distinct, blind) annotator while no class leads by 2 votes or the consolidated posterior is below 0.9, up to maxLabelsPerItem.'),
-    overlapShare: z.number().min(0).max(1).default(0).describe('Share of pool items that always get at least 2 labels, to calibrate annotators against each other (0.1 is a good start).'),
+    adaptiveOverlap: z
+      .boolean()
+      .default(false)
+      .describe('Ask another (distinct, blind) annotator while no class leads by 2 votes or the consolidated posterior is below 0.9, up to maxLabelsPerItem.'),
+    overlapShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe('Share of pool items that always get at least 2 labels, to calibrate annotators against each other (0.1 is a good start).'),
     maxLabelsPerItem: z.number().int().min(1).max(10).default(5).describe('Cap on labels per item under adaptive overlap.'),
     showAnnotatorNames: z.boolean().default(false).describe('Clients see annotator names in GET /annotators (otherwise key ids only).'),
   })
@@ -28,7 +50,10 @@ export const projectSettingsSchema = z
   .object({
     imageWidth: z.number().int().min(4).max(512).default(28).describe('Images are resized to this width before the model sees them.'),
     imageHeight: z.number().int().min(4).max(512).default(28).describe('Images are resized to this height.'),
-    channels: z.union([z.literal(1), z.literal(3)]).default(1).describe('1 = grayscale, 3 = RGB.'),
+    channels: z
+      .union([z.literal(1), z.literal(3)])
+      .default(1)
+      .describe('1 = grayscale, 3 = RGB.'),
     vectorDim: z.number().int().min(1).max(65536).optional().describe('Length of every vector (required for vector projects).'),
     strategy: z.enum(STRATEGIES).default('margin').describe('How the queue ranks items for human review.'),
     coldStartLabels: z
@@ -37,13 +62,26 @@ export const projectSettingsSchema = z
       .min(0)
       .max(1_000_000)
       .optional()
-      .describe('Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model\'s uncertainty is mostly noise). Default: 200 for images, 0 (uncertainty from the first model on) for text and vectors.'),
+      .describe(
+        "Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model's uncertainty is mostly noise). Default: 200 for images, 0 (uncertainty from the first model on) for text and vectors.",
+      ),
     retrainEvery: z.number().int().min(0).max(1_000_000).default(50).describe('Retrain automatically after this many new human labels; 0 turns it off.'),
     goldFraction: z.number().min(0).max(0.5).default(0.1).describe('Share of the pool reserved as held-out evaluation data when no gold set was imported.'),
     minLabelsToTrain: z.number().int().min(2).max(1_000_000).default(10).describe('Training needs at least this many human labels over at least 2 classes.'),
-    leaseSeconds: z.number().int().min(5).max(7 * 24 * 3600).optional().describe('Queue lease length; defaults to the server setting (10 minutes).'),
+    leaseSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(7 * 24 * 3600)
+      .optional()
+      .describe('Queue lease length; defaults to the server setting (10 minutes).'),
     epochs: z.number().int().min(1).max(1000).optional().describe('Training epochs (default: chosen by the model).'),
-    learningRate: z.number().gt(0).max(1e38).optional().describe('Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated.'),
+    learningRate: z
+      .number()
+      .gt(0)
+      .max(1e38)
+      .optional()
+      .describe('Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated.'),
     autoLabel: z
       .object({
         enabled: z.boolean().default(false).describe('Label confident pool items automatically.'),
@@ -52,7 +90,13 @@ export const projectSettingsSchema = z
       })
       .strict()
       .default({ enabled: false, targetAccuracy: 0.95, confidenceLevel: 0.95 }),
-    auditEvery: z.number().int().min(0).max(1_000_000).default(200).describe('Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.'),
+    auditEvery: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(200)
+      .describe('Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.'),
     disputeBelow: z
       .number()
       .gt(0)
@@ -71,7 +115,13 @@ export const projectSettingsSchema = z
         'Times an audit repeats its 4-fold cross-validation (other folds, other seeds) and averages the out-of-sample predictions: each repeat costs 4 trainings; 2 flags fewer labels the model only happens to confuse.',
       ),
     semiSupervised: z.boolean().default(true).describe('Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.'),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('Seed for model initialisation and sampling.'),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1)
+      .describe('Seed for model initialisation and sampling.'),
     quality: qualitySettingsSchema.default(QUALITY_DEFAULTS),
   })
   .strict();

@@ -40,8 +40,12 @@ describe('diverse batch (uncertainty-weighted k-center greedy)', () => {
   it('does not pick near-duplicates', () => {
     // Three tight clusters in 2-D; cluster A is slightly more uncertain and holds most points.
     const pts = [
-      [0, 0], [0.01, 0], [0, 0.01], [0.01, 0.01],
-      [5, 5], [5.01, 5],
+      [0, 0],
+      [0.01, 0],
+      [0, 0.01],
+      [0.01, 0.01],
+      [5, 5],
+      [5.01, 5],
       [-5, 5],
     ];
     const unc = [0.9, 0.89, 0.88, 0.87, 0.6, 0.59, 0.5];
@@ -62,10 +66,15 @@ import { rawFeatures } from './cold-start.ts';
 describe('cold-start sample (k-means++ on model-free features)', () => {
   it('covers every cluster before repeating one', () => {
     // 4 tight clusters of 50 points each in 2-D.
-    const centres = [[0, 0], [10, 0], [0, 10], [10, 10]];
+    const centres = [
+      [0, 0],
+      [10, 0],
+      [0, 10],
+      [10, 10],
+    ];
     const pts: number[] = [];
     let s = 1;
-    const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+    const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647;
     for (let i = 0; i < 200; i++) pts.push(centres[i % 4][0] + rnd(), centres[i % 4][1] + rnd());
     const picked = kmeansppSample(Float32Array.from(pts), 2, 4, rnd);
     expect(new Set(picked.map((i) => i % 4)).size).toBe(4);
@@ -78,7 +87,13 @@ describe('cold-start sample (k-means++ on model-free features)', () => {
     expect(norm).toBeCloseTo(1, 5);
   });
   it('hashes text into a bag of words', () => {
-    const f = rawFeatures([{ input: null, data: { text: 'great great coffee' } }, { input: null, data: { text: 'awful tea' } }], 'text');
+    const f = rawFeatures(
+      [
+        { input: null, data: { text: 'great great coffee' } },
+        { input: null, data: { text: 'awful tea' } },
+      ],
+      'text',
+    );
     expect(f.data.length).toBe(2 * f.dim);
     let dot = 0;
     for (let j = 0; j < f.dim; j++) dot += f.data[j] * f.data[f.dim + j];
@@ -90,12 +105,17 @@ import { typicalCoverage } from '../models/clustering.ts';
 
 describe('cold-start coverage (typical items of uncovered clusters)', () => {
   // 4 tight clusters in 2-D, sizes 80/60/40/20, with one far outlier.
-  const centres = [[0, 0], [10, 0], [0, 10], [10, 10]];
+  const centres = [
+    [0, 0],
+    [10, 0],
+    [0, 10],
+    [10, 10],
+  ];
   const sizes = [80, 60, 40, 20];
   const pts: number[] = [];
   const cluster: number[] = [];
   let s = 7;
-  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647;
   sizes.forEach((n, c) => {
     for (let i = 0; i < n; i++) {
       pts.push(centres[c][0] + rnd() - 0.5, centres[c][1] + rnd() - 0.5);

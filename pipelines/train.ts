@@ -98,9 +98,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const labels = Int32Array.from(all, (e) => index.get(e.label) ?? 0);
   await progress(0.02);
   // The model may also learn from unlabelled pool items directly (consistency, statistics).
-  const unlabeled = settings.semiSupervised
-    ? (await unlabelledSample(ctx.db, project.id, UNLABELED_SAMPLE)).map((r) => modelInputOf(r, project.modality))
-    : [];
+  const unlabeled = settings.semiSupervised ? (await unlabelledSample(ctx.db, project.id, UNLABELED_SAMPLE)).map((r) => modelInputOf(r, project.modality)) : [];
   const { blob, result } = await ctx.runner.train(
     {
       spec,
@@ -121,7 +119,12 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       gold.map((g) => modelInputOf(g, project.modality)),
     );
     finite = finite && probs.every(Number.isFinite);
-    if (finite) metrics = goldMetrics(probs, Int32Array.from(gold, (g) => index.get(g.label) ?? 0), project.labels);
+    if (finite)
+      metrics = goldMetrics(
+        probs,
+        Int32Array.from(gold, (g) => index.get(g.label) ?? 0),
+        project.labels,
+      );
   }
   await progress(0.95);
   const status = finite ? 'ready' : 'rejected';
@@ -148,7 +151,6 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   if (status === 'ready') {
     await enqueuePrelabel(ctx, project.id);
     await maybeAutoAudit(ctx, project, examples.length);
-  }
-  else throw new Error(`training produced a non-finite loss or output; version ${version} was stored as rejected and not activated`);
+  } else throw new Error(`training produced a non-finite loss or output; version ${version} was stored as rejected and not activated`);
   return { modelVersion: version, status, gold: metrics };
 }

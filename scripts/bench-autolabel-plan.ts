@@ -56,7 +56,11 @@ for (const n of list(args.labels)) {
     const trainRows = rows.slice(0, n);
     const pool = rows.slice(n, n + Number(args.pool));
     const model = createClassifier({ modality: 'image', labels, width: 28, height: 28, channels: 1 }, seed);
-    await model.fit([...trainRows].map((i) => train.images[i]), Int32Array.from(trainRows, (i) => train.labels[i]), { seed });
+    await model.fit(
+      [...trainRows].map((i) => train.images[i]),
+      Int32Array.from(trainRows, (i) => train.labels[i]),
+      { seed },
+    );
     const probs = await model.predictProba([...pool].map((i) => train.images[i]));
     model.dispose();
     const truth = Int32Array.from(pool, (i) => train.labels[i]);
@@ -100,11 +104,20 @@ for (const n of list(args.labels)) {
         }
       }
       byGold[`gold${g}`] = Object.fromEntries(
-        Object.entries(sums).map(([name, s]) => [name, { coverage: round(s.coverage), realAccuracy: round(s.realAccuracy), belowTarget: round(s.belowTarget) }]),
+        Object.entries(sums).map(([name, s]) => [
+          name,
+          { coverage: round(s.coverage), realAccuracy: round(s.realAccuracy), belowTarget: round(s.belowTarget) },
+        ]),
       );
     }
     const modelAccuracy = all.filter((p) => p.correct).length / all.length;
     runs.push({ labels: n, seed, modelAccuracy: round(modelAccuracy), oracleCoverage: round(oracle / all.length), ...byGold });
   }
 }
-process.stdout.write(JSON.stringify({ benchmark: 'autolabel-plan', dataset: 'fashion-mnist', backend, target, level, pool: Number(args.pool), resamples: Number(args.resamples), runs }, null, 2) + '\n');
+process.stdout.write(
+  JSON.stringify(
+    { benchmark: 'autolabel-plan', dataset: 'fashion-mnist', backend, target, level, pool: Number(args.pool), resamples: Number(args.resamples), runs },
+    null,
+    2,
+  ) + '\n',
+);

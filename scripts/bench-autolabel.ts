@@ -53,7 +53,10 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
       })
     ).id;
     const reviewer = (await h.call('POST', `/api/projects/${P}/keys`, { role: 'annotator', name: 'second reviewer' })).key as string;
-    const ids = await h.ingest(P, poolIdx.map((i, j) => ({ externalId: `p${j}`, image: encodePngBase64(data.images[i], 28, 28, 1) })));
+    const ids = await h.ingest(
+      P,
+      poolIdx.map((i, j) => ({ externalId: `p${j}`, image: encodePngBase64(data.images[i], 28, 28, 1) })),
+    );
     const truth = new Map([...ids].map(([id, ext]) => [id, FASHION_MNIST_LABELS[data.labels[poolIdx[Number(ext.slice(1))]]]]));
     log(`seed ${seed}: ${truth.size} items ingested (${Math.round((performance.now() - t0) / 1000)} s)`);
 
@@ -75,7 +78,9 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
       const audit = await h.call('GET', `/api/jobs/${jobId}`);
       if (audit.status !== 'succeeded') throw new Error(`audit failed: ${audit.error}`);
       for (;;) {
-        const { items: disputes } = (await h.call('GET', `/api/projects/${P}/queue?kind=disputed&limit=100`, undefined, reviewer)) as { items: { id: string }[] };
+        const { items: disputes } = (await h.call('GET', `/api/projects/${P}/queue?kind=disputed&limit=100`, undefined, reviewer)) as {
+          items: { id: string }[];
+        };
         if (!disputes.length) break;
         for (const d of disputes) {
           if (!flagged.has(d.id)) flagged.set(d.id, flipped.has(d.id));
@@ -112,8 +117,17 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
       if (!args['no-review']) await auditAndReview();
       await trainAndWait(h, P);
       const m = await h.call('GET', `/api/projects/${P}/metrics`);
-      rounds.push({ humanLabels: human, goldAccuracy: m.gold.accuracy, autoLabeled: m.autoLabel.items, pending: m.labels.pending, estimated: m.autoLabel.estimatedAccuracy, interval: m.autoLabel.interval });
-      log(`seed ${seed}: ${human} human → gold ${m.gold.accuracy}, auto ${m.autoLabel.items}, pending ${m.labels.pending} (${Math.round((performance.now() - t0) / 1000)} s)`);
+      rounds.push({
+        humanLabels: human,
+        goldAccuracy: m.gold.accuracy,
+        autoLabeled: m.autoLabel.items,
+        pending: m.labels.pending,
+        estimated: m.autoLabel.estimatedAccuracy,
+        interval: m.autoLabel.interval,
+      });
+      log(
+        `seed ${seed}: ${human} human → gold ${m.gold.accuracy}, auto ${m.autoLabel.items}, pending ${m.labels.pending} (${Math.round((performance.now() - t0) / 1000)} s)`,
+      );
     }
 
     // With review, every human label has been audited already, each round's right after it (auditing the same
@@ -121,7 +135,10 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
     if (args['no-review']) await auditAndReview();
     const hits = [...flagged.values()].filter(Boolean).length;
 
-    const rows = (await h.call('GET', `/api/projects/${P}/export?format=jsonl`)).trim().split('\n').map((l: string) => JSON.parse(l));
+    const rows = (await h.call('GET', `/api/projects/${P}/export?format=jsonl`))
+      .trim()
+      .split('\n')
+      .map((l: string) => JSON.parse(l));
     const auto = rows.filter((r: any) => r.source === 'auto');
     const labelled = rows.filter((r: any) => r.label !== null);
     const right = (rs: any[]) => rs.filter((r) => truth.get(r.id) === r.label).length;
@@ -157,7 +174,6 @@ async function runSeed(seed: number, data: Awaited<ReturnType<typeof loadFashion
     await h.close();
   }
 }
-
 
 const data = args.fixture ? await loadFashionFixture('train') : await loadFashionMnist('train');
 const runs = [];

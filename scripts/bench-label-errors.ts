@@ -68,7 +68,11 @@ for (let seed = 1; seed <= Number(args.seeds); seed++) {
       const held = [...rows.keys()].filter((i) => fold[i] === f);
       const s = seed * 10 + f + 1000 * r;
       const model = createClassifier({ modality: 'image', labels: [...FASHION_MNIST_LABELS], width: 28, height: 28, channels: 1 }, s);
-      await model.fit(tr.map((i) => train.images[rows[i]]), Int32Array.from(tr, (i) => given[i]), { seed: s });
+      await model.fit(
+        tr.map((i) => train.images[rows[i]]),
+        Int32Array.from(tr, (i) => given[i]),
+        { seed: s },
+      );
       const p = await model.predictProba(held.map((i) => train.images[rows[i]]));
       model.dispose();
       held.forEach((i, j) => probs.set(p.subarray(j * k, (j + 1) * k), i * k));

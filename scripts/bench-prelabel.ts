@@ -25,10 +25,22 @@ const ADMIN = 'fw_bench_admin_key_0123456789abcdef';
 
 const data = await loadFashionMnist('train').catch(() => loadFashionFixture('train'));
 if (data.images.length < nItems + nTrain) throw new Error(`need ${nItems + nTrain} images, have ${data.images.length}`);
-const config = loadConfig({ ...process.env, PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_ADMIN_KEY: ADMIN, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'silent', FURROW_JOB_POLL_MS: '50' });
+const config = loadConfig({
+  ...process.env,
+  PORT: '0',
+  FURROW_DATA_DIR: 'memory://',
+  FURROW_ADMIN_KEY: ADMIN,
+  FURROW_DEMO: '0',
+  FURROW_LOG_LEVEL: 'silent',
+  FURROW_JOB_POLL_MS: '50',
+});
 const srv = await startServer(config, { logger: silentLogger, announce: () => {} });
 const call = async (method: string, path: string, body?: unknown) => {
-  const r = await fetch(srv.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(srv.url + path, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const j = (await r.json()) as any;
   if (r.status >= 400) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
   return j;
@@ -42,9 +54,13 @@ const idle = async (projectId: string) => {
 };
 
 try {
-  const P = (await call('POST', '/api/projects', { name: 'bench', modality: 'image', labels: FASHION_MNIST_LABELS, settings: { retrainEvery: 0, goldFraction: 0 } })).id;
+  const P = (
+    await call('POST', '/api/projects', { name: 'bench', modality: 'image', labels: FASHION_MNIST_LABELS, settings: { retrainEvery: 0, goldFraction: 0 } })
+  ).id;
   const png = (i: number) => encodePngBase64(data.images[i], 28, 28, 1);
-  await call('POST', `/api/projects/${P}/items`, { items: Array.from({ length: nTrain }, (_, i) => ({ image: png(i), label: FASHION_MNIST_LABELS[data.labels[i]] })) });
+  await call('POST', `/api/projects/${P}/items`, {
+    items: Array.from({ length: nTrain }, (_, i) => ({ image: png(i), label: FASHION_MNIST_LABELS[data.labels[i]] })),
+  });
   const { jobId } = await call('POST', `/api/projects/${P}/train`, {});
   await idle(P);
   const job = await call('GET', `/api/jobs/${jobId}`);
@@ -56,7 +72,10 @@ try {
   for (let i = 0; i < nItems; i += 1000) await call('POST', `/api/projects/${P}/items`, { items: payload.slice(i, i + 1000) });
   await idle(P);
   const pipelineSeconds = (performance.now() - t0) / 1000;
-  const [stored] = await srv.ctx.db.select({ n: count() }).from(predictions).where(and(eq(predictions.projectId, P), eq(predictions.modelVersion, job.modelVersion)));
+  const [stored] = await srv.ctx.db
+    .select({ n: count() })
+    .from(predictions)
+    .where(and(eq(predictions.projectId, P), eq(predictions.modelVersion, job.modelVersion)));
 
   // Raw tfjs on this thread, same model, same batch size, same decoded inputs.
   const blob = (await loadWeights(srv.ctx.db, P, job.modelVersion))!;

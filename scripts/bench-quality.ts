@@ -101,7 +101,12 @@ for (const name of Object.keys(REFERENCE) as ScenarioName[]) {
   consolidation.adaptiveOverlap = {
     seeds: seeds.length,
     fixed3: { majority: round(mean(fixedMv)), consolidated: round(mean(fixedDs)), reference: 0.894 },
-    adaptive: { majority: round(mean(adMv)), consolidated: round(mean(adDs)), labelsPerItem: round(mean(perItem), 3), reference: { accuracy: 0.926, labelsPerItem: 2.74 } },
+    adaptive: {
+      majority: round(mean(adMv)),
+      consolidated: round(mean(adDs)),
+      labelsPerItem: round(mean(perItem), 3),
+      reference: { accuracy: 0.926, labelsPerItem: 2.74 },
+    },
     goal: 'adaptive >= 0.92 at <= 2.8 labels per item',
     met: mean(adDs) >= 0.92 && mean(perItem) <= 2.8,
   };
@@ -112,7 +117,10 @@ function pauseFigures(rule: PauseRule) {
   const checks = 200;
   const run = (accuracy: number, seed: number) => {
     const rng = createPrng(seed);
-    return annotatorStatus(Array.from({ length: checks }, () => rng.next() < accuracy), rule).pausedAtCheck;
+    return annotatorStatus(
+      Array.from({ length: checks }, () => rng.next() < accuracy),
+      rule,
+    ).pausedAtCheck;
   };
   const clicker = (accuracy: number, offset: number) => {
     const at = Array.from({ length: runs }, (_, r) => run(accuracy, offset + r));
@@ -177,7 +185,11 @@ const K = 10;
 const pool = uniformPool(createPrng(42), 1000, 0.7, 0.9);
 const big = simulate({ seed: 42, items: 33_334, classes: K, pool, labelsPerItem: 3 });
 const classNames = Array.from({ length: K }, (_, k) => `c${k}`);
-const rows: LabelRow[] = Array.from(big.votes.item, (i, j) => ({ itemId: `item-${i}`, annotatorId: `key-${big.votes.annotator[j]}`, label: classNames[big.votes.label[j]] }));
+const rows: LabelRow[] = Array.from(big.votes.item, (i, j) => ({
+  itemId: `item-${i}`,
+  annotatorId: `key-${big.votes.annotator[j]}`,
+  label: classNames[big.votes.label[j]],
+}));
 const timings: { index: number; em: number; agreement: number; total: number; cpu: number; iterations: number }[] = [];
 for (let rep = 0; rep < 3; rep++) {
   const cpu0 = process.cpuUsage();

@@ -19,16 +19,21 @@ const png = (i: number) => encodePngBase64(data.images[i % data.images.length], 
 
 const h = await startHarness();
 try {
-  const P = (await h.call('POST', '/api/projects', { name: 'responsiveness', modality: 'image', labels: FASHION_MNIST_LABELS, settings: { retrainEvery: 0 } })).id;
+  const P = (await h.call('POST', '/api/projects', { name: 'responsiveness', modality: 'image', labels: FASHION_MNIST_LABELS, settings: { retrainEvery: 0 } }))
+    .id;
   // A model, so that ingest also queues pre-labelling and predict has something to serve.
-  await h.call('POST', `/api/projects/${P}/items`, { items: Array.from({ length: 300 }, (_, i) => ({ externalId: `t${i}`, image: png(i), label: FASHION_MNIST_LABELS[data.labels[i % data.labels.length]] })) });
+  await h.call('POST', `/api/projects/${P}/items`, {
+    items: Array.from({ length: 300 }, (_, i) => ({ externalId: `t${i}`, image: png(i), label: FASHION_MNIST_LABELS[data.labels[i % data.labels.length]] })),
+  });
   await trainAndWait(h, P);
 
   const ingestBody = JSON.stringify({ items: Array.from({ length: nItems }, (_, i) => ({ externalId: `x${i}`, image: png(300 + i) })) });
   const predictBody = JSON.stringify({ items: Array.from({ length: 1000 }, (_, i) => ({ image: png(i) })) });
   const ingest = await measure(() => post(`/api/projects/${P}/items`, ingestBody));
   const predict = await measure(() => post(`/api/projects/${P}/predict`, predictBody));
-  process.stdout.write(JSON.stringify({ benchmark: 'responsiveness', ingest: { items: nItems, ...ingest }, predict: { items: 1000, ...predict } }, null, 2) + '\n');
+  process.stdout.write(
+    JSON.stringify({ benchmark: 'responsiveness', ingest: { items: nItems, ...ingest }, predict: { items: 1000, ...predict } }, null, 2) + '\n',
+  );
 } finally {
   await h.close();
 }

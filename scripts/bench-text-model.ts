@@ -40,7 +40,9 @@ const majority = Math.max(...labels.map((_, c) => testY.filter((y) => y === c).l
 /** The first n of a seeded shuffle of the train split. */
 function sample(n: number, seed: number): Int32Array {
   const order = Int32Array.from({ length: train.texts.length }, (_, i) => i);
-  return createPrng(seed * 7919 + n).shuffle(order).slice(0, n);
+  return createPrng(seed * 7919 + n)
+    .shuffle(order)
+    .slice(0, n);
 }
 
 const mean = (a: number[]): number => a.reduce((s, x) => s + x, 0) / a.length;
@@ -60,7 +62,11 @@ for (const name of archs) {
       const opts: FitOptions = { seed };
       if (arch !== 'ngram-mlp-v1' && variant !== 'no-pool') opts.unlabeled = train.texts;
       const t0 = performance.now();
-      await model.fit(Array.from(rows, (i) => train.texts[i]), Int32Array.from(rows, (i) => trainY[i]), opts);
+      await model.fit(
+        Array.from(rows, (i) => train.texts[i]),
+        Int32Array.from(rows, (i) => trainY[i]),
+        opts,
+      );
       seconds.push((performance.now() - t0) / 1000);
       const p = await model.predictProba(test.texts);
       model.dispose();
@@ -74,5 +80,18 @@ for (const name of archs) {
 }
 
 process.stdout.write(
-  JSON.stringify({ benchmark: 'text-model', dataset: 'fine-foods', backend, majority: r3(majority), trainSize: train.texts.length, testSize: test.texts.length, seeds, results }, null, 2) + '\n',
+  JSON.stringify(
+    {
+      benchmark: 'text-model',
+      dataset: 'fine-foods',
+      backend,
+      majority: r3(majority),
+      trainSize: train.texts.length,
+      testSize: test.texts.length,
+      seeds,
+      results,
+    },
+    null,
+    2,
+  ) + '\n',
 );

@@ -12,15 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import {
-  encodeIdx,
-  fashionMnistFiles,
-  fineFoodsFile,
-  fixtureDir,
-  loadFashionMnist,
-  parseFineFoods,
-  type Split,
-} from './lib/datasets.ts';
+import { encodeIdx, fashionMnistFiles, fineFoodsFile, fixtureDir, loadFashionMnist, parseFineFoods, type Split } from './lib/datasets.ts';
 import { stratifiedSample, type SampleSize } from './lib/sampling.ts';
 
 /** Fixed seeds: changing one changes the committed fixtures. */

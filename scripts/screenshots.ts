@@ -29,7 +29,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const adminKey = `fw_shots_${randomBytes(16).toString('hex')}`;
-  const config = loadConfig({ PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_ADMIN_KEY: adminKey, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'silent', FURROW_JOB_POLL_MS: '200' });
+  const config = loadConfig({
+    PORT: '0',
+    FURROW_DATA_DIR: 'memory://',
+    FURROW_ADMIN_KEY: adminKey,
+    FURROW_DEMO: '0',
+    FURROW_LOG_LEVEL: 'silent',
+    FURROW_JOB_POLL_MS: '200',
+  });
   const srv = await startServer(config, { logger: silentLogger, announce: () => {} });
   const call = async (method: string, path: string, key: string, body?: unknown) => {
     const res = await fetch(srv.url + path, {
@@ -104,7 +111,16 @@ async function main() {
     await mkdir(DOCS, { recursive: true });
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--font-render-hinting=none'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--font-render-hinting=none',
+      ],
     });
     try {
       const open = async (path: string, k: string) => {

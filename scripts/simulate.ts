@@ -56,14 +56,18 @@ interface Dataset {
 
 async function loadDataset(name: string, poolSize: number | undefined, testSize: number | undefined, fixture: boolean): Promise<Dataset> {
   if (name === 'fashion-mnist') {
-    const [tr, te] = fixture ? await Promise.all([loadFashionFixture('train'), loadFashionFixture('test')]) : await Promise.all([loadFashionMnist('train'), loadFashionMnist('test')]);
+    const [tr, te] = fixture
+      ? await Promise.all([loadFashionFixture('train'), loadFashionFixture('test')])
+      : await Promise.all([loadFashionMnist('train'), loadFashionMnist('test')]);
     const ex = (d: typeof tr, i: number): Example => ({ data: { image: encodePngBase64(d.images[i], 28, 28, 1) }, label: FASHION_MNIST_LABELS[d.labels[i]] });
     const poolIdx = shuffle([...tr.labels.keys()], 7).slice(0, poolSize ?? tr.labels.length);
     const testIdx = [...te.labels.keys()].slice(0, testSize ?? te.labels.length);
     return { name, modality: 'image', labels: FASHION_MNIST_LABELS, pool: poolIdx.map((i) => ex(tr, i)), test: testIdx.map((i) => ex(te, i)) };
   }
   if (name === 'fine-foods') {
-    const [tr, te] = fixture ? await Promise.all([loadFineFoodsFixture('train'), loadFineFoodsFixture('test')]) : await Promise.all([loadFineFoods('train'), loadFineFoods('test')]);
+    const [tr, te] = fixture
+      ? await Promise.all([loadFineFoodsFixture('train'), loadFineFoodsFixture('test')])
+      : await Promise.all([loadFineFoods('train'), loadFineFoods('test')]);
     const ex = (d: typeof tr, i: number): Example => ({ data: { text: d.texts[i] }, label: d.labels[i] });
     const poolIdx = shuffle([...tr.labels.keys()], 7).slice(0, poolSize ?? tr.labels.length);
     const testIdx = [...te.labels.keys()].slice(0, testSize ?? te.labels.length);
@@ -104,7 +108,13 @@ export interface CurvePoint {
 }
 
 /** One arm, one seed: a fresh in-memory server, the oracle loop, the learning curve. */
-async function runOne(ds: Dataset, arm: string, seed: number, checkpoints: number[], log: (m: string) => void): Promise<{ curve: CurvePoint[]; seconds: number }> {
+async function runOne(
+  ds: Dataset,
+  arm: string,
+  seed: number,
+  checkpoints: number[],
+  log: (m: string) => void,
+): Promise<{ curve: CurvePoint[]; seconds: number }> {
   const t0 = performance.now();
   const h = await startHarness();
   try {
@@ -116,8 +126,14 @@ async function runOne(ds: Dataset, arm: string, seed: number, checkpoints: numbe
         settings: { retrainEvery: 0, auditEvery: 0, goldFraction: 0, minLabelsToTrain: 2, seed, ...armSettings(arm) },
       })
     ).id;
-    await h.ingest(P, ds.test.map((e, i) => ({ externalId: `t${i}`, split: 'gold', label: e.label, ...e.data })));
-    const ids = await h.ingest(P, ds.pool.map((e, i) => ({ externalId: `p${i}`, ...e.data })));
+    await h.ingest(
+      P,
+      ds.test.map((e, i) => ({ externalId: `t${i}`, split: 'gold', label: e.label, ...e.data })),
+    );
+    const ids = await h.ingest(
+      P,
+      ds.pool.map((e, i) => ({ externalId: `p${i}`, ...e.data })),
+    );
     // The oracle knows each item's true label through its externalId.
     const truth = new Map([...ids].filter(([, ext]) => ext.startsWith('p')).map(([id, ext]) => [id, ds.pool[Number(ext.slice(1))].label]));
     log(`  ${arm} seed ${seed}: ${ds.pool.length} pool + ${ds.test.length} test items ingested (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
@@ -174,7 +190,12 @@ function mergeOutputs(files: string[]): { results: Results; checkpoints: number[
   const outs = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
   const [head] = outs;
   for (const o of outs) {
-    if (o.dataset !== args.dataset || o.poolSize !== head.poolSize || o.testSize !== head.testSize || JSON.stringify(o.checkpoints) !== JSON.stringify(head.checkpoints)) {
+    if (
+      o.dataset !== args.dataset ||
+      o.poolSize !== head.poolSize ||
+      o.testSize !== head.testSize ||
+      JSON.stringify(o.checkpoints) !== JSON.stringify(head.checkpoints)
+    ) {
       throw new Error(`cannot merge: ${files.join(', ')} differ in dataset, sizes or checkpoints (or --dataset is not theirs)`);
     }
   }
@@ -185,7 +206,11 @@ function mergeOutputs(files: string[]): { results: Results; checkpoints: number[
       results[arm] ??= { runs: [] };
       for (const [r, seed] of list.entries()) {
         if (results[arm].runs.some((run) => run.seed === seed)) throw new Error(`arm ${arm}: seed ${seed} appears twice`);
-        results[arm].runs.push({ seed, curve: curve.map((p) => ({ labels: p.labels, accuracy: p.runs[r], trainSeconds: 0 })), seconds: o.summary[arm].secondsPerRun });
+        results[arm].runs.push({
+          seed,
+          curve: curve.map((p) => ({ labels: p.labels, accuracy: p.runs[r], trainSeconds: 0 })),
+          seconds: o.summary[arm].secondsPerRun,
+        });
       }
     }
   }
@@ -218,10 +243,18 @@ async function main() {
     const merged = mergeOutputs(args.merge.split(','));
     ({ results, checkpoints, seeds, poolSize, testSize } = merged);
   } else {
-    const data = await loadDataset(dataset, args.pool ? Number(args.pool) : dataset === 'fashion-mnist' ? 20_000 : undefined, args.test ? Number(args.test) : undefined, args.fixture!);
+    const data = await loadDataset(
+      dataset,
+      args.pool ? Number(args.pool) : dataset === 'fashion-mnist' ? 20_000 : undefined,
+      args.test ? Number(args.test) : undefined,
+      args.fixture!,
+    );
     poolSize = data.pool.length;
     testSize = data.test.length;
-    for (const arm of args.arms!.split(',').map((a) => a.trim()).filter(Boolean)) {
+    for (const arm of args
+      .arms!.split(',')
+      .map((a) => a.trim())
+      .filter(Boolean)) {
       results[arm] = { runs: [] };
       for (const seed of seeds) results[arm].runs.push({ seed, ...(await runOne(data, arm, seed, checkpoints, log)) });
     }
@@ -262,7 +295,10 @@ async function main() {
   fs.mkdirSync(args.out!, { recursive: true });
   const base = path.join(args.out!, `al-${dataset}`);
   fs.writeFileSync(`${base}.json`, JSON.stringify(out, null, 2));
-  fs.writeFileSync(`${base}.svg`, renderCurvesSvg({ title: `${dataset}: test accuracy vs human labels (${seeds.length} seed${seeds.length > 1 ? 's' : ''}, mean ± sd)`, curves }));
+  fs.writeFileSync(
+    `${base}.svg`,
+    renderCurvesSvg({ title: `${dataset}: test accuracy vs human labels (${seeds.length} seed${seeds.length > 1 ? 's' : ''}, mean ± sd)`, curves }),
+  );
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   log(`wrote ${base}.json and ${base}.svg`);
 }

@@ -63,7 +63,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   const projectLevel: RouteDef[] = [...projectRoutes(ctx), ...itemRoutes(ctx), ...modelRoutes(ctx), ...predictRoutes(ctx), ...qualityRoutes(ctx)];
 
-  const jsonParser = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false, verify: hashBodyForIdempotency });
+  const jsonParser = express.json({
+    limit: deps.bodyLimitBytes,
+    type: ['application/json', 'application/*+json'],
+    strict: false,
+    verify: hashBodyForIdempotency,
+  });
   const textParser = express.text({ limit: deps.bodyLimitBytes, type: ['application/x-ndjson'], verify: hashBodyForIdempotency });
   const idempotent = createIdempotencyGuard(deps.database.db, logger);
   const authFailures = createAuthFailureLimiter({ limit: ctx.config.authFailLimit, windowMs: 60_000 });
@@ -102,7 +107,8 @@ export function createApp(deps: AppDeps): express.Express {
     if (def.body) {
       const raw = def.rawTypes?.some((t) => req.is(t));
       if (raw) body = req.body;
-      else if (hasBody(req) && !isJsonType(req)) throw new UnsupportedMediaTypeError(`Send the body as application/json${def.rawTypes ? ` or ${def.rawTypes.join(', ')}` : ''}.`);
+      else if (hasBody(req) && !isJsonType(req))
+        throw new UnsupportedMediaTypeError(`Send the body as application/json${def.rawTypes ? ` or ${def.rawTypes.join(', ')}` : ''}.`);
       else {
         // No body at all counts as `{}`, which must pass the schema too (a route with required fields refuses it).
         const parsed = def.body.safeParse(hasBody(req) ? req.body : {});
@@ -141,9 +147,37 @@ export function createApp(deps: AppDeps): express.Express {
     [
       ...projectLevel,
       { ...jobRouteDoc, access: ['engineer'], handler: async () => undefined },
-      { method: 'get', path: '/api/openapi.json', summary: 'This document', tag: 'system', access: 'public', responses: [{ status: 200, description: 'OpenAPI 3' }], handler: async () => undefined },
-      { method: 'get', path: '/healthz', summary: 'Liveness: database and tfjs backend', tag: 'system', access: 'public', query: emptyQuery, responses: [{ status: 200, description: 'Healthy', schema: healthResponse }, { status: 503, description: 'Database unavailable' }], handler: async () => undefined },
-      { method: 'get', path: '/metrics', summary: 'Prometheus metrics', tag: 'system', access: 'public', responses: [{ status: 200, description: 'Text exposition format', contentType: 'text/plain' }], handler: async () => undefined },
+      {
+        method: 'get',
+        path: '/api/openapi.json',
+        summary: 'This document',
+        tag: 'system',
+        access: 'public',
+        responses: [{ status: 200, description: 'OpenAPI 3' }],
+        handler: async () => undefined,
+      },
+      {
+        method: 'get',
+        path: '/healthz',
+        summary: 'Liveness: database and tfjs backend',
+        tag: 'system',
+        access: 'public',
+        query: emptyQuery,
+        responses: [
+          { status: 200, description: 'Healthy', schema: healthResponse },
+          { status: 503, description: 'Database unavailable' },
+        ],
+        handler: async () => undefined,
+      },
+      {
+        method: 'get',
+        path: '/metrics',
+        summary: 'Prometheus metrics',
+        tag: 'system',
+        access: 'public',
+        responses: [{ status: 200, description: 'Text exposition format', contentType: 'text/plain' }],
+        handler: async () => undefined,
+      },
     ],
     { version: deps.version },
   );

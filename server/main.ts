@@ -38,7 +38,15 @@ export async function startServer(
   metrics.describe('furrow_http_requests_total', 'counter', 'HTTP requests by route and status');
   metrics.describe('furrow_http_request_seconds_sum', 'counter', 'Total seconds spent answering, by route');
   let jobs: ReturnType<typeof createJobRunner> | undefined;
-  const ctx: PipelineContext = { db: database.db, runner, config, logger, work: createWorkQueue(), embeddings: new EmbeddingCache(), onJobQueued: () => jobs?.wake() };
+  const ctx: PipelineContext = {
+    db: database.db,
+    runner,
+    config,
+    logger,
+    work: createWorkQueue(),
+    embeddings: new EmbeddingCache(),
+    onJobQueued: () => jobs?.wake(),
+  };
   jobs = createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs });
 
   const announce: string[] = [];

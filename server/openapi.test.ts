@@ -8,7 +8,9 @@ describe('GET /api/openapi.json', () => {
       const r = await s.call('GET', '/api/openapi.json', { key: null });
       expect(r.status).toBe(200);
       expect(r.body.openapi).toMatch(/^3\./);
-      const ops = Object.entries(r.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) => Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`));
+      const ops = Object.entries(r.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) =>
+        Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`),
+      );
       for (const op of [
         'POST /api/projects',
         'GET /api/projects/{id}',

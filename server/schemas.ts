@@ -115,7 +115,9 @@ const goldMetrics = z.object({
   perClass: z.record(z.string(), z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number() })),
   confusion: z.array(z.array(z.number())),
   ece: z.number().nullable(),
-  calibration: z.array(z.object({ lower: z.number(), upper: z.number(), confidence: z.number().nullable(), accuracy: z.number().nullable(), n: z.number().int() })),
+  calibration: z.array(
+    z.object({ lower: z.number(), upper: z.number(), confidence: z.number().nullable(), accuracy: z.number().nullable(), n: z.number().int() }),
+  ),
 });
 export const metricsResponse = z.object({
   modelVersion: z.number().int().nullable(),

@@ -30,12 +30,19 @@ export async function freshDatabaseUrl(): Promise<{ url: string | undefined; cle
 export interface TestServer extends RunningServer {
   config: Config;
   /** fetch against the server with an optional key; JSON bodies are encoded. */
-  call(method: string, path: string, opts?: { key?: string | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; body: any; text: string; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    opts?: { key?: string | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; text: string; headers: Headers }>;
   stop(): Promise<void>;
 }
 
 /** A server on a fresh database (see freshDatabaseUrl); `env` overrides the test defaults, `opts` the silent logger. */
-export async function startTestServer(env: Record<string, string> = {}, opts: Pick<NonNullable<Parameters<typeof startServer>[1]>, 'logger' | 'announce'> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  opts: Pick<NonNullable<Parameters<typeof startServer>[1]>, 'logger' | 'announce'> = {},
+): Promise<TestServer> {
   const db = await freshDatabaseUrl();
   const config = loadConfig({
     PORT: '0',

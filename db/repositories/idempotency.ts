@@ -3,11 +3,7 @@ import type { DbOrTx } from '../client.ts';
 import { idempotencyKeys } from '../schema.ts';
 
 /** What a request carrying an Idempotency-Key finds when it claims the key. */
-export type IdempotencyClaim =
-  | { state: 'new' }
-  | { state: 'replay'; status: number; body: string }
-  | { state: 'in_progress' }
-  | { state: 'mismatch' };
+export type IdempotencyClaim = { state: 'new' } | { state: 'replay'; status: number; body: string } | { state: 'in_progress' } | { state: 'mismatch' };
 
 /**
  * Claims `(keyId, idempotencyKey)` for a request with `fingerprint`. The first request inserts a pending row

@@ -105,7 +105,12 @@ export async function leaseItems(
   const picked: ItemRow[] = [];
   const take = async (extra: ReturnType<typeof and> | undefined, order: 'uncertainty' | 'random' | 'mine', n: number) => {
     if (n <= 0) return;
-    const exclude = picked.length ? sql`${items.id} not in (${sql.join(picked.map((p) => sql`${p.id}`), sql`, `)})` : undefined;
+    const exclude = picked.length
+      ? sql`${items.id} not in (${sql.join(
+          picked.map((p) => sql`${p.id}`),
+          sql`, `,
+        )})`
+      : undefined;
     const orderBy =
       order === 'mine'
         ? // Stable across calls (not lease expiry, which each call renews), so a reload shows the same items.
@@ -148,7 +153,12 @@ export async function leaseItems(
     await db
       .update(items)
       .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
-      .where(inArray(items.id, picked.map((p) => p.id)));
+      .where(
+        inArray(
+          items.id,
+          picked.map((p) => p.id),
+        ),
+      );
   }
   return picked.map((p) => ({ ...p, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
 }
@@ -174,12 +184,7 @@ export async function holdoutCounts(db: DbOrTx, projectId: string): Promise<{ la
   return { labeledHoldout, labeledPool, servableHoldout };
 }
 
-export async function applyHumanLabel(
-  db: DbOrTx,
-  itemId: string,
-  label: string,
-  source: 'human' | 'imported' | 'auto',
-): Promise<void> {
+export async function applyHumanLabel(db: DbOrTx, itemId: string, label: string, source: 'human' | 'imported' | 'auto'): Promise<void> {
   await db
     .update(items)
     .set({ label, labelSource: source, status: source === 'auto' ? 'auto' : 'labeled', leasedBy: null, leaseExpiresAt: null })
@@ -215,14 +220,7 @@ export async function goldExamples(db: DbOrTx, projectId: string): Promise<Label
   return db
     .select({ id: items.id, input: items.input, data: items.data, label: sql<string>`${items.label}` })
     .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        isNotNull(items.label),
-        ne(items.labelSource, 'auto'),
-        or(eq(items.split, 'gold'), eq(items.holdout, true)),
-      ),
-    )
+    .where(and(eq(items.projectId, projectId), isNotNull(items.label), ne(items.labelSource, 'auto'), or(eq(items.split, 'gold'), eq(items.holdout, true))))
     .orderBy(asc(items.seq));
 }
 
@@ -244,18 +242,11 @@ export async function countTrainable(db: DbOrTx, projectId: string): Promise<{ n
 }
 
 /** A page of items (pool and gold) still without a prediction from `version`, oldest first. */
-export async function unscoredItems(
-  db: DbOrTx,
-  projectId: string,
-  version: number,
-  limit: number,
-): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
+export async function unscoredItems(db: DbOrTx, projectId: string, version: number, limit: number): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
   return db
     .select({ id: items.id, input: items.input, data: items.data })
     .from(items)
-    .where(
-      and(eq(items.projectId, projectId), or(isNull(items.predVersion), ne(items.predVersion, version))),
-    )
+    .where(and(eq(items.projectId, projectId), or(isNull(items.predVersion), ne(items.predVersion, version))))
     .orderBy(asc(items.seq))
     .limit(limit);
 }
@@ -395,14 +386,7 @@ export async function goldPredictions(db: DbOrTx, projectId: string, version: nu
     .select({ probs: predictions.probs, label: sql<string>`${items.label}` })
     .from(items)
     .innerJoin(predictions, and(eq(predictions.itemId, items.id), eq(predictions.modelVersion, version)))
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        isNotNull(items.label),
-        ne(items.labelSource, 'auto'),
-        or(eq(items.split, 'gold'), eq(items.holdout, true)),
-      ),
-    );
+    .where(and(eq(items.projectId, projectId), isNotNull(items.label), ne(items.labelSource, 'auto'), or(eq(items.split, 'gold'), eq(items.holdout, true))));
 }
 
 export async function countAutoLabeled(db: DbOrTx, projectId: string): Promise<number> {
@@ -464,10 +448,7 @@ export async function replaceDisputes(
  * Leases disputed items for a second review by `keyId`, never to a key that labelled the item before,
  * most strongly disputed first, with FOR UPDATE SKIP LOCKED like the main queue.
  */
-export async function leaseDisputed(
-  db: DbOrTx,
-  q: { projectId: string; keyId: string; limit: number; now: Date; expiresAt: Date },
-): Promise<ItemRow[]> {
+export async function leaseDisputed(db: DbOrTx, q: { projectId: string; keyId: string; limit: number; now: Date; expiresAt: Date }): Promise<ItemRow[]> {
   const rows = await db
     .select()
     .from(items)
@@ -487,7 +468,12 @@ export async function leaseDisputed(
     await db
       .update(items)
       .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
-      .where(inArray(items.id, rows.map((r) => r.id)));
+      .where(
+        inArray(
+          items.id,
+          rows.map((r) => r.id),
+        ),
+      );
   return rows.map((r) => ({ ...r, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
 }
 
@@ -498,7 +484,10 @@ export async function latestLabellers(db: DbOrTx, itemIds: string[]): Promise<Ma
     db,
     sql`select distinct on (l.item_id) l.item_id, l.key_id, k.name, l.source
         from labels l left join api_keys k on k.id = l.key_id
-        where l.item_id in (${sql.join(itemIds.map((id) => sql`${id}`), sql`, `)})
+        where l.item_id in (${sql.join(
+          itemIds.map((id) => sql`${id}`),
+          sql`, `,
+        )})
         order by l.item_id, l.id desc`,
   );
   return new Map(rows.map((r) => [r.item_id, { keyId: r.key_id, name: r.name, source: r.source }]));
@@ -548,10 +537,7 @@ export async function trainableCountsByLabel(db: DbOrTx, projectId: string): Pro
 }
 
 /** Servable items the model predicts as `label`, most confident first (to find examples of a rare class). */
-export async function likelyOfClass(
-  db: DbOrTx,
-  q: { projectId: string; keyId: string; now: Date; label: string; limit: number },
-): Promise<string[]> {
+export async function likelyOfClass(db: DbOrTx, q: { projectId: string; keyId: string; now: Date; label: string; limit: number }): Promise<string[]> {
   const rows = await db
     .select({ id: items.id })
     .from(items)

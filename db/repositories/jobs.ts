@@ -71,11 +71,7 @@ export async function heartbeat(db: DbOrTx, id: string, progress?: number): Prom
     .where(and(eq(jobs.id, id), eq(jobs.status, 'running')));
 }
 
-export async function finishJob(
-  db: DbOrTx,
-  id: string,
-  r: { status: 'succeeded' | 'failed'; error?: string; modelVersion?: number | null },
-): Promise<void> {
+export async function finishJob(db: DbOrTx, id: string, r: { status: 'succeeded' | 'failed'; error?: string; modelVersion?: number | null }): Promise<void> {
   await db
     .update(jobs)
     .set({

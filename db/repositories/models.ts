@@ -19,7 +19,10 @@ const summaryColumns = {
 
 /** Next version number; call inside a transaction that holds the project row lock. */
 export async function nextVersionNumber(db: DbOrTx, projectId: string): Promise<number> {
-  const [r] = await db.select({ v: max(modelVersions.version) }).from(modelVersions).where(eq(modelVersions.projectId, projectId));
+  const [r] = await db
+    .select({ v: max(modelVersions.version) })
+    .from(modelVersions)
+    .where(eq(modelVersions.projectId, projectId));
   return (r?.v ?? 0) + 1;
 }
 

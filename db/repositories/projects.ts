@@ -79,4 +79,3 @@ export async function hasImportedGold(db: DbOrTx, projectId: string): Promise<bo
     .where(and(eq(items.projectId, projectId), eq(items.split, 'gold')));
   return Number(r?.n ?? 0) > 0;
 }
-

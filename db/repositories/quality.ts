@@ -55,7 +55,10 @@ export async function serveNewGoldChecks(db: DbOrTx, q: { projectId: string; key
 
 /** The gold check of this key on this item, if it was ever served one. */
 export async function findGoldCheck(db: DbOrTx, itemId: string, keyId: string): Promise<GoldCheckRow | undefined> {
-  const [row] = await db.select().from(goldChecks).where(and(eq(goldChecks.itemId, itemId), eq(goldChecks.keyId, keyId)));
+  const [row] = await db
+    .select()
+    .from(goldChecks)
+    .where(and(eq(goldChecks.itemId, itemId), eq(goldChecks.keyId, keyId)));
   return row;
 }
 
@@ -75,7 +78,11 @@ export async function servedCounts(db: DbOrTx, projectId: string, keyId: string)
 }
 
 /** Answered gold checks, oldest answer first (per key, the sequence the pause rule reads). */
-export async function answeredGoldChecks(db: DbOrTx, projectId: string, keyId?: string): Promise<{ itemId: string; keyId: string; answer: string; correct: boolean; answeredAt: Date }[]> {
+export async function answeredGoldChecks(
+  db: DbOrTx,
+  projectId: string,
+  keyId?: string,
+): Promise<{ itemId: string; keyId: string; answer: string; correct: boolean; answeredAt: Date }[]> {
   const rows = await db
     .select({ itemId: goldChecks.itemId, keyId: goldChecks.keyId, answer: goldChecks.answer, correct: goldChecks.correct, answeredAt: goldChecks.answeredAt })
     .from(goldChecks)
@@ -124,7 +131,11 @@ export async function goldAnswers(db: DbOrTx, projectId: string): Promise<Map<st
  * Writes consolidated rows. With `onlyIfUpdatedBefore`, a row updated since then (a vote arrived while a full
  * consolidation was computing) is left as the incremental update wrote it. Returns the item ids written.
  */
-export async function upsertConsolidated(db: DbOrTx, rows: (typeof consolidatedLabels.$inferInsert)[], opts: { onlyIfUpdatedBefore?: Date } = {}): Promise<Set<string>> {
+export async function upsertConsolidated(
+  db: DbOrTx,
+  rows: (typeof consolidatedLabels.$inferInsert)[],
+  opts: { onlyIfUpdatedBefore?: Date } = {},
+): Promise<Set<string>> {
   const written = new Set<string>();
   await writeInChunks(rows, async (chunk) => {
     const done = await db
@@ -191,7 +202,11 @@ export async function leaseOverlapItems(
         q.exclude?.length ? notInArray(items.id, q.exclude) : undefined,
       ),
     )
-    .orderBy(sql`(${items.leasedBy} = ${q.keyId} and ${items.leaseExpiresAt} > ${q.now.toISOString()}::timestamptz) desc nulls last`, asc(consolidatedLabels.posterior), asc(items.seq))
+    .orderBy(
+      sql`(${items.leasedBy} = ${q.keyId} and ${items.leaseExpiresAt} > ${q.now.toISOString()}::timestamptz) desc nulls last`,
+      asc(consolidatedLabels.posterior),
+      asc(items.seq),
+    )
     .limit(q.limit)
     .for('update', { of: items, skipLocked: true });
   const picked = rows.map((r) => r.item);
@@ -199,7 +214,12 @@ export async function leaseOverlapItems(
     await db
       .update(items)
       .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
-      .where(inArray(items.id, picked.map((p) => p.id)));
+      .where(
+        inArray(
+          items.id,
+          picked.map((p) => p.id),
+        ),
+      );
   return picked.map((p) => ({ ...p, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
 }
 
@@ -219,7 +239,10 @@ export async function qualityEvidenceCount(db: DbOrTx, projectId: string): Promi
     db,
     sql`select count(*) as n from ${labels} where project_id = ${projectId} and source = 'human' and key_id is not null`,
   );
-  const [g] = await queryRows<{ n: number | string }>(db, sql`select count(*) as n from ${goldChecks} where project_id = ${projectId} and answered_at is not null`);
+  const [g] = await queryRows<{ n: number | string }>(
+    db,
+    sql`select count(*) as n from ${goldChecks} where project_id = ${projectId} and answered_at is not null`,
+  );
   return Number(l?.n ?? 0) + Number(g?.n ?? 0);
 }
 

@@ -39,7 +39,12 @@ describe("Fleiss' kappa", () => {
   });
 
   it('refuses tables with unequal rating counts', () => {
-    expect(fleissKappa([[1, 1], [2, 1]])).toBeNull();
+    expect(
+      fleissKappa([
+        [1, 1],
+        [2, 1],
+      ]),
+    ).toBeNull();
   });
 });
 
@@ -57,9 +62,19 @@ describe("Krippendorff's alpha (nominal)", () => {
   });
 
   it('is 1 for perfect agreement over two values, null without pairable or varied values', () => {
-    expect(krippendorffAlphaNominal([[0, 0], [1, 1, 1]])).toBe(1);
+    expect(
+      krippendorffAlphaNominal([
+        [0, 0],
+        [1, 1, 1],
+      ]),
+    ).toBe(1);
     expect(krippendorffAlphaNominal([[0], [1]])).toBeNull();
-    expect(krippendorffAlphaNominal([[0, 0], [0, 0]])).toBeNull();
+    expect(
+      krippendorffAlphaNominal([
+        [0, 0],
+        [0, 0],
+      ]),
+    ).toBeNull();
   });
 });
 
@@ -75,7 +90,13 @@ describe('agreement summary', () => {
     expect(p01).toMatchObject({ shared: 2, agreement: 1 });
     const p02 = s.pairs.find((p) => p.a === 0 && p.b === 2);
     expect(p02).toMatchObject({ shared: 1, agreement: 0 });
-    expect(s.alpha).toBeCloseTo(krippendorffAlphaNominal([[0, 0, 1], [1, 1]]) ?? Number.NaN, 12);
+    expect(s.alpha).toBeCloseTo(
+      krippendorffAlphaNominal([
+        [0, 0, 1],
+        [1, 1],
+      ]) ?? Number.NaN,
+      12,
+    );
   });
 
   it('has no pairs and null figures when nobody overlaps', () => {

@@ -103,9 +103,10 @@ export async function topUpWithOverlap(
   q: { room: number; now: Date; expiresAt: Date; already: string[] },
 ): Promise<ItemRow[]> {
   if (q.room <= 0) return [];
-  return ctx.db.transaction((tx) => leaseOverlapItems(tx, { projectId: project.id, keyId, limit: q.room, now: q.now, expiresAt: q.expiresAt, exclude: q.already }));
+  return ctx.db.transaction((tx) =>
+    leaseOverlapItems(tx, { projectId: project.id, keyId, limit: q.room, now: q.now, expiresAt: q.expiresAt, exclude: q.already }),
+  );
 }
-
 
 /**
  * Places the quality items among the ordinary ones so that a gold check is not told apart by its place: when the
@@ -114,7 +115,8 @@ export async function topUpWithOverlap(
  */
 export function mixIntoBatch<T extends { id: string; uncertainty: number | null }>(ordinary: T[], quality: T[]): T[] {
   if (!quality.length) return ordinary;
-  const ranked = ordinary.length > 1 && ordinary.every((r, i) => r.uncertainty !== null && (i === 0 || (ordinary[i - 1].uncertainty as number) >= r.uncertainty));
+  const ranked =
+    ordinary.length > 1 && ordinary.every((r, i) => r.uncertainty !== null && (i === 0 || (ordinary[i - 1].uncertainty as number) >= r.uncertainty));
   if (ranked) return [...ordinary, ...quality].sort((a, b) => (b.uncertainty ?? -Infinity) - (a.uncertainty ?? -Infinity));
   const out = [...ordinary];
   for (const q of quality) {
@@ -173,7 +175,12 @@ export async function consolidateItem(ctx: PipelineContext, tx: DbOrTx, project:
     const confusion = new Float64Array(keys.length * K * K);
     keys.forEach((k, a) => confusion.set(params.annotators[k].confusion, a * K * K));
     posterior = Array.from(
-      itemPosterior({ priors: Float64Array.from(params.priors), confusion }, K, votes.map((v) => ({ annotator: index.get(v.keyId) ?? -1, label: classOf.get(v.label) ?? 0 })), params.meanAccuracy),
+      itemPosterior(
+        { priors: Float64Array.from(params.priors), confusion },
+        K,
+        votes.map((v) => ({ annotator: index.get(v.keyId) ?? -1, label: classOf.get(v.label) ?? 0 })),
+        params.meanAccuracy,
+      ),
     );
     method = votes.length > 1 ? 'dawid-skene' : 'single';
   } else {
@@ -188,7 +195,17 @@ export async function consolidateItem(ctx: PipelineContext, tx: DbOrTx, project:
   for (const v of votes) if ((await keyStatus(tx, project.id, v.keyId)) === 'paused') paused.add(v.keyId);
   const needsMore = wantsAnotherLabel(settings, item.rand, counts, votes.length, votes.filter((v) => !paused.has(v.keyId)).length, posterior);
   await upsertConsolidated(tx, [
-    { itemId: item.id, projectId: project.id, label: project.labels[best], posterior: posterior[best], n: votes.length, method, needsMore, fitId: fit?.id ?? null, updatedAt: new Date() },
+    {
+      itemId: item.id,
+      projectId: project.id,
+      label: project.labels[best],
+      posterior: posterior[best],
+      n: votes.length,
+      method,
+      needsMore,
+      fitId: fit?.id ?? null,
+      updatedAt: new Date(),
+    },
   ]);
   if (votes.length > 1) await applyConsolidatedLabel(tx, item.id, project.labels[best]);
 }
@@ -203,7 +220,14 @@ export async function applyConsolidatedLabel(tx: DbOrTx, itemId: string, label: 
 }
 
 /** Whether overlap wants one more distinct annotator on an item. Paused keys' votes do not count toward the target. */
-export function wantsAnotherLabel(s: QualitySettings, rand: number, counts: number[], votes: number, trustedVotes: number, posterior: number[] | null): boolean {
+export function wantsAnotherLabel(
+  s: QualitySettings,
+  rand: number,
+  counts: number[],
+  votes: number,
+  trustedVotes: number,
+  posterior: number[] | null,
+): boolean {
   const cap = Math.max(s.maxLabelsPerItem, s.labelsPerItem);
   if (votes >= cap) return false;
   const target = Math.max(s.labelsPerItem, rand < s.overlapShare ? 2 : 1);
@@ -272,7 +296,10 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   if (!project) return { modelVersion: null };
   const evidence = await qualityEvidenceCount(ctx.db, project.id);
   const [votes, goldRows, gold] = await Promise.all([humanVotes(ctx.db, project.id), answeredGoldChecks(ctx.db, project.id), goldAnswers(ctx.db, project.id)]);
-  const rows: LabelRow[] = [...votes.map((v) => ({ itemId: v.itemId, annotatorId: v.keyId, label: v.label })), ...goldRows.map((g) => ({ itemId: g.itemId, annotatorId: g.keyId, label: g.answer }))];
+  const rows: LabelRow[] = [
+    ...votes.map((v) => ({ itemId: v.itemId, annotatorId: v.keyId, label: v.label })),
+    ...goldRows.map((g) => ({ itemId: g.itemId, annotatorId: g.keyId, label: g.answer })),
+  ];
   const indexed = indexVotes(rows, project.labels, gold);
   const v = indexed.votes;
   const K = v.classes;
@@ -286,7 +313,12 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   let accSum = 0;
   let accN = 0;
   indexed.annotatorIds.forEach((keyId, a) => {
-    annotators[keyId] = { confusion: Array.from(fit.confusion.subarray(a * K * K, (a + 1) * K * K)), accuracy: fit.accuracy[a], labels: fit.labels[a], overlap: overlap[a] };
+    annotators[keyId] = {
+      confusion: Array.from(fit.confusion.subarray(a * K * K, (a + 1) * K * K)),
+      accuracy: fit.accuracy[a],
+      labels: fit.labels[a],
+      overlap: overlap[a],
+    };
     if (overlap[a] > 0) {
       accSum += fit.accuracy[a] * fit.labels[a];
       accN += fit.labels[a];
@@ -299,7 +331,12 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
     priors: Array.from(fit.priors),
     meanAccuracy: accN > 0 ? accSum / accN : 0.7,
     annotators,
-    agreement: { alpha: agr.alpha, pairwise: agr.pairwise, overlappingItems: agr.overlappingItems, matrix: agreementMatrix(indexed.annotatorIds, fit.labels, agr.pairs) },
+    agreement: {
+      alpha: agr.alpha,
+      pairwise: agr.pairwise,
+      overlappingItems: agr.overlappingItems,
+      matrix: agreementMatrix(indexed.annotatorIds, fit.labels, agr.pairs),
+    },
     flaggedGold,
     iterations: fit.iterations,
     converged: fit.converged,
@@ -376,7 +413,13 @@ function suspiciousGold(indexed: ReturnType<typeof indexVotes>, accuracy: Float6
     let topN = 0;
     for (const [l, n] of counts) if (n > topN) [top, topN] = [l, n];
     if (topN * 2 > answers.length)
-      out.push({ itemId: indexed.itemIds[i], goldLabel: indexed.classNames[v.gold[i]], suggestedLabel: indexed.classNames[top], strongAnswers: answers.length, contradicting: topN });
+      out.push({
+        itemId: indexed.itemIds[i],
+        goldLabel: indexed.classNames[v.gold[i]],
+        suggestedLabel: indexed.classNames[top],
+        strongAnswers: answers.length,
+        contradicting: topN,
+      });
   }
   return out;
 }
@@ -457,8 +500,13 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
     const { status, pausedAtCheck } = annotatorStatus(r, DEFAULT_PAUSE_RULE);
     const p = params?.annotators[keyId];
     const K = project.labels.length;
-    const recall = p && p.overlap > 0 && sameClasses(params!.classes, project.labels) ? annotatorRecall({ confusion: Float64Array.from(p.confusion) }, K, 0) : null;
-    const estimate = !p ? { estimatedAccuracy: null, estimateNote: 'not_consolidated_yet' as const } : p.overlap === 0 ? { estimatedAccuracy: null, estimateNote: 'no_overlap' as const } : { estimatedAccuracy: p.accuracy };
+    const recall =
+      p && p.overlap > 0 && sameClasses(params!.classes, project.labels) ? annotatorRecall({ confusion: Float64Array.from(p.confusion) }, K, 0) : null;
+    const estimate = !p
+      ? { estimatedAccuracy: null, estimateNote: 'not_consolidated_yet' as const }
+      : p.overlap === 0
+        ? { estimatedAccuracy: null, estimateNote: 'no_overlap' as const }
+        : { estimatedAccuracy: p.accuracy };
     return {
       keyId,
       ...(opts.withNames ? { name: names.get(keyId) ?? keyId } : {}),
@@ -500,9 +548,24 @@ export function medianGapSeconds(times: Date[]): number | null {
 export async function agreementReport(ctx: PipelineContext, project: ProjectRow) {
   await maybeConsolidate(ctx, project);
   const fit = await latestFit(ctx.db, project.id);
-  if (!fit) return { alpha: null, pairwise: null, matrix: { annotators: [], agreement: [], shared: [] }, overlappingItems: 0, computedAt: null, note: 'not_consolidated_yet' };
+  if (!fit)
+    return {
+      alpha: null,
+      pairwise: null,
+      matrix: { annotators: [], agreement: [], shared: [] },
+      overlappingItems: 0,
+      computedAt: null,
+      note: 'not_consolidated_yet',
+    };
   const a = (fit.params as unknown as FitParams).agreement;
-  return { alpha: a.alpha, pairwise: a.pairwise, matrix: a.matrix, overlappingItems: a.overlappingItems, computedAt: fit.createdAt.toISOString(), ...(a.overlappingItems === 0 ? { note: 'no_overlap' } : {}) };
+  return {
+    alpha: a.alpha,
+    pairwise: a.pairwise,
+    matrix: a.matrix,
+    overlappingItems: a.overlappingItems,
+    computedAt: fit.createdAt.toISOString(),
+    ...(a.overlappingItems === 0 ? { note: 'no_overlap' } : {}),
+  };
 }
 
 /** The fields of an item view that could reveal other annotators' votes or a gold answer. */
@@ -524,7 +587,7 @@ export async function blindItemView<T extends ItemViewForBlinding>(db: DbOrTx, i
   let own = view.labels.filter((l) => l.source === 'human' && l.keyId === keyId);
   if (view.split === 'gold') {
     const check = await findGoldCheck(db, itemId, keyId);
-    own = check?.answer ? [{ ...(view.labels[0] ?? {}), label: check.answer, source: 'human', keyId }] as T['labels'] : [];
+    own = check?.answer ? ([{ ...(view.labels[0] ?? {}), label: check.answer, source: 'human', keyId }] as T['labels']) : [];
   }
   const last = own.at(-1);
   return {

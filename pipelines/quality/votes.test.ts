@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { indexVotes } from './votes.ts';
 
 describe('indexVotes', () => {
-  it("keeps one vote per annotator and item: a second label from the same key corrects its own vote", () => {
+  it('keeps one vote per annotator and item: a second label from the same key corrects its own vote', () => {
     const r = indexVotes(
       [
         { itemId: 'x', annotatorId: 'k1', label: 'cat' },

@@ -117,7 +117,15 @@ export function indexVotes(rows: readonly LabelRow[], classNames: readonly strin
 }
 
 /** Votes built directly from index arrays (simulations, benchmarks). `gold` defaults to none. */
-export function votesFrom(classes: number, items: number, annotators: number, item: ArrayLike<number>, annotator: ArrayLike<number>, label: ArrayLike<number>, gold?: ArrayLike<number>): Votes {
+export function votesFrom(
+  classes: number,
+  items: number,
+  annotators: number,
+  item: ArrayLike<number>,
+  annotator: ArrayLike<number>,
+  label: ArrayLike<number>,
+  gold?: ArrayLike<number>,
+): Votes {
   const g = new Int32Array(items).fill(-1);
   if (gold) for (let i = 0; i < items; i++) g[i] = gold[i] ?? -1;
   return { classes, items, annotators, item: Int32Array.from(item), annotator: Int32Array.from(annotator), label: Int32Array.from(label), gold: g };

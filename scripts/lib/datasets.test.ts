@@ -27,18 +27,7 @@ function countBy<T>(values: readonly T[]): Map<T, number> {
 
 describe('label lists', () => {
   it('names the ten Fashion-MNIST classes in id order, and the two fine-foods classes', () => {
-    expect(FASHION_MNIST_LABELS).toEqual([
-      'T-shirt/top',
-      'Trouser',
-      'Pullover',
-      'Dress',
-      'Coat',
-      'Sandal',
-      'Shirt',
-      'Sneaker',
-      'Bag',
-      'Ankle boot',
-    ]);
+    expect(FASHION_MNIST_LABELS).toEqual(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
     expect(FINE_FOODS_LABELS).toEqual(['great', 'other']);
   });
 });
@@ -219,7 +208,13 @@ describe('sampling', () => {
     expect(idx).toHaveLength(15);
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);
     expect(new Set(idx).size).toBe(15);
-    expect(countBy(idx.map((i) => labels[i]))).toEqual(new Map([['a', 5], ['b', 5], ['c', 5]]));
+    expect(countBy(idx.map((i) => labels[i]))).toEqual(
+      new Map([
+        ['a', 5],
+        ['b', 5],
+        ['c', 5],
+      ]),
+    );
     expect(stratifiedSample(labels, 5, 1)).toEqual(idx);
     expect(stratifiedSample(labels, { perClass: 5 }, 2)).not.toEqual(idx);
   });

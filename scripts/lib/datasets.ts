@@ -15,18 +15,7 @@ const gunzip = promisify(gunzipCb);
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Fashion-MNIST class names; a label id is an index into this list. */
-export const FASHION_MNIST_LABELS = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-] as const;
+export const FASHION_MNIST_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
 
 /** fine-foods labels: `great` (a 5-star review) or `other`. */
 export const FINE_FOODS_LABELS = ['great', 'other'] as const;
@@ -164,10 +153,7 @@ export function fineFoodsFile(split: Split): string {
 export async function loadFineFoods(split: Split, opts: { dir?: string } = {}): Promise<FineFoods> {
   const dir = opts.dir ?? process.env.FINE_FOODS_DIR ?? resolve(REPO_ROOT, '../shared/datasets');
   const path = join(dir, fineFoodsFile(split));
-  await mustExist(
-    path,
-    `fine-foods file ${path} was not found. Set FINE_FOODS_DIR to the directory holding fine-foods.{train,test}.jsonl.`,
-  );
+  await mustExist(path, `fine-foods file ${path} was not found. Set FINE_FOODS_DIR to the directory holding fine-foods.{train,test}.jsonl.`);
   return parseFineFoods(await readFile(path, 'utf8'), path);
 }
 

@@ -26,10 +26,23 @@ export interface Harness {
 }
 
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const config = loadConfig({ ...process.env, PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_ADMIN_KEY: ADMIN, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'silent', FURROW_JOB_POLL_MS: '50', ...env });
+  const config = loadConfig({
+    ...process.env,
+    PORT: '0',
+    FURROW_DATA_DIR: 'memory://',
+    FURROW_ADMIN_KEY: ADMIN,
+    FURROW_DEMO: '0',
+    FURROW_LOG_LEVEL: 'silent',
+    FURROW_JOB_POLL_MS: '50',
+    ...env,
+  });
   const srv = await startServer(config, { logger: process.env.FURROW_HARNESS_LOG ? createLogger('warn') : silentLogger, announce: () => {} });
   const call = async (method: string, p: string, body?: unknown, key = ADMIN): Promise<any> => {
-    const r = await fetch(srv.url + p, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(srv.url + p, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await r.text();
     if (r.status >= 400) throw new Error(`${method} ${p}: ${r.status} ${text}`);
     return p.includes('/export') ? text : JSON.parse(text);

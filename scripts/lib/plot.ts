@@ -34,7 +34,10 @@ export function renderCurvesSvg({ title, curves }: PlotCurves): string {
   parts.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">test accuracy</text>`);
   Object.entries(curves).forEach(([name, pts], i) => {
     const c = COLOURS[i % COLOURS.length];
-    const band = [...pts.map((p) => `${x(p.labels)},${y(Math.min(yMax, p.mean + p.std))}`), ...[...pts].reverse().map((p) => `${x(p.labels)},${y(Math.max(yMin, p.mean - p.std))}`)].join(' ');
+    const band = [
+      ...pts.map((p) => `${x(p.labels)},${y(Math.min(yMax, p.mean + p.std))}`),
+      ...[...pts].reverse().map((p) => `${x(p.labels)},${y(Math.max(yMin, p.mean - p.std))}`),
+    ].join(' ');
     parts.push(`<polygon points="${band}" fill="${c}" opacity="0.12"/>`);
     parts.push(`<polyline points="${pts.map((p) => `${x(p.labels)},${y(p.mean)}`).join(' ')}" fill="none" stroke="${c}" stroke-width="2"/>`);
     for (const p of pts) parts.push(`<circle cx="${x(p.labels)}" cy="${y(p.mean)}" r="2.5" fill="${c}"/>`);

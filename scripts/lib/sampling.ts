@@ -56,7 +56,10 @@ export function stratifiedSample(labels: readonly (string | number)[], size: Sam
   });
   // Sorted class order: quotas and tie-breaks must not depend on which class happens to appear first.
   const classes = [...byClass.keys()].sort((a, b) => String(a).localeCompare(String(b), 'en'));
-  const quota = quotas(classes.map((c) => byClass.get(c)!.length), size);
+  const quota = quotas(
+    classes.map((c) => byClass.get(c)!.length),
+    size,
+  );
 
   const rand = mulberry32(seed);
   const chosen: number[] = [];

@@ -59,10 +59,14 @@ export function errorHandler(logger: Logger, limitLabel: string): ErrorRequestHa
       return sendError(res, 415, 'unsupported_media_type', 'Unsupported body encoding or charset: send UTF-8 JSON.');
     if (type === 'request.aborted') return sendError(res, 400, 'request_aborted', 'The request was aborted by the client.');
     const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500)
-      return sendError(res, status, 'bad_request', 'The request could not be read.');
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendError(res, status, 'bad_request', 'The request could not be read.');
     if (hasCode(err, BAD_VALUE))
-      return sendError(res, 400, 'unstorable_value', 'The request holds a value that cannot be stored (a NUL character, \\u0000, or a number or text out of range); nothing was changed.');
+      return sendError(
+        res,
+        400,
+        'unstorable_value',
+        'The request holds a value that cannot be stored (a NUL character, \\u0000, or a number or text out of range); nothing was changed.',
+      );
     if (isDatabaseUnavailable(err)) {
       logger.warn('database unavailable', { path: req.path, error: describeError(err) });
       res.setHeader('Retry-After', '5');

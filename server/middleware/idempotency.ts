@@ -57,7 +57,11 @@ export function createIdempotencyGuard(db: Db, logger: Logger, opts: Idempotency
     if (def.method !== 'post' || header === undefined || !principal) return run();
     const key = Array.isArray(header) ? header.join(',') : header;
     if (!KEY_PATTERN.test(key))
-      throw new ValidationError('The Idempotency-Key header must be 1 to 255 visible ASCII characters (a UUID, for example).', undefined, 'invalid_idempotency_key');
+      throw new ValidationError(
+        'The Idempotency-Key header must be 1 to 255 visible ASCII characters (a UUID, for example).',
+        undefined,
+        'invalid_idempotency_key',
+      );
 
     if (Date.now() - lastPurge > 10 * 60_000) {
       lastPurge = Date.now();
@@ -104,7 +108,8 @@ export function createIdempotencyGuard(db: Db, logger: Logger, opts: Idempotency
           body: JSON.stringify({
             error: {
               code: 'idempotent_replay_withheld',
-              message: 'This request was already carried out; its answer held a secret, which is shown only once and not stored. Revoke what it created and ask again if the secret was lost.',
+              message:
+                'This request was already carried out; its answer held a secret, which is shown only once and not stored. Revoke what it created and ask again if the secret was lost.',
               details: { id: (out.body as { id?: unknown })?.id ?? null },
             },
           }),

@@ -183,7 +183,12 @@ async function retrainNow() {
   } catch (e) {
     b.disabled = false;
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return stop(e);
-    say(e instanceof ApiError && e.code === 'not_enough_labels' ? `Not enough labels to train yet. ${e.message}` : `Could not start training: ${describeError(e)}`, 'error');
+    say(
+      e instanceof ApiError && e.code === 'not_enough_labels'
+        ? `Not enough labels to train yet. ${e.message}`
+        : `Could not start training: ${describeError(e)}`,
+      'error',
+    );
   }
 }
 
@@ -244,9 +249,10 @@ function render() {
   const models = state.models;
   const active = models?.versions.find((v) => v.version === m.modelVersion);
   document.body.dataset.model = m.modelVersion === null ? '' : String(m.modelVersion);
-  $('board-sub').textContent = m.modelVersion === null
-    ? `${state.me.project.name} · no model trained yet`
-    : `${state.me.project.name} · serving model v${m.modelVersion}${active ? `, trained ${fmtTime(active.createdAt)} on ${fmtInt(active.trainedOnLabels)} human labels` : ''}`;
+  $('board-sub').textContent =
+    m.modelVersion === null
+      ? `${state.me.project.name} · no model trained yet`
+      : `${state.me.project.name} · serving model v${m.modelVersion}${active ? `, trained ${fmtTime(active.createdAt)} on ${fmtInt(active.trainedOnLabels)} human labels` : ''}`;
   renderKpis();
   renderAccuracyChart();
   renderCalibrationChart();
@@ -279,16 +285,18 @@ function renderKpis() {
     sub.classList.add(d >= 0 ? 'up' : 'down');
   } else sub.textContent = `v${m.modelVersion} on ${fmtInt(g.n)} gold items`;
   $('kpi-ece').textContent = g.ece === null || g.ece === undefined ? '—' : g.ece.toFixed(3);
-  $('kpi-ece-sub').textContent = g.ece === null || g.ece === undefined ? '' : g.ece < 0.05 ? 'ECE · well calibrated' : g.ece < 0.15 ? 'ECE · fairly calibrated' : 'ECE · poorly calibrated';
+  $('kpi-ece-sub').textContent =
+    g.ece === null || g.ece === undefined ? '' : g.ece < 0.05 ? 'ECE · well calibrated' : g.ece < 0.15 ? 'ECE · fairly calibrated' : 'ECE · poorly calibrated';
   $('kpi-human').textContent = fmtInt(m.labels.human - (m.labels.imported ?? 0));
   $('kpi-human-sub').textContent = m.labels.imported ? `+ ${fmtInt(m.labels.imported)} imported` : 'from annotators';
   $('kpi-auto').textContent = fmtInt(m.labels.auto);
   const al = m.autoLabel;
-  $('kpi-auto-sub').textContent = !al || !al.enabled
-    ? 'auto-labelling is off'
-    : al.interval
-      ? `target ${fmtPct(al.targetAccuracy, 0)} · est. ${fmtPct(al.estimatedAccuracy, 1)} (${fmtPct(al.interval[0], 1)}–${fmtPct(al.interval[1], 1)})`
-      : al.reason ?? 'waiting for enough gold labels';
+  $('kpi-auto-sub').textContent =
+    !al || !al.enabled
+      ? 'auto-labelling is off'
+      : al.interval
+        ? `target ${fmtPct(al.targetAccuracy, 0)} · est. ${fmtPct(al.estimatedAccuracy, 1)} (${fmtPct(al.interval[0], 1)}–${fmtPct(al.interval[1], 1)})`
+        : (al.reason ?? 'waiting for enough gold labels');
   $('kpi-pending').textContent = fmtInt(m.labels.pending);
 }
 
@@ -303,7 +311,8 @@ function chart(id, opts, data, readout) {
   const width = Math.max(280, el.clientWidth || 520);
   const out = document.getElementById(`${id}-readout`);
   if (out) out.textContent = '';
-  const hooks = readout && out ? { setCursor: [(u) => (out.textContent = u.cursor.idx === null || u.cursor.idx === undefined ? '' : readout(u.cursor.idx))] } : {};
+  const hooks =
+    readout && out ? { setCursor: [(u) => (out.textContent = u.cursor.idx === null || u.cursor.idx === undefined ? '' : readout(u.cursor.idx))] } : {};
   const u = new window.uPlot({ width, height: CHART_HEIGHT, legend: { show: false }, hooks, ...opts }, data, el);
   state.charts[id] = u;
   if (!el.dataset.observed) {
@@ -313,7 +322,13 @@ function chart(id, opts, data, readout) {
   return u;
 }
 
-const axisBase = { stroke: COLORS.axis, grid: { stroke: COLORS.grid, width: 1 }, ticks: { stroke: COLORS.grid, width: 1 }, font: '12px system-ui, sans-serif', labelFont: '12px system-ui, sans-serif' };
+const axisBase = {
+  stroke: COLORS.axis,
+  grid: { stroke: COLORS.grid, width: 1 },
+  ticks: { stroke: COLORS.grid, width: 1 },
+  font: '12px system-ui, sans-serif',
+  labelFont: '12px system-ui, sans-serif',
+};
 
 function emptyChart(id, message) {
   const existing = state.charts[id];
@@ -346,7 +361,12 @@ function renderAccuracyChart() {
         n: { range: (_u, _min, max) => [0, Math.max(10, max * 1.15)] },
       },
       axes: [
-        { ...axisBase, size: 34, incrs: [1, 2, 5, 10, 20, 50, 100], values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? `v${v}${v === active ? ' (serving)' : ''}` : '')) },
+        {
+          ...axisBase,
+          size: 34,
+          incrs: [1, 2, 5, 10, 20, 50, 100],
+          values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? `v${v}${v === active ? ' (serving)' : ''}` : '')),
+        },
         { ...axisBase, scale: 'acc', label: 'gold accuracy', values: (_u, splits) => splits.map((v) => `${v}%`), size: 56 },
         { ...axisBase, scale: 'n', side: 1, label: 'labels trained on', grid: { show: false }, size: 60, values: (_u, splits) => splits.map((v) => fmtInt(v)) },
       ],
@@ -399,9 +419,33 @@ function renderCalibrationChart() {
       ],
       series: [
         { label: 'confidence', value: (_u, v) => (v === null ? '—' : `${Math.round(v * 100 - 5)}–${Math.round(v * 100 + 5)}%`) },
-        { label: 'Items', scale: 'n', stroke: 'transparent', fill: COLORS.bars, paths: bars, points: { show: false }, value: (_u, v) => (v === null ? '—' : fmtInt(v)) },
-        { label: 'Perfect calibration', scale: 'p', stroke: COLORS.gray, dash: [5, 5], width: 1.5, points: { show: false }, value: (_u, v) => (v === null ? '—' : `${Math.round(v * 100)}%`) },
-        { label: 'Observed accuracy', scale: 'p', stroke: COLORS.teal, width: 2.5, spanGaps: true, points: { show: true, size: 7, fill: '#fff', width: 2 }, value: (_u, v) => (v === null ? '—' : `${(v * 100).toFixed(0)}%`) },
+        {
+          label: 'Items',
+          scale: 'n',
+          stroke: 'transparent',
+          fill: COLORS.bars,
+          paths: bars,
+          points: { show: false },
+          value: (_u, v) => (v === null ? '—' : fmtInt(v)),
+        },
+        {
+          label: 'Perfect calibration',
+          scale: 'p',
+          stroke: COLORS.gray,
+          dash: [5, 5],
+          width: 1.5,
+          points: { show: false },
+          value: (_u, v) => (v === null ? '—' : `${Math.round(v * 100)}%`),
+        },
+        {
+          label: 'Observed accuracy',
+          scale: 'p',
+          stroke: COLORS.teal,
+          width: 2.5,
+          spanGaps: true,
+          points: { show: true, size: 7, fill: '#fff', width: 2 },
+          value: (_u, v) => (v === null ? '—' : `${(v * 100).toFixed(0)}%`),
+        },
       ],
       cursor: { drag: { x: false, y: false } },
     },
@@ -423,7 +467,12 @@ function renderConfusion() {
     box.replaceChildren(h('p', { className: 'chart-empty muted' }, 'The confusion matrix shows once a model is evaluated on the gold set.'));
     return;
   }
-  const head = h('tr', {}, h('th', { className: 'corner', attrs: { scope: 'col' } }, h('span', { className: 'visually-hidden' }, 'Gold label \\ prediction')), labels.map((l) => h('th', { className: 'col-head', attrs: { scope: 'col', title: `predicted ${l}` } }, h('span', {}, l))));
+  const head = h(
+    'tr',
+    {},
+    h('th', { className: 'corner', attrs: { scope: 'col' } }, h('span', { className: 'visually-hidden' }, 'Gold label \\ prediction')),
+    labels.map((l) => h('th', { className: 'col-head', attrs: { scope: 'col', title: `predicted ${l}` } }, h('span', {}, l))),
+  );
   const rows = cm.map((row, i) => {
     const total = row.reduce((a, b) => a + b, 0);
     return h(
@@ -432,7 +481,14 @@ function renderConfusion() {
       h('th', { className: 'row-head', attrs: { scope: 'row' } }, labels[i]),
       row.map((v, j) => {
         const share = total ? v / total : 0;
-        const td = h('td', { className: `cell ${v === 0 ? 'zero' : i === j ? 'diag' : 'off'}${share > 0.55 ? ' dark' : ''}`, attrs: { title: `gold ${labels[i]}, predicted ${labels[j]}: ${v} of ${total} (${fmtPct(share, 0)})` } }, v ? String(v) : '');
+        const td = h(
+          'td',
+          {
+            className: `cell ${v === 0 ? 'zero' : i === j ? 'diag' : 'off'}${share > 0.55 ? ' dark' : ''}`,
+            attrs: { title: `gold ${labels[i]}, predicted ${labels[j]}: ${v} of ${total} (${fmtPct(share, 0)})` },
+          },
+          v ? String(v) : '',
+        );
         td.style.setProperty('--a', String(i === j ? 0.08 + share * 0.85 : Math.min(0.9, share * 2.2)));
         return td;
       }),
@@ -440,10 +496,25 @@ function renderConfusion() {
   });
   const pairs = state.metrics.confusedPairs ?? [];
   const worst = pairs.length
-    ? h('div', { className: 'confused-pairs' }, h('h3', {}, 'Most confused'), h('ul', { id: 'confused-pairs' }, pairs.map((p) => h('li', {}, p.text))))
+    ? h(
+        'div',
+        { className: 'confused-pairs' },
+        h('h3', {}, 'Most confused'),
+        h(
+          'ul',
+          { id: 'confused-pairs' },
+          pairs.map((p) => h('li', {}, p.text)),
+        ),
+      )
     : null;
   box.replaceChildren(
-    h('table', { className: 'heat' }, h('caption', { className: 'visually-hidden' }, 'Confusion matrix on the gold set: rows are gold labels, columns are predictions'), h('thead', {}, head), h('tbody', {}, rows)),
+    h(
+      'table',
+      { className: 'heat' },
+      h('caption', { className: 'visually-hidden' }, 'Confusion matrix on the gold set: rows are gold labels, columns are predictions'),
+      h('thead', {}, head),
+      h('tbody', {}, rows),
+    ),
     ...(worst ? [worst] : []),
   );
 }
@@ -467,7 +538,19 @@ function renderPerClass() {
     h(
       'table',
       { className: 'data per-class' },
-      h('thead', {}, h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Class'), h('th', { attrs: { scope: 'col' } }, 'Precision'), h('th', { attrs: { scope: 'col' } }, 'Recall'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'F1'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold n'))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { attrs: { scope: 'col' } }, 'Class'),
+          h('th', { attrs: { scope: 'col' } }, 'Precision'),
+          h('th', { attrs: { scope: 'col' } }, 'Recall'),
+          h('th', { className: 'num', attrs: { scope: 'col' } }, 'F1'),
+          h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold n'),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -493,7 +576,13 @@ function renderVersions() {
   const versions = models?.versions ?? [];
   $('versions-sub').textContent = models?.active ? `v${models.active} serving` : '';
   if (!versions.length) {
-    box.replaceChildren(h('p', { className: 'chart-empty muted' }, state.engineer ? 'No versions yet. “Retrain now” trains the first one once enough labels are in.' : 'No model version has been trained yet.'));
+    box.replaceChildren(
+      h(
+        'p',
+        { className: 'chart-empty muted' },
+        state.engineer ? 'No versions yet. “Retrain now” trains the first one once enough labels are in.' : 'No model version has been trained yet.',
+      ),
+    );
     return;
   }
   box.replaceChildren(
@@ -503,7 +592,15 @@ function renderVersions() {
       h(
         'thead',
         {},
-        h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Version'), h('th', { attrs: { scope: 'col' } }, 'Trained'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Labels'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold acc.'), h('th', { attrs: { scope: 'col' } }, state.engineer ? h('span', { className: 'visually-hidden' }, 'Actions') : 'Status')),
+        h(
+          'tr',
+          {},
+          h('th', { attrs: { scope: 'col' } }, 'Version'),
+          h('th', { attrs: { scope: 'col' } }, 'Trained'),
+          h('th', { className: 'num', attrs: { scope: 'col' } }, 'Labels'),
+          h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold acc.'),
+          h('th', { attrs: { scope: 'col' } }, state.engineer ? h('span', { className: 'visually-hidden' }, 'Actions') : 'Status'),
+        ),
       ),
       h(
         'tbody',
@@ -512,9 +609,14 @@ function renderVersions() {
           const acc = v.metrics?.gold?.accuracy;
           let last;
           if (v.active) last = h('span', { className: 'tag tag-ok' }, 'serving');
-          else if (v.status !== 'ready') last = h('span', { className: 'tag tag-bad', attrs: { title: 'Not activatable: training produced a broken model' } }, v.status);
+          else if (v.status !== 'ready')
+            last = h('span', { className: 'tag tag-bad', attrs: { title: 'Not activatable: training produced a broken model' } }, v.status);
           else if (state.engineer) {
-            const b = h('button', { className: `btn small${confirmPending(v.version) ? ' confirm' : ''}`, type: 'button', dataset: { version: String(v.version) } }, activateLabel(v.version));
+            const b = h(
+              'button',
+              { className: `btn small${confirmPending(v.version) ? ' confirm' : ''}`, type: 'button', dataset: { version: String(v.version) } },
+              activateLabel(v.version),
+            );
             b.addEventListener('click', () => activate(v.version, b));
             last = b;
           } else last = h('span', { className: 'muted small' }, 'ready');
@@ -546,7 +648,19 @@ function renderJobs() {
     h(
       'table',
       { className: 'data jobs' },
-      h('thead', {}, h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Job'), h('th', { attrs: { scope: 'col' } }, 'Status'), h('th', { attrs: { scope: 'col' } }, 'Progress'), h('th', { attrs: { scope: 'col' } }, 'Started'), h('th', { className: 'num', attrs: { scope: 'col' } }, 'Took'))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { attrs: { scope: 'col' } }, 'Job'),
+          h('th', { attrs: { scope: 'col' } }, 'Status'),
+          h('th', { attrs: { scope: 'col' } }, 'Progress'),
+          h('th', { attrs: { scope: 'col' } }, 'Started'),
+          h('th', { className: 'num', attrs: { scope: 'col' } }, 'Took'),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -556,7 +670,12 @@ function renderJobs() {
           return h(
             'tr',
             { className: `job-${j.status}`, dataset: { jobId: j.id, status: j.status } },
-            h('th', { attrs: { scope: 'row' } }, j.kind === 'train' ? 'Train' : 'Pre-label', j.modelVersion ? h('span', { className: 'muted small' }, ` → v${j.modelVersion}`) : null),
+            h(
+              'th',
+              { attrs: { scope: 'row' } },
+              j.kind === 'train' ? 'Train' : 'Pre-label',
+              j.modelVersion ? h('span', { className: 'muted small' }, ` → v${j.modelVersion}`) : null,
+            ),
             h('td', {}, h('span', { className: `tag tag-${j.status}`, attrs: j.error ? { title: j.error } : {} }, j.status)),
             h('td', { className: 'progress-cell' }, prog, h('span', { className: 'small muted' }, ` ${Math.round(j.progress * 100)}%`)),
             h('td', {}, fmtTime(j.startedAt ?? j.createdAt)),

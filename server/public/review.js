@@ -95,7 +95,10 @@ async function main() {
         `“${me.key.name}” is ${me.key.role === 'engineer' ? 'an' : 'a'} ${me.key.role} key. The review page leases items from the labelling queue, which takes an annotator key.`,
         'Ask your project lead for an annotator key, or open the dashboard with this one.',
       ],
-      actions: [switchKeyButton(), other ? h('a', { className: 'btn primary', href: `/ui/dashboard?project=${encodeURIComponent(projectId)}` }, 'Open the dashboard') : null].filter(Boolean),
+      actions: [
+        switchKeyButton(),
+        other ? h('a', { className: 'btn primary', href: `/ui/dashboard?project=${encodeURIComponent(projectId)}` }, 'Open the dashboard') : null,
+      ].filter(Boolean),
       tone: 'warn',
     });
     document.body.dataset.state = 'forbidden';
@@ -219,16 +222,27 @@ async function explainEmpty() {
   if (state.kind === 'disputed') {
     showStageMessage(['No disputed items', 'Nothing is waiting for a second look. This page checks again every 15 seconds.'], 'empty');
   } else if (pool === 0) {
-    showStageMessage(['Nothing to label yet', 'This project has no items in its pool. They appear here as soon as an engineer adds them; this page checks every 15 seconds.'], 'empty');
+    showStageMessage(
+      ['Nothing to label yet', 'This project has no items in its pool. They appear here as soon as an engineer adds them; this page checks every 15 seconds.'],
+      'empty',
+    );
   } else if (pending === 0) {
     showStageMessage(
-      ['All caught up', `Every item in this project has a label: ${fmtInt(c.labeled - (c.gold ?? 0))} from people, ${fmtInt(c.autoLabeled)} from the model. New items appear here when they arrive.`],
+      [
+        'All caught up',
+        `Every item in this project has a label: ${fmtInt(c.labeled - (c.gold ?? 0))} from people, ${fmtInt(c.autoLabeled)} from the model. New items appear here when they arrive.`,
+      ],
       'done',
     );
   } else if (state.skipped.size > 0 && state.skipped.size >= pending) {
-    showStageMessage(['Only skipped items are left', `You skipped the remaining ${fmtInt(pending)} item${pending === 1 ? '' : 's'}. They went back to the team's queue; you can still review them here.`], 'empty', [
-      h('button', { className: 'btn primary', type: 'button', onclick: reviewSkipped }, 'Review skipped items'),
-    ]);
+    showStageMessage(
+      [
+        'Only skipped items are left',
+        `You skipped the remaining ${fmtInt(pending)} item${pending === 1 ? '' : 's'}. They went back to the team's queue; you can still review them here.`,
+      ],
+      'empty',
+      [h('button', { className: 'btn primary', type: 'button', onclick: reviewSkipped }, 'Review skipped items')],
+    );
   } else {
     showStageMessage(
       [
@@ -255,7 +269,10 @@ function prepare(entry) {
     img.alt = '';
     img.decoding = 'async';
     img.src = imageSrc(d.image);
-    img.decode().then(() => sizeImage(img), () => {});
+    img.decode().then(
+      () => sizeImage(img),
+      () => {},
+    );
     entry.media = img;
   } else if (Array.isArray(d.pixels)) {
     entry.media = pixelCanvas(d.pixels, d.width, d.height, d.channels ?? (d.pixels.length === d.width * d.height * 3 ? 3 : 1));
@@ -346,9 +363,7 @@ function skip() {
   if (entry.previous === null) {
     state.skipped.add(entry.item.id);
     // Hand the item back to the team's queue now rather than holding it until the lease ends (best effort).
-    state.client
-      .post(`/api/projects/${encodeURIComponent(state.projectId)}/items/${encodeURIComponent(entry.item.id)}/release`, {})
-      .catch(() => {});
+    state.client.post(`/api/projects/${encodeURIComponent(state.projectId)}/items/${encodeURIComponent(entry.item.id)}/release`, {}).catch(() => {});
   }
   pushHistory({ entry, label: null, previous: entry.previous, at: Date.now() });
   advance();
@@ -398,7 +413,9 @@ async function pumpOutbox() {
       const job = state.outbox[0];
       renderSync();
       try {
-        await exclusive(() => state.client.post(`/api/projects/${encodeURIComponent(state.projectId)}/items/${encodeURIComponent(job.itemId)}/label`, { label: job.label }));
+        await exclusive(() =>
+          state.client.post(`/api/projects/${encodeURIComponent(state.projectId)}/items/${encodeURIComponent(job.itemId)}/label`, { label: job.label }),
+        );
         state.outbox.shift();
         persistOutbox();
         state.sendFailures = 0;
@@ -459,7 +476,9 @@ function handleFatal(e) {
     title: e.status === 401 ? 'Your key is no longer accepted' : 'This key may no longer review items',
     text: [
       e.status === 401 ? 'It was revoked or replaced.' : describeError(e),
-      state.outbox.length ? `${state.outbox.length} decision${state.outbox.length === 1 ? ' is' : 's are'} kept in this browser and will be sent when this key works again.` : 'All your decisions were saved.',
+      state.outbox.length
+        ? `${state.outbox.length} decision${state.outbox.length === 1 ? ' is' : 's are'} kept in this browser and will be sent when this key works again.`
+        : 'All your decisions were saved.',
     ],
     actions: [switchKeyButton()],
     tone: 'error',
@@ -523,7 +542,11 @@ function renderStats() {
   $('stat-queue').textContent = fmtInt(Math.max(0, me.queue.pending - newSinceMe));
   const m = me.model;
   const modelEl = $('stat-model');
-  modelEl.replaceChildren(m ? h('span', {}, `v${m.version}`, h('span', { className: 'stat-sub' }, ` · ${fmtTime(m.createdAt)}`)) : h('span', { className: 'stat-sub' }, 'not trained yet'));
+  modelEl.replaceChildren(
+    m
+      ? h('span', {}, `v${m.version}`, h('span', { className: 'stat-sub' }, ` · ${fmtTime(m.createdAt)}`))
+      : h('span', { className: 'stat-sub' }, 'not trained yet'),
+  );
   $('stat-accuracy').textContent = m ? fmtPct(m.accuracy) : '—';
   if (m) state.prevAccuracy = m.accuracy;
   const recent = state.history.slice(-21);
@@ -564,7 +587,15 @@ function showStageMessage(message, kind, actions = []) {
   $('reopened').hidden = true;
   $('dispute').hidden = true;
   const empty = $('stage-empty');
-  empty.replaceChildren(h('div', { className: `stage-msg msg-${kind}` }, h('h3', {}, title), text ? h('p', {}, text) : null, actions.length ? h('div', { className: 'notice-actions' }, actions) : null));
+  empty.replaceChildren(
+    h(
+      'div',
+      { className: `stage-msg msg-${kind}` },
+      h('h3', {}, title),
+      text ? h('p', {}, text) : null,
+      actions.length ? h('div', { className: 'notice-actions' }, actions) : null,
+    ),
+  );
   empty.hidden = false;
   $('item-heading').textContent = kind === 'loading' ? 'Loading' : 'Queue';
   $('item-meta').textContent = '';
@@ -605,7 +636,19 @@ function renderItem() {
     view.replaceChildren(h('blockquote', { className: 'item-text' }, d.text));
   } else if (Array.isArray(d.vector)) {
     view.replaceChildren(
-      h('div', { className: 'item-vector' }, h('p', { className: 'muted small' }, `Feature vector, ${d.vector.length} values`), h('code', {}, d.vector.slice(0, 64).map((x) => Number(x).toFixed(3)).join('  ') + (d.vector.length > 64 ? '  …' : ''))),
+      h(
+        'div',
+        { className: 'item-vector' },
+        h('p', { className: 'muted small' }, `Feature vector, ${d.vector.length} values`),
+        h(
+          'code',
+          {},
+          d.vector
+            .slice(0, 64)
+            .map((x) => Number(x).toFixed(3))
+            .join('  ') + (d.vector.length > 64 ? '  …' : ''),
+        ),
+      ),
     );
   } else {
     view.replaceChildren(h('pre', { className: 'item-raw' }, JSON.stringify(d, null, 2).slice(0, 2000)));
@@ -643,7 +686,8 @@ function renderItem() {
   renderLabels(entry);
   setControlsEnabled(true);
   const p = entry.item.prediction;
-  $('sr-status').textContent = `Next item.${entry.previous ? ` Reopened; you chose ${entry.previous}.` : ''}${p ? ` Model suggests ${p.label}, ${fmtPct(p.confidence, 0)} confident.` : ' No suggestion.'}`;
+  $('sr-status').textContent =
+    `Next item.${entry.previous ? ` Reopened; you chose ${entry.previous}.` : ''}${p ? ` Model suggests ${p.label}, ${fmtPct(p.confidence, 0)} confident.` : ' No suggestion.'}`;
 }
 
 function renderMeta() {
@@ -668,7 +712,11 @@ function renderPrelabel(entry) {
   if (!p) {
     box.replaceChildren(
       h('span', { className: 'prelabel-kicker' }, 'No suggestion'),
-      h('p', { className: 'muted small' }, state.me?.model ? 'The model has not scored this item yet.' : 'The first model trains once enough items are labelled. Until then, pick a label.'),
+      h(
+        'p',
+        { className: 'muted small' },
+        state.me?.model ? 'The model has not scored this item yet.' : 'The first model trains once enough items are labelled. Until then, pick a label.',
+      ),
     );
     box.className = 'prelabel none';
     return;
@@ -700,7 +748,13 @@ function renderLabels(entry) {
       {},
       h(
         'button',
-        { type: 'button', className: classes.join(' '), dataset: { label }, onclick: () => decide(label), attrs: i < 10 ? { 'aria-keyshortcuts': String((i + 1) % 10) } : {} },
+        {
+          type: 'button',
+          className: classes.join(' '),
+          dataset: { label },
+          onclick: () => decide(label),
+          attrs: i < 10 ? { 'aria-keyshortcuts': String((i + 1) % 10) } : {},
+        },
         h('kbd', { className: i < 10 ? '' : 'kbd-none' }, i < 10 ? String((i + 1) % 10) : '·'),
         h('span', { className: 'label-name' }, label),
         prob !== undefined ? h('span', { className: 'prob' }, bar, h('span', { className: 'prob-text' }, fmtPct(prob, 0))) : null,
@@ -733,7 +787,8 @@ function renderRecent() {
         const s = state.sendState.get(`${r.entry.item.id}\u0000${r.label}`) ?? 'saved';
         if (r.previous !== null && r.previous !== r.label) status = `corrected from ${r.previous}`;
         else if (r.previous === r.label) status = 'unchanged';
-        else if (r.entry.item.prediction) status = r.entry.item.prediction.label === r.label ? 'agreed with model' : `model said ${r.entry.item.prediction.label}`;
+        else if (r.entry.item.prediction)
+          status = r.entry.item.prediction.label === r.label ? 'agreed with model' : `model said ${r.entry.item.prediction.label}`;
         else status = 'no suggestion';
         cls += ` is-${s}`;
         if (s === 'pending') status += ' · saving';
@@ -780,7 +835,13 @@ function setupControls() {
   document.addEventListener('keydown', (e) => {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || state.stopped) return;
     const t = e.target;
-    if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || (t instanceof HTMLElement && t.isContentEditable)) return;
+    if (
+      t instanceof HTMLInputElement ||
+      t instanceof HTMLTextAreaElement ||
+      t instanceof HTMLSelectElement ||
+      (t instanceof HTMLElement && t.isContentEditable)
+    )
+      return;
     if (help.open || $('workspace').hidden) return;
     const onControl = t instanceof HTMLButtonElement || t instanceof HTMLAnchorElement;
     const key = e.key;
@@ -830,7 +891,16 @@ function setupTypeahead() {
     list.replaceChildren(
       ...(matches.length
         ? matches.map((l, i) =>
-            h('li', { id: `ta-${i}`, className: i === active ? 'active' : '', attrs: { role: 'option', 'aria-selected': i === active ? 'true' : 'false' }, onmousedown: (ev) => (ev.preventDefault(), pick(l)) }, l),
+            h(
+              'li',
+              {
+                id: `ta-${i}`,
+                className: i === active ? 'active' : '',
+                attrs: { role: 'option', 'aria-selected': i === active ? 'true' : 'false' },
+                onmousedown: (ev) => (ev.preventDefault(), pick(l)),
+              },
+              l,
+            ),
           )
         : [h('li', { className: 'muted', attrs: { role: 'option', 'aria-disabled': 'true' } }, 'No label matches')]),
     );

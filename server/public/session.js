@@ -63,7 +63,13 @@ export function forgetKey() {
 export function showNotice({ title, text, actions = [], tone = 'info' }) {
   const box = $('notice');
   box.replaceChildren(
-    h('div', { className: `notice-card tone-${tone}` }, h('h2', {}, title), ...(Array.isArray(text) ? text : [text]).map((t) => h('p', {}, t)), actions.length ? h('div', { className: 'notice-actions' }, actions) : null),
+    h(
+      'div',
+      { className: `notice-card tone-${tone}` },
+      h('h2', {}, title),
+      ...(Array.isArray(text) ? text : [text]).map((t) => h('p', {}, t)),
+      actions.length ? h('div', { className: 'notice-actions' }, actions) : null,
+    ),
   );
   box.hidden = false;
 }
@@ -74,12 +80,24 @@ export function hideNotice() {
 
 function askForKey(message) {
   return new Promise((resolve) => {
-    const input = h('input', { id: 'key-input', type: 'password', autocomplete: 'off', spellcheck: false, required: true, placeholder: 'fw_…', attrs: { 'aria-describedby': 'key-help' } });
+    const input = h('input', {
+      id: 'key-input',
+      type: 'password',
+      autocomplete: 'off',
+      spellcheck: false,
+      required: true,
+      placeholder: 'fw_…',
+      attrs: { 'aria-describedby': 'key-help' },
+    });
     const form = h(
       'form',
       { className: 'signin-card', attrs: { 'aria-labelledby': 'signin-title' } },
       h('h2', { id: 'signin-title' }, 'Sign in with your API key'),
-      h('p', { id: 'key-help', className: 'muted' }, 'Your project lead gives you a key. It stays in this browser only (local storage); “Switch key” in the top bar forgets it.'),
+      h(
+        'p',
+        { id: 'key-help', className: 'muted' },
+        'Your project lead gives you a key. It stays in this browser only (local storage); “Switch key” in the top bar forgets it.',
+      ),
       message ? h('p', { className: 'form-error', attrs: { role: 'alert' } }, message) : null,
       h('label', { htmlFor: 'key-input' }, 'API key'),
       input,
@@ -102,7 +120,10 @@ function askForKey(message) {
 
 function fillTopbar(me) {
   const who = $('who');
-  who.replaceChildren(h('span', { className: 'who-name' }, me?.key?.name ?? ''), me ? h('span', { className: `role-badge role-${me.key.role}` }, me.key.role) : null);
+  who.replaceChildren(
+    h('span', { className: 'who-name' }, me?.key?.name ?? ''),
+    me ? h('span', { className: `role-badge role-${me.key.role}` }, me.key.role) : null,
+  );
   if (me) $('project-name').textContent = me.project.name;
   // Only the pages this key may use are offered.
   const pages = { annotator: ['review'], engineer: ['dashboard', 'team'], client: ['dashboard', 'team'] }[me?.key?.role ?? ''];
@@ -146,11 +167,21 @@ export async function startSession({ onConnectivity } = {}) {
         throw e;
       }
       if (e instanceof ApiError && e.status === 404) {
-        showNotice({ title: 'Project not found', text: 'No project has that id. It may have been deleted.', actions: [h('a', { className: 'btn', href: location.pathname }, 'My projects')], tone: 'warn' });
+        showNotice({
+          title: 'Project not found',
+          text: 'No project has that id. It may have been deleted.',
+          actions: [h('a', { className: 'btn', href: location.pathname }, 'My projects')],
+          tone: 'warn',
+        });
         throw e;
       }
       if (e && e.picking) throw e;
-      showNotice({ title: 'The server cannot be reached', text: `${describeError(e)} This page tries again when you reload it.`, actions: [h('button', { className: 'btn primary', onclick: () => location.reload() }, 'Reload')], tone: 'error' });
+      showNotice({
+        title: 'The server cannot be reached',
+        text: `${describeError(e)} This page tries again when you reload it.`,
+        actions: [h('button', { className: 'btn primary', onclick: () => location.reload() }, 'Reload')],
+        tone: 'error',
+      });
       throw e;
     }
   }
@@ -181,7 +212,18 @@ async function pickProject(client) {
         h(
           'ul',
           { className: 'project-list' },
-          projects.map((p) => h('li', {}, h('a', { href: `${location.pathname}?project=${encodeURIComponent(p.id)}` }, h('strong', {}, p.name), h('span', { className: 'muted' }, ` · ${p.modality} · ${p.labels.length} labels`)))),
+          projects.map((p) =>
+            h(
+              'li',
+              {},
+              h(
+                'a',
+                { href: `${location.pathname}?project=${encodeURIComponent(p.id)}` },
+                h('strong', {}, p.name),
+                h('span', { className: 'muted' }, ` · ${p.modality} · ${p.labels.length} labels`),
+              ),
+            ),
+          ),
         ),
       ],
     });

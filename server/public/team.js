@@ -40,7 +40,9 @@ const interval = (iv) => (iv ? `${fmtPct(iv[0])} – ${fmtPct(iv[1])}` : '');
 
 function render(team, agreement) {
   $('kpi-gold').textContent = fmtPct(team.team.goldAccuracy);
-  $('kpi-gold-sub').textContent = team.team.goldChecks ? `95% interval ${interval(team.team.interval)} · ${fmtInt(team.team.goldChecks)} checks` : 'no gold check answered yet';
+  $('kpi-gold-sub').textContent = team.team.goldChecks
+    ? `95% interval ${interval(team.team.interval)} · ${fmtInt(team.team.goldChecks)} checks`
+    : 'no gold check answered yet';
   $('kpi-annotators').textContent = fmtInt(team.annotators.length);
   const paused = team.annotators.filter((a) => a.status === 'paused').length;
   const watch = team.annotators.filter((a) => a.status === 'watch').length;
@@ -48,7 +50,11 @@ function render(team, agreement) {
   $('kpi-pairwise').textContent = fmtPct(agreement.pairwise);
   $('kpi-pairwise-sub').textContent = `${fmtInt(agreement.overlappingItems)} items with 2+ labels`;
   $('kpi-alpha').textContent = agreement.alpha === null ? '—' : agreement.alpha.toFixed(2);
-  const head = h('tr', {}, ['Annotator', 'Labels', 'Gold checks', 'Gold accuracy', '95% interval', 'EM estimate', 'Median s/item', 'Status'].map((t) => h('th', { scope: 'col' }, t)));
+  const head = h(
+    'tr',
+    {},
+    ['Annotator', 'Labels', 'Gold checks', 'Gold accuracy', '95% interval', 'EM estimate', 'Median s/item', 'Status'].map((t) => h('th', { scope: 'col' }, t)),
+  );
   const rows = team.annotators.map((a) =>
     h(
       'tr',
@@ -58,7 +64,11 @@ function render(team, agreement) {
       h('td', { className: 'num' }, fmtInt(a.goldChecks)),
       h('td', { className: 'num' }, fmtPct(a.goldAccuracy)),
       h('td', { className: 'num muted' }, a.goldChecks ? interval(a.interval) : ''),
-      h('td', { className: 'num', title: a.estimateNote === 'no_overlap' ? 'No label shares an item with another annotator or a gold answer' : '' }, a.estimatedAccuracy === null ? (a.estimateNote === 'no_overlap' ? 'no overlap' : '—') : fmtPct(a.estimatedAccuracy)),
+      h(
+        'td',
+        { className: 'num', title: a.estimateNote === 'no_overlap' ? 'No label shares an item with another annotator or a gold answer' : '' },
+        a.estimatedAccuracy === null ? (a.estimateNote === 'no_overlap' ? 'no overlap' : '—') : fmtPct(a.estimatedAccuracy),
+      ),
       h('td', { className: 'num' }, a.medianSeconds === null ? '—' : a.medianSeconds.toFixed(1)),
       h('td', {}, h('span', { className: `status status-${a.status}` }, STATUS_TEXT[a.status] ?? a.status)),
     ),
@@ -70,8 +80,29 @@ function render(team, agreement) {
     h(
       'table',
       { className: 'data' },
-      h('thead', {}, h('tr', {}, ['Gold item', 'Stored answer', 'Strong annotators say', 'Of'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, flagged.map((f) => h('tr', {}, h('td', {}, f.itemId), h('td', {}, f.goldLabel), h('td', {}, `${f.suggestedLabel} (${f.contradicting})`), h('td', { className: 'num' }, String(f.strongAnswers))))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Gold item', 'Stored answer', 'Strong annotators say', 'Of'].map((t) => h('th', { scope: 'col' }, t)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        flagged.map((f) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, f.itemId),
+            h('td', {}, f.goldLabel),
+            h('td', {}, `${f.suggestedLabel} (${f.contradicting})`),
+            h('td', { className: 'num' }, String(f.strongAnswers)),
+          ),
+        ),
+      ),
     ),
   );
 }

@@ -49,36 +49,36 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
           project!.activeVersion === null ? undefined : findPrediction(ctx.db, item.id, project!.activeVersion),
         ]);
         const view = {
-            id: item.id,
-            externalId: item.externalId,
-            split: item.split,
-            status: item.status,
-            holdout: item.holdout,
-            label: item.label,
-            labelSource: item.labelSource,
-            ...(item.disputedAt ? { dispute: { suggested: item.disputedLabel, score: item.disputeScore, since: item.disputedAt.toISOString() } } : {}),
-            reviewed: item.reviewed,
-            data: item.data,
-            ...(pred
-              ? {
-                  prediction: {
-                    label: pred.label,
-                    confidence: pred.confidence,
-                    uncertainty: pred.uncertainty,
-                    modelVersion: pred.modelVersion,
-                    probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i]])),
-                  },
-                }
-              : {}),
-            labels: history.map((l) => ({
-              label: l.label,
-              source: l.source,
-              keyId: l.keyId,
-              agreedWithModel: l.agreedWithModel,
-              predictedLabel: l.predictedLabel,
-              modelVersion: l.modelVersion,
-              createdAt: l.createdAt.toISOString(),
-            })),
+          id: item.id,
+          externalId: item.externalId,
+          split: item.split,
+          status: item.status,
+          holdout: item.holdout,
+          label: item.label,
+          labelSource: item.labelSource,
+          ...(item.disputedAt ? { dispute: { suggested: item.disputedLabel, score: item.disputeScore, since: item.disputedAt.toISOString() } } : {}),
+          reviewed: item.reviewed,
+          data: item.data,
+          ...(pred
+            ? {
+                prediction: {
+                  label: pred.label,
+                  confidence: pred.confidence,
+                  uncertainty: pred.uncertainty,
+                  modelVersion: pred.modelVersion,
+                  probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i]])),
+                },
+              }
+            : {}),
+          labels: history.map((l) => ({
+            label: l.label,
+            source: l.source,
+            keyId: l.keyId,
+            agreedWithModel: l.agreedWithModel,
+            predictedLabel: l.predictedLabel,
+            modelVersion: l.modelVersion,
+            createdAt: l.createdAt.toISOString(),
+          })),
         };
         // Overlap is blind and gold checks are hidden: an annotator sees only its own labels (docs/quality.md).
         return { body: principal!.role === 'annotator' ? await blindItemView(ctx.db, item.id, view, principal!.keyId) : view };

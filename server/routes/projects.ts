@@ -58,7 +58,9 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
       responses: [{ status: 200, description: 'The project', schema: projectResponse }],
       handler: async ({ project }) => {
         const c = await projectCounts(ctx.db, project!.id);
-        return { body: { ...projectView(project!), counts: { items: c.items, labeled: c.labeled, autoLabeled: c.autoLabeled, pending: c.pending, gold: c.gold } } };
+        return {
+          body: { ...projectView(project!), counts: { items: c.items, labeled: c.labeled, autoLabeled: c.autoLabeled, pending: c.pending, gold: c.gold } },
+        };
       },
     }),
     route({
@@ -86,7 +88,11 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
             labeledTotal: mine.total,
             queue: { pending: c.pending },
             model: active
-              ? { version: active.version, accuracy: (active.metrics.gold as { accuracy?: number | null } | undefined)?.accuracy ?? null, createdAt: active.createdAt.toISOString() }
+              ? {
+                  version: active.version,
+                  accuracy: (active.metrics.gold as { accuracy?: number | null } | undefined)?.accuracy ?? null,
+                  createdAt: active.createdAt.toISOString(),
+                }
               : null,
           },
         };

@@ -28,7 +28,11 @@ const annotatorsResponse = z.object({
     .object({
       at: z.string(),
       votes: z.number().int(),
-      flaggedGold: z.array(z.object({ itemId: z.string(), goldLabel: z.string(), suggestedLabel: z.string(), strongAnswers: z.number().int(), contradicting: z.number().int() })).optional(),
+      flaggedGold: z
+        .array(
+          z.object({ itemId: z.string(), goldLabel: z.string(), suggestedLabel: z.string(), strongAnswers: z.number().int(), contradicting: z.number().int() }),
+        )
+        .optional(),
     })
     .nullable(),
 });
@@ -65,7 +69,8 @@ export function qualityRoutes(ctx: PipelineContext): RouteDef[] {
     route({
       method: 'get',
       path: '/api/projects/:id/agreement',
-      summary: "Inter-annotator agreement from the last consolidation: Krippendorff's alpha (nominal), raw pairwise agreement, the annotator-by-annotator matrix",
+      summary:
+        "Inter-annotator agreement from the last consolidation: Krippendorff's alpha (nominal), raw pairwise agreement, the annotator-by-annotator matrix",
       tag: 'quality',
       access: ['engineer', 'client'],
       project: true,

@@ -15,7 +15,16 @@ export const hasChromium = existsSync(CHROMIUM_PATH);
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
 }
 
@@ -47,10 +56,18 @@ export interface ImageProject {
 }
 
 /** An image project: `pool` unlabelled Fashion-MNIST images and `gold` labelled ones, with one key per role. */
-export async function createImageProject(s: TestServer, opts: { name: string; pool: number; gold: number; settings?: Record<string, unknown> }): Promise<ImageProject> {
+export async function createImageProject(
+  s: TestServer,
+  opts: { name: string; pool: number; gold: number; settings?: Record<string, unknown> },
+): Promise<ImageProject> {
   const data = await loadFashionFixture('train');
   const project = await s.call('POST', '/api/projects', {
-    body: { name: opts.name, modality: 'image', labels: FASHION_MNIST_LABELS, settings: { retrainEvery: 0, minLabelsToTrain: 10, epochs: 4, quality: { goldCheckShare: 0 }, ...opts.settings } },
+    body: {
+      name: opts.name,
+      modality: 'image',
+      labels: FASHION_MNIST_LABELS,
+      settings: { retrainEvery: 0, minLabelsToTrain: 10, epochs: 4, quality: { goldCheckShare: 0 }, ...opts.settings },
+    },
   });
   if (project.status !== 201) throw new Error(`create project: ${project.status} ${project.text}`);
   const projectId = project.body.id as string;
@@ -82,7 +99,10 @@ export async function labelWithTruth(s: TestServer, p: ImageProject, n: number):
     if (q.status !== 200 || q.body.items.length === 0) throw new Error(`queue: ${q.status} ${q.text}`);
     for (const it of q.body.items) {
       const detail = await s.call('GET', `/api/projects/${p.projectId}/items/${it.id}`, { key: p.keys.annotator });
-      const r = await s.call('POST', `/api/projects/${p.projectId}/items/${it.id}/label`, { key: p.keys.annotator, body: { label: p.truth.get(detail.body.externalId) } });
+      const r = await s.call('POST', `/api/projects/${p.projectId}/items/${it.id}/label`, {
+        key: p.keys.annotator,
+        body: { label: p.truth.get(detail.body.externalId) },
+      });
       if (r.status !== 200) throw new Error(`label: ${r.status} ${r.text}`);
       done++;
     }
@@ -94,7 +114,11 @@ export async function see(loc: Locator, text: string, timeoutMs = 20_000): Promi
   const until = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    last = (await loc.first().textContent({ timeout: 1_000 }).catch(() => null)) ?? '';
+    last =
+      (await loc
+        .first()
+        .textContent({ timeout: 1_000 })
+        .catch(() => null)) ?? '';
     if (last.includes(text)) return last;
     if (Date.now() > until) throw new Error(`expected ${String(loc)} to contain "${text}", it shows "${last.trim().slice(0, 300)}"`);
     await new Promise((r) => setTimeout(r, 100));

@@ -182,7 +182,11 @@ describe.skipIf(!hasChromium)('the review page in Chromium', () => {
   });
 
   it('an expired lease taken by someone else is reported, not stored', async () => {
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'leases', modality: 'text', labels: ['great', 'other'], settings: { leaseSeconds: 5, retrainEvery: 0, goldFraction: 0 } } })).body.id;
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'leases', modality: 'text', labels: ['great', 'other'], settings: { leaseSeconds: 5, retrainEvery: 0, goldFraction: 0 } },
+      })
+    ).body.id;
     const eng = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'engineer', name: 'e' } })).body.key;
     const a = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'ann a' } })).body;
     const b = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'ann b' } })).body.key;
@@ -201,7 +205,11 @@ describe.skipIf(!hasChromium)('the review page in Chromium', () => {
   });
 
   it('says when the queue is empty, and why', async () => {
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'small', modality: 'text', labels: ['great', 'other'], settings: { retrainEvery: 0, goldFraction: 0 } } })).body.id;
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'small', modality: 'text', labels: ['great', 'other'], settings: { retrainEvery: 0, goldFraction: 0 } },
+      })
+    ).body.id;
     const eng = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'engineer', name: 'e' } })).body.key;
     const ann = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'ann' } })).body.key;
     const { page } = await open(`/ui/review?project=${P}`, ann);

@@ -26,7 +26,14 @@ function classOf(x: number, y: number): string {
  */
 function makeData(n: number, seed: number, spread: number): { vector: number[]; label: string }[] {
   const rnd = mulberry32(seed);
-  const centres = [[-0.8, -0.6], [-0.9, 0.5], [0, -0.8], [0.1, 0.6], [0.8, 0.4], [0.9, -0.5]];
+  const centres = [
+    [-0.8, -0.6],
+    [-0.9, 0.5],
+    [0, -0.8],
+    [0.1, 0.6],
+    [0.8, 0.4],
+    [0.9, -0.5],
+  ];
   return Array.from({ length: n }, () => {
     let x = rnd() * 2 - 1;
     let y = rnd() * 2 - 1;
@@ -41,7 +48,15 @@ function makeData(n: number, seed: number, spread: number): { vector: number[]; 
 
 async function runArm(s: TestServer, arm: 'default' | 'random'): Promise<number[]> {
   // No hidden gold checks: the oracle knows only pool items, and the comparison counts queue labels.
-  const settings: Record<string, unknown> = { vectorDim: 2, retrainEvery: 0, auditEvery: 0, goldFraction: 0, minLabelsToTrain: 2, seed: SEED, quality: { goldCheckShare: 0 } };
+  const settings: Record<string, unknown> = {
+    vectorDim: 2,
+    retrainEvery: 0,
+    auditEvery: 0,
+    goldFraction: 0,
+    minLabelsToTrain: 2,
+    seed: SEED,
+    quality: { goldCheckShare: 0 },
+  };
   if (arm === 'random') settings.strategy = 'random';
   const created = await s.call('POST', '/api/projects', { body: { name: `al-${arm}`, modality: 'vector', labels: LABELS, settings } });
   expect(created.status, created.text).toBe(201);

@@ -25,7 +25,16 @@ describe('auto-labelling under an accuracy target', () => {
 
   beforeAll(async () => {
     s = await startTestServer();
-    P = (await s.call('POST', '/api/projects', { body: { name: 'auto', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, autoLabel: { enabled: true, targetAccuracy: 0.95 } } } })).body.id;
+    P = (
+      await s.call('POST', '/api/projects', {
+        body: {
+          name: 'auto',
+          modality: 'vector',
+          labels: ['x', 'y'],
+          settings: { vectorDim: 2, retrainEvery: 0, autoLabel: { enabled: true, targetAccuracy: 0.95 } },
+        },
+      })
+    ).body.id;
     const pool = makeData(1500, 1);
     const gold = makeData(600, 2);
     pool.forEach((p, i) => truth.set(`p${i}`, p.label));
@@ -54,7 +63,16 @@ describe('auto-labelling under an accuracy target', () => {
     const auto = rows.filter((r) => r.source === 'auto');
     expect(auto.length).toBe(m.autoLabel.items);
     const right = auto.filter((r) => truth.get(r.externalId) === r.label).length;
-    console.log(JSON.stringify({ test: 'autolabel', autoLabeled: auto.length, realAccuracy: right / auto.length, estimated: m.autoLabel.estimatedAccuracy, interval: m.autoLabel.interval, thresholds: m.autoLabel.thresholds }));
+    console.log(
+      JSON.stringify({
+        test: 'autolabel',
+        autoLabeled: auto.length,
+        realAccuracy: right / auto.length,
+        estimated: m.autoLabel.estimatedAccuracy,
+        interval: m.autoLabel.interval,
+        thresholds: m.autoLabel.thresholds,
+      }),
+    );
     expect(right / auto.length).toBeGreaterThanOrEqual(0.95);
     // Never the gold set, never a human label.
     expect(auto.every((r) => r.split === 'pool')).toBe(true);
@@ -80,7 +98,9 @@ describe('auto-labelling under an accuracy target', () => {
   it('a stricter target that cannot be shown sends every auto label back to the queue', async () => {
     const before = (await metrics()).autoLabel.items;
     expect(before).toBeGreaterThan(0);
-    expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { autoLabel: { enabled: true, targetAccuracy: 0.999 } } } })).status).toBe(200);
+    expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { autoLabel: { enabled: true, targetAccuracy: 0.999 } } } })).status).toBe(
+      200,
+    );
     await waitForIdle(s, P);
     const m = await metrics();
     expect(m.autoLabel.items).toBe(0);

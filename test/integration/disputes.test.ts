@@ -12,7 +12,11 @@ describe('label-error detection and the second-review queue', () => {
 
   beforeAll(async () => {
     s = await startTestServer();
-    P = (await s.call('POST', '/api/projects', { body: { name: 'audit', modality: 'vector', labels: ['a', 'b', 'c'], settings: { vectorDim: 2, retrainEvery: 0, auditEvery: 0 } } })).body.id;
+    P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'audit', modality: 'vector', labels: ['a', 'b', 'c'], settings: { vectorDim: 2, retrainEvery: 0, auditEvery: 0 } },
+      })
+    ).body.id;
     reviewer = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'second reviewer' } })).body.key;
     const rnd = mulberry32(3);
     const centres = { a: [0, 4], b: [-3.5, -2], c: [3.5, -2] } as const;
@@ -86,7 +90,8 @@ describe('label-error detection and the second-review queue', () => {
   });
 
   it('settings.auditRepeats takes 1 to 5 repeats of the cross-validation', async () => {
-    for (const bad of [0, 6, 1.5]) expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { auditRepeats: bad } } })).status).toBe(400);
+    for (const bad of [0, 6, 1.5])
+      expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { auditRepeats: bad } } })).status).toBe(400);
     expect((await s.call('PATCH', `/api/projects/${P}/settings`, { body: { settings: { auditRepeats: 1, disputeBelow: 0.5 } } })).status).toBe(200);
     const a = await s.call('POST', `/api/projects/${P}/audit`, { body: {} });
     expect((await waitForJob(s, a.body.jobId)).status).toBe('succeeded');

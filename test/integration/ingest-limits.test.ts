@@ -17,7 +17,8 @@ describe('an ingest of the most items a request may carry', () => {
 
   beforeAll(async () => {
     s = await startTestServer();
-    P = (await s.call('POST', '/api/projects', { body: { name: 'big', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0 } } })).body.id;
+    P = (await s.call('POST', '/api/projects', { body: { name: 'big', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0 } } }))
+      .body.id;
   });
   afterAll(() => s?.stop());
 

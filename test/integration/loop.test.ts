@@ -10,9 +10,17 @@ import { startTestServer, waitForIdle, waitForJob, type TestServer } from '../he
  */
 async function runLoop(
   s: TestServer,
-  spec: { name: string; modality: 'image' | 'text'; labels: readonly string[]; pool: { data: Record<string, unknown>; label: string }[]; gold: { data: Record<string, unknown>; label: string }[] },
+  spec: {
+    name: string;
+    modality: 'image' | 'text';
+    labels: readonly string[];
+    pool: { data: Record<string, unknown>; label: string }[];
+    gold: { data: Record<string, unknown>; label: string }[];
+  },
 ) {
-  const project = await s.call('POST', '/api/projects', { body: { name: spec.name, modality: spec.modality, labels: spec.labels, settings: { retrainEvery: 0, quality: { goldCheckShare: 0 } } } });
+  const project = await s.call('POST', '/api/projects', {
+    body: { name: spec.name, modality: spec.modality, labels: spec.labels, settings: { retrainEvery: 0, quality: { goldCheckShare: 0 } } },
+  });
   // No hidden gold checks here: this test counts every queue label as a human label and checks the ranking of
   // whole batches; gold checks have their own tests (test/integration/quality.test.ts).
   expect(project.status).toBe(201);
@@ -105,7 +113,10 @@ async function runLoop(
   }
   const u = q.body.items.map((i: any) => i.uncertainty as number);
   expect([...u].sort((a, b) => b - a)).toEqual(u);
-  const label = await s.call('POST', `/api/projects/${P}/items/${q.body.items[0].id}/label`, { key: annotator, body: { label: q.body.items[0].prediction.label } });
+  const label = await s.call('POST', `/api/projects/${P}/items/${q.body.items[0].id}/label`, {
+    key: annotator,
+    body: { label: q.body.items[0].prediction.label },
+  });
   expect(label.body.agreedWithModel).toBe(true);
 
   const pred = await s.call('POST', `/api/projects/${P}/predict`, { key: client, body: { items: [spec.gold[0].data] } });
@@ -114,7 +125,10 @@ async function runLoop(
   expect(Object.values(pred.body.predictions[0].probs).reduce((a: number, b: any) => a + b, 0)).toBeCloseTo(1, 4);
 
   const exp = await s.call('GET', `/api/projects/${P}/export?format=jsonl`, { key: engineer });
-  const rows = exp.text.trim().split('\n').map((l) => JSON.parse(l));
+  const rows = exp.text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(rows.length).toBe(spec.pool.length + spec.gold.length);
   expect(rows.filter((r) => r.source === 'human').length).toBe(101);
   expect(rows.filter((r) => r.source === 'imported').length).toBe(spec.gold.length);

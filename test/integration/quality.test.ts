@@ -21,7 +21,11 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
   afterAll(() => s?.stop());
 
   async function project(settings: Record<string, unknown>, pool: number, gold: { text: string; label: string }[] = []) {
-    const P = (await s.call('POST', '/api/projects', { body: { name: 'quality', modality: 'text', labels: LABELS, settings: { retrainEvery: 0, goldFraction: 0, auditEvery: 0, ...settings } } })).body.id as string;
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'quality', modality: 'text', labels: LABELS, settings: { retrainEvery: 0, goldFraction: 0, auditEvery: 0, ...settings } },
+      })
+    ).body.id as string;
     eng = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'engineer', name: 'eng' } })).body.key;
     client = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'client', name: 'client' } })).body.key;
     const body = [
@@ -37,7 +41,12 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
   }
   const queue = (P: string, key: string, limit = 5) => s.call('GET', `/api/projects/${P}/queue?limit=${limit}`, { key });
   const label = (P: string, key: string, itemId: string, l: string) => s.call('POST', `/api/projects/${P}/items/${itemId}/label`, { key, body: { label: l } });
-  const goldIds = async (P: string) => new Set((await s.ctx.db.select({ id: items.id, split: items.split }).from(items).where(eq(items.projectId, P))).filter((r) => r.split === 'gold').map((r) => r.id));
+  const goldIds = async (P: string) =>
+    new Set(
+      (await s.ctx.db.select({ id: items.id, split: items.split }).from(items).where(eq(items.projectId, P)))
+        .filter((r) => r.split === 'gold')
+        .map((r) => r.id),
+    );
   const consolidate = (P: string) => runConsolidation(s.ctx, { projectId: P, id: 'test', kind: 'consolidate' } as JobRow);
   /** Label everything a key is served, answering with `answer(text)`, until its queue is empty or `rounds` pass. */
   async function work(P: string, key: string, answer: (text: string) => string, rounds = 30) {
@@ -202,7 +211,9 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     for (const k of keys) await work(P, k.key, truthOf, 8);
     await consolidate(P);
     const report = await s.call('GET', `/api/projects/${P}/annotators`, { key: eng });
-    const wrong = (await s.ctx.db.select({ id: items.id, projectId: items.projectId }).from(items).where(eq(items.externalId, 'g0'))).find((r) => r.projectId === P)!.id;
+    const wrong = (await s.ctx.db.select({ id: items.id, projectId: items.projectId }).from(items).where(eq(items.externalId, 'g0'))).find(
+      (r) => r.projectId === P,
+    )!.id;
     expect(report.body.consolidation.flaggedGold).toEqual([{ itemId: wrong, goldLabel: 'neg', suggestedLabel: 'pos', strongAnswers: 4, contradicting: 4 }]);
     for (const k of keys) {
       const r = report.body.annotators.find((x: any) => x.keyId === k.id);

@@ -11,7 +11,11 @@ describe('queue leases and label history', () => {
 
   beforeAll(async () => {
     s = await startTestServer();
-    P = (await s.call('POST', '/api/projects', { body: { name: 'q', modality: 'text', labels: ['pos', 'neg'], settings: { leaseSeconds: 5, retrainEvery: 0, goldFraction: 0 } } })).body.id;
+    P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'q', modality: 'text', labels: ['pos', 'neg'], settings: { leaseSeconds: 5, retrainEvery: 0, goldFraction: 0 } },
+      })
+    ).body.id;
     a = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'a' } })).body.key;
     b = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'b' } })).body.key;
     eng = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'engineer', name: 'e' } })).body.key;

@@ -46,19 +46,47 @@ describe('roles match the table in API.md', () => {
   afterAll(() => s?.stop());
 
   const routes: { name: string; allowed: Role[] | 'public'; run: (key: string | null, project: string) => Promise<{ status: number }> }[] = [
-    { name: 'POST /api/projects', allowed: ['admin'], run: (k) => s.call('POST', '/api/projects', { key: k, body: { name: 'n', modality: 'text', labels: ['a', 'b'] } }) },
+    {
+      name: 'POST /api/projects',
+      allowed: ['admin'],
+      run: (k) => s.call('POST', '/api/projects', { key: k, body: { name: 'n', modality: 'text', labels: ['a', 'b'] } }),
+    },
     { name: 'GET /api/projects/:id', allowed: ['admin', 'engineer', 'annotator', 'client'], run: (k, p) => s.call('GET', `/api/projects/${p}`, { key: k }) },
-    { name: 'POST /api/projects/:id/keys', allowed: ['admin'], run: (k, p) => s.call('POST', `/api/projects/${p}/keys`, { key: k, body: { role: 'client', name: 'c' } }) },
-    { name: 'POST /api/projects/:id/items', allowed: ['admin', 'engineer'], run: (k, p) => s.call('POST', `/api/projects/${p}/items`, { key: k, body: { items: [{ vector: [1, 1] }] } }) },
-    { name: 'GET /api/projects/:id/items/:itemId', allowed: ['admin', 'engineer', 'annotator'], run: (k, p) => s.call('GET', `/api/projects/${p}/items/${itemId}`, { key: k }) },
+    {
+      name: 'POST /api/projects/:id/keys',
+      allowed: ['admin'],
+      run: (k, p) => s.call('POST', `/api/projects/${p}/keys`, { key: k, body: { role: 'client', name: 'c' } }),
+    },
+    {
+      name: 'POST /api/projects/:id/items',
+      allowed: ['admin', 'engineer'],
+      run: (k, p) => s.call('POST', `/api/projects/${p}/items`, { key: k, body: { items: [{ vector: [1, 1] }] } }),
+    },
+    {
+      name: 'GET /api/projects/:id/items/:itemId',
+      allowed: ['admin', 'engineer', 'annotator'],
+      run: (k, p) => s.call('GET', `/api/projects/${p}/items/${itemId}`, { key: k }),
+    },
     { name: 'GET /api/projects/:id/queue', allowed: ['admin', 'annotator'], run: (k, p) => s.call('GET', `/api/projects/${p}/queue?limit=1`, { key: k }) },
-    { name: 'POST /api/projects/:id/items/:itemId/label', allowed: ['admin', 'annotator', 'engineer'], run: (k, p) => s.call('POST', `/api/projects/${p}/items/${itemId}/label`, { key: k, body: { label: 'x' } }) },
+    {
+      name: 'POST /api/projects/:id/items/:itemId/label',
+      allowed: ['admin', 'annotator', 'engineer'],
+      run: (k, p) => s.call('POST', `/api/projects/${p}/items/${itemId}/label`, { key: k, body: { label: 'x' } }),
+    },
     { name: 'POST /api/projects/:id/train', allowed: ['admin', 'engineer'], run: (k, p) => s.call('POST', `/api/projects/${p}/train`, { key: k, body: {} }) },
     { name: 'GET /api/jobs/:jobId', allowed: ['admin', 'engineer'], run: (k) => s.call('GET', `/api/jobs/${jobId}`, { key: k }) },
     { name: 'GET /api/projects/:id/models', allowed: ['admin', 'engineer', 'client'], run: (k, p) => s.call('GET', `/api/projects/${p}/models`, { key: k }) },
-    { name: 'POST /api/projects/:id/models/:version/activate', allowed: ['admin', 'engineer'], run: (k, p) => s.call('POST', `/api/projects/${p}/models/1/activate`, { key: k, body: {} }) },
+    {
+      name: 'POST /api/projects/:id/models/:version/activate',
+      allowed: ['admin', 'engineer'],
+      run: (k, p) => s.call('POST', `/api/projects/${p}/models/1/activate`, { key: k, body: {} }),
+    },
     { name: 'GET /api/projects/:id/metrics', allowed: ['admin', 'engineer', 'client'], run: (k, p) => s.call('GET', `/api/projects/${p}/metrics`, { key: k }) },
-    { name: 'POST /api/projects/:id/predict', allowed: ['admin', 'client', 'engineer'], run: (k, p) => s.call('POST', `/api/projects/${p}/predict`, { key: k, body: { items: [{ vector: [1, 0] }] } }) },
+    {
+      name: 'POST /api/projects/:id/predict',
+      allowed: ['admin', 'client', 'engineer'],
+      run: (k, p) => s.call('POST', `/api/projects/${p}/predict`, { key: k, body: { items: [{ vector: [1, 0] }] } }),
+    },
     { name: 'GET /api/projects/:id/export', allowed: ['admin', 'engineer'], run: (k, p) => s.call('GET', `/api/projects/${p}/export?format=csv`, { key: k }) },
     { name: 'GET /api/openapi.json', allowed: 'public', run: (k) => s.call('GET', '/api/openapi.json', { key: k }) },
     { name: 'GET /healthz', allowed: 'public', run: (k) => s.call('GET', '/healthz', { key: k }) },

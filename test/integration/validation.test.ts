@@ -96,10 +96,16 @@ describe('bad input is refused and changes nothing', () => {
 
   it('NDJSON ingest works, and a bad line rejects the whole request', async () => {
     const before = await count(txt);
-    const ok = await s.call('POST', `/api/projects/${txt}/items`, { raw: '{"text":"one"}\n{"text":"two","label":"pos"}\n', headers: { 'content-type': 'application/x-ndjson' } });
+    const ok = await s.call('POST', `/api/projects/${txt}/items`, {
+      raw: '{"text":"one"}\n{"text":"two","label":"pos"}\n',
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
     expect(ok.status).toBe(202);
     expect(ok.body).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
-    const bad = await s.call('POST', `/api/projects/${txt}/items`, { raw: '{"text":"three"}\n{not json\n', headers: { 'content-type': 'application/x-ndjson' } });
+    const bad = await s.call('POST', `/api/projects/${txt}/items`, {
+      raw: '{"text":"three"}\n{not json\n',
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
     expectErrorShape(bad, 400, 'invalid_items');
     expect(bad.body.error.details.rejected).toEqual([{ index: 1, error: expect.stringMatching(/JSON/) }]);
     expect(await count(txt)).toBe(before + 2);
@@ -107,7 +113,15 @@ describe('bad input is refused and changes nothing', () => {
 
   it('repeated externalId is a duplicate, not a second item', async () => {
     const before = await count(img);
-    const r = await s.call('POST', `/api/projects/${img}/items`, { body: { items: [{ image: png, externalId: 'ok' }, { image: png, externalId: 'new' }, { image: png, externalId: 'new' }] } });
+    const r = await s.call('POST', `/api/projects/${img}/items`, {
+      body: {
+        items: [
+          { image: png, externalId: 'ok' },
+          { image: png, externalId: 'new' },
+          { image: png, externalId: 'new' },
+        ],
+      },
+    });
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ accepted: 1, duplicates: 2 });
     expect(await count(img)).toBe(before + 1);

@@ -60,9 +60,18 @@ describe.skipIf(!process.env.DATABASE_URL)('the database drops and comes back', 
     srv = await startServer(config, { logger: silentLogger, announce: () => {} });
     const { default: postgres } = await import('postgres');
     admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
-    P = (await call(srv.url, 'POST', '/api/projects', { key: ADMIN_KEY, body: { name: 'outage', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, epochs: 3, goldFraction: 0 } } })).body.id;
+    P = (
+      await call(srv.url, 'POST', '/api/projects', {
+        key: ADMIN_KEY,
+        body: { name: 'outage', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, epochs: 3, goldFraction: 0 } },
+      })
+    ).body.id;
     ann = (await call(srv.url, 'POST', `/api/projects/${P}/keys`, { key: ADMIN_KEY, body: { role: 'annotator', name: 'a' } })).body.key;
-    const items = Array.from({ length: 40 }, (_, i) => ({ vector: [i % 2 ? 1 : -1, i / 40], externalId: `v${i}`, ...(i < 20 ? { label: i % 2 ? 'x' : 'y' } : {}) }));
+    const items = Array.from({ length: 40 }, (_, i) => ({
+      vector: [i % 2 ? 1 : -1, i / 40],
+      externalId: `v${i}`,
+      ...(i < 20 ? { label: i % 2 ? 'x' : 'y' } : {}),
+    }));
     expect((await call(srv.url, 'POST', `/api/projects/${P}/items`, { key: ADMIN_KEY, body: { items } })).status).toBe(202);
     itemIds = (await call(srv.url, 'GET', `/api/projects/${P}/queue?limit=10`, { key: ann })).body.items.map((i: { id: string }) => i.id);
     expect(itemIds.length).toBe(10);
@@ -109,10 +118,9 @@ describe.skipIf(!process.env.DATABASE_URL)('the database drops and comes back', 
     let terminated = 0;
     for (let round = 0; round < 15; round++) {
       const inflight = workload(round);
-      const killed = await admin.unsafe(
-        'select pg_terminate_backend(pid) as ok from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
-        [dbName],
-      );
+      const killed = await admin.unsafe('select pg_terminate_backend(pid) as ok from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [
+        dbName,
+      ]);
       terminated += killed.length;
       await Promise.all(inflight);
     }

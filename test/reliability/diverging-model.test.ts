@@ -17,7 +17,11 @@ describe('a diverging model is rejected, not activated', () => {
 
   beforeAll(async () => {
     s = await startTestServer();
-    P = (await s.call('POST', '/api/projects', { body: { name: 'nan', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, epochs: 5 } } })).body.id;
+    P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'nan', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, epochs: 5 } },
+      })
+    ).body.id;
     expect((await s.call('POST', `/api/projects/${P}/items`, { body: { items } })).status).toBe(202);
   });
   afterAll(() => s?.stop());
@@ -62,7 +66,11 @@ describe('a diverging model is rejected, not activated', () => {
   });
 
   it('with no earlier model, a diverged first training leaves the project without one', async () => {
-    const Q = (await s.call('POST', '/api/projects', { body: { name: 'nan-first', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, epochs: 5, learningRate: 1e38 } } })).body.id;
+    const Q = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'nan-first', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, epochs: 5, learningRate: 1e38 } },
+      })
+    ).body.id;
     expect((await s.call('POST', `/api/projects/${Q}/items`, { body: { items } })).status).toBe(202);
     const job = await waitForJob(s, (await s.call('POST', `/api/projects/${Q}/train`, { body: {} })).body.jobId);
     expect(job.status).toBe('failed');

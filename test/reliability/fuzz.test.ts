@@ -67,7 +67,9 @@ const invalidItem: fc.Arbitrary<unknown> = fc.oneof(
   fc.record({ image: printable(60) }),
   fc.record({ image: fc.oneof(fc.integer(), fc.constant(null), fc.object()) }),
   fc.record({ image: fc.tuple(fc.integer({ min: 5000, max: 60000 }), fc.integer({ min: 5000, max: 60000 })).map(([w, h]) => pngHeader(w, h)) }),
-  fc.record({ image: fc.tuple(fc.integer({ min: 5000, max: 65535 }), fc.integer({ min: 5000, max: 65535 })).map(([w, h]) => `data:image/jpeg;base64,${jpegHeader(w, h)}`) }),
+  fc.record({
+    image: fc.tuple(fc.integer({ min: 5000, max: 65535 }), fc.integer({ min: 5000, max: 65535 })).map(([w, h]) => `data:image/jpeg;base64,${jpegHeader(w, h)}`),
+  }),
   fc.record({ image: fc.constant(`data:image/gif;base64,${GOOD_PNG}`) }),
   fc.record({
     pixels: fc.array(fc.oneof(fc.integer({ min: -300, max: 300 }), fc.double(), fc.constant(null)), { maxLength: 20 }),
@@ -103,20 +105,31 @@ const rawJsonish: fc.Arbitrary<string> = fc.oneof(
 );
 
 const invalidProjectBody = fc.oneof(
-  fc.record({ name: printable(20), modality: printable(10).filter((m) => !['image', 'text', 'vector'].includes(m)), labels: fc.array(printable(8), { maxLength: 4 }) }),
+  fc.record({
+    name: printable(20),
+    modality: printable(10).filter((m) => !['image', 'text', 'vector'].includes(m)),
+    labels: fc.array(printable(8), { maxLength: 4 }),
+  }),
   fc.record({ name: fc.constant(''), modality: fc.constantFrom('text', 'image'), labels: fc.constant(['a', 'b']) }),
   fc.record({ name: printable(10), modality: fc.constant('text'), labels: fc.array(printable(8), { maxLength: 1 }) }),
   fc.record({ name: printable(10), modality: fc.constant('text'), labels: fc.constant(['a', 'a']) }),
   fc.record({ name: fc.constant('n'), modality: fc.constant('vector'), labels: fc.constant(['a', 'b']) }),
   fc.record({ name: fc.constant('n'), modality: fc.constant('text'), labels: fc.constant(['a', 'b']), settings: fc.record({ zz_typo: anyJson }) }),
-  fc.record({ name: fc.constant('n'), modality: fc.constant('text'), labels: fc.constant(['a', 'b']), settings: fc.record({ goldFraction: fc.double().filter((g) => !(g >= 0 && g <= 0.5)) }) }),
+  fc.record({
+    name: fc.constant('n'),
+    modality: fc.constant('text'),
+    labels: fc.constant(['a', 'b']),
+    settings: fc.record({ goldFraction: fc.double().filter((g) => !(g >= 0 && g <= 0.5)) }),
+  }),
   fc.record({ name: fc.constant('n'), modality: fc.constant('text'), labels: fc.constant(['a', 'b']), extra: anyJson }),
   anyJson.filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
 );
 
 const invalidSettingsBody = fc.oneof(
   fc.record({ settings: fc.record({ zz_typo: anyJson }) }),
-  fc.record({ settings: fc.record({ strategy: printable(10).filter((s) => !['random', 'least-confidence', 'margin', 'entropy', 'bald', 'diverse'].includes(s)) }) }),
+  fc.record({
+    settings: fc.record({ strategy: printable(10).filter((s) => !['random', 'least-confidence', 'margin', 'entropy', 'bald', 'diverse'].includes(s)) }),
+  }),
   fc.record({ settings: fc.record({ retrainEvery: fc.oneof(fc.integer({ max: -1 }), fc.double({ min: 0.1, max: 0.9 }), printable(3)) }) }),
   fc.record({ settings: fc.record({ learningRate: fc.oneof(fc.constant(0), fc.constant(-1), fc.constant(1e39), printable(3)) }) }),
   fc.record({ settings: fc.record({ imageWidth: fc.integer({ min: 600, max: 100_000 }) }) }),
@@ -141,10 +154,26 @@ function bodiesFor(method: string, path: string): fc.Arbitrary<Body> {
       ...common,
     );
   if (path.endsWith('/label'))
-    return fc.oneof(json(fc.record({ label: fc.oneof(printable(30).filter((l) => !LABEL_NAMES.has(l)), fc.integer(), fc.constant(null)) })), json(fc.record({ label: fc.constantFrom('pos', 'a'), extra: anyJson })), ...common);
+    return fc.oneof(
+      json(
+        fc.record({
+          label: fc.oneof(
+            printable(30).filter((l) => !LABEL_NAMES.has(l)),
+            fc.integer(),
+            fc.constant(null),
+          ),
+        }),
+      ),
+      json(fc.record({ label: fc.constantFrom('pos', 'a'), extra: anyJson })),
+      ...common,
+    );
   if (path.endsWith('/settings')) return fc.oneof(json(invalidSettingsBody), ...common);
   if (path.endsWith('/keys') && method === 'POST')
-    return fc.oneof(json(fc.record({ role: printable(10).filter((r) => !['engineer', 'annotator', 'client'].includes(r)), name: printable(10) })), json(fc.record({ role: fc.constant('admin'), name: fc.constant('n') })), ...common);
+    return fc.oneof(
+      json(fc.record({ role: printable(10).filter((r) => !['engineer', 'annotator', 'client'].includes(r)), name: printable(10) })),
+      json(fc.record({ role: fc.constant('admin'), name: fc.constant('n') })),
+      ...common,
+    );
   if (path.endsWith('/predict')) return fc.oneof(json(fc.record({ items: fc.array(invalidItem, { minLength: 1, maxLength: 4 }) })), ...common);
   // train, audit, release, activate: an empty object is their only valid body; it changes nothing here
   // (too few labels, no model version, nothing leased), so anything goes.
@@ -228,14 +257,22 @@ describe('fuzzing every route with malformed input', () => {
     // Warnings and errors are kept: an 'unhandled error' line would be a 500 the status check could miss.
     srv = await startTestServer({}, { logger: createLogger('warn', (l) => logs.push(l)) });
     const mk = async (body: unknown) => {
-      const r = await fetch(`${srv.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const r = await fetch(`${srv.url}/api/projects`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return (await r.json()).id as string;
     };
     ids.text = await mk({ name: 'text', modality: 'text', labels: ['pos', 'neg'] });
     ids.image = await mk({ name: 'image', modality: 'image', labels: ['a', 'b'] });
     ids.vector = await mk({ name: 'vector', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 4 } });
     const post = (p: string, body: unknown) =>
-      fetch(srv.url + p, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+      fetch(srv.url + p, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json());
     await post(`/api/projects/${ids.text}/items`, { items: [{ text: 'one', externalId: 't1' }, { text: 'two' }, { text: 'three', label: 'pos' }] });
     await post(`/api/projects/${ids.image}/items`, { items: [{ image: GOOD_PNG }, { pixels: new Array(16).fill(3), width: 4, height: 4 }] });
     await post(`/api/projects/${ids.vector}/items`, { items: [{ vector: [1, 2, 3, 4] }, { vector: [0, 0, 0, 1], label: 'x' }] });
@@ -244,7 +281,12 @@ describe('fuzzing every route with malformed input', () => {
     for (const role of ['engineer', 'annotator', 'client']) keys[role] = (await post(`/api/projects/${ids.text}/keys`, { role, name: role })).key;
     const doc = await fetch(`${srv.url}/api/openapi.json`).then((r) => r.json());
     routes = Object.entries<Record<string, { requestBody?: unknown; parameters: { in: string; name: string }[] }>>(doc.paths).flatMap(([p, ops]) =>
-      Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, hasBody: Boolean(op.requestBody), query: op.parameters.filter((x) => x.in === 'query').map((x) => x.name) })),
+      Object.entries(ops).map(([m, op]) => ({
+        method: m.toUpperCase(),
+        path: p,
+        hasBody: Boolean(op.requestBody),
+        query: op.parameters.filter((x) => x.in === 'query').map((x) => x.name),
+      })),
     );
   });
   afterAll(() => srv?.stop());
@@ -257,7 +299,20 @@ describe('fuzzing every route with malformed input', () => {
         { weight: 6, arbitrary: fc.constant(name === 'itemId' ? ids.item : name === 'version' ? '1' : name === 'id' ? ids.text : 'x') },
         fc.constantFrom(...(name === 'id' ? [ids.image, ids.vector] : ['y'])),
         printable(40).map((s) => encodeURIComponent(s) || 'e'),
-        fc.constantFrom('..%2F..%2Fetc%2Fpasswd', '%00', '%E0%A4%A', '%', 'x'.repeat(5000), '00000000-0000-0000-0000-000000000000', '-1', '1e309', 'NaN', '0x10', '%F0%9F%92%A9', "1';drop table items;--"),
+        fc.constantFrom(
+          '..%2F..%2Fetc%2Fpasswd',
+          '%00',
+          '%E0%A4%A',
+          '%',
+          'x'.repeat(5000),
+          '00000000-0000-0000-0000-000000000000',
+          '-1',
+          '1e309',
+          'NaN',
+          '0x10',
+          '%F0%9F%92%A9',
+          "1';drop table items;--",
+        ),
       );
     let routesFuzzed = 0;
     for (const route of routes) {
@@ -267,15 +322,48 @@ describe('fuzzing every route with malformed input', () => {
         params: fc.tuple(...names.map(pathParam), fc.constant('')),
         query: fc.oneof(
           fc.constant(''),
-          fc.dictionary(fc.oneof(fc.constantFrom(...route.query, 'limit', 'format', 'partial', 'strategy', 'kind'), printable(8)), printable(12), { maxKeys: 3 }).map((d) => new URLSearchParams(d).toString()),
-          fc.constantFrom('limit=1&limit=2', 'limit=-1', 'limit=1e9', 'limit=abc', 'format=xml', 'partial=yes', 'strategy=guess', 'kind=all', '%', 'a[b]=c', 'limit=' + '9'.repeat(400)),
+          fc
+            .dictionary(fc.oneof(fc.constantFrom(...route.query, 'limit', 'format', 'partial', 'strategy', 'kind'), printable(8)), printable(12), {
+              maxKeys: 3,
+            })
+            .map((d) => new URLSearchParams(d).toString()),
+          fc.constantFrom(
+            'limit=1&limit=2',
+            'limit=-1',
+            'limit=1e9',
+            'limit=abc',
+            'format=xml',
+            'partial=yes',
+            'strategy=guess',
+            'kind=all',
+            '%',
+            'a[b]=c',
+            'limit=' + '9'.repeat(400),
+          ),
         ),
         auth: fc.oneof(
           { weight: 8, arbitrary: fc.constant<string | undefined>(`Bearer ${ADMIN_KEY}`) },
-          fc.constantFrom<string | undefined>(undefined, '', 'Bearer', 'Bearer ', 'Basic YWRtaW46YWRtaW4=', `bearer ${ADMIN_KEY}`, `Bearer ${ADMIN_KEY}x`, `Bearer ${'a'.repeat(600)}`, `Bearer ${keys.engineer}`, `Bearer ${keys.annotator}`, `Bearer ${keys.client}`),
+          fc.constantFrom<string | undefined>(
+            undefined,
+            '',
+            'Bearer',
+            'Bearer ',
+            'Basic YWRtaW46YWRtaW4=',
+            `bearer ${ADMIN_KEY}`,
+            `Bearer ${ADMIN_KEY}x`,
+            `Bearer ${'a'.repeat(600)}`,
+            `Bearer ${keys.engineer}`,
+            `Bearer ${keys.annotator}`,
+            `Bearer ${keys.client}`,
+          ),
           printable(80).map((s) => `Bearer ${s}`),
         ),
-        contentType: fc.oneof({ weight: 4, arbitrary: fc.constant('application/json') }, fc.constantFrom(...CONTENT_TYPES), printable(30), fc.constant(undefined)),
+        contentType: fc.oneof(
+          { weight: 4, arbitrary: fc.constant('application/json') },
+          fc.constantFrom(...CONTENT_TYPES),
+          printable(30),
+          fc.constant(undefined),
+        ),
         idempotencyKey: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, printable(300), fc.uuid()),
         accept: fc.constantFrom(undefined, 'text/html', 'application/xml', '*/*'),
         body: route.hasBody ? bodiesFor(route.method, route.path) : fc.constant<Body>({ kind: 'none' }),
@@ -301,7 +389,13 @@ describe('fuzzing every route with malformed input', () => {
     }
     expect(problems.slice(0, 10)).toEqual([]);
     expect(await snapshot()).toEqual(before);
-    printFigures('fuzz-routes', { routes: routes.length, requests: figures.requests, http5xx: figures.http5xx, notErrorShape: figures.notErrorShape, byStatus: figures.byStatus });
+    printFigures('fuzz-routes', {
+      routes: routes.length,
+      requests: figures.requests,
+      http5xx: figures.http5xx,
+      notErrorShape: figures.notErrorShape,
+      byStatus: figures.byStatus,
+    });
   });
 
   it('oversized and pathological payloads: 10 MB strings, 20 MB bodies, deep JSON, 100-megapixel images, huge pixel arrays', async () => {
@@ -329,7 +423,12 @@ describe('fuzzing every route with malformed input', () => {
       ['POST', `/api/projects/${ids.image}/items`, json, JSON.stringify({ items: [{ image: `data:image/jpeg;base64,${jpegHeader(10_000, 10_000)}` }] })],
       ['POST', `/api/projects/${ids.image}/predict`, json, JSON.stringify({ items: [{ image: pngHeader(20_000, 20_000) }] })],
       ['POST', `/api/projects/${ids.image}/items`, json, JSON.stringify({ items: [{ pixels: new Array(1_000_000).fill(7), width: 10_000, height: 10_000 }] })],
-      ['POST', `/api/projects/${ids.image}/items`, json, JSON.stringify({ items: [{ pixels: new Array(1_000_000).fill(7), width: 1000, height: 1000, channels: 1 }, { image: 'AAAA' }] })],
+      [
+        'POST',
+        `/api/projects/${ids.image}/items`,
+        json,
+        JSON.stringify({ items: [{ pixels: new Array(1_000_000).fill(7), width: 1000, height: 1000, channels: 1 }, { image: 'AAAA' }] }),
+      ],
       ['POST', `/api/projects/${ids.vector}/items`, json, JSON.stringify({ items: [{ vector: new Array(1_000_000).fill(0.5) }] })],
       ['POST', `/api/projects/${ids.vector}/items`, json, `{"items":[{"vector":[${new Array(4).fill('1e999').join(',')}]}]}`],
       ['POST', `/api/projects/${ids.vector}/items`, json, JSON.stringify({ items: new Array(10_001).fill({ vector: [1, 2, 3] }) })],
@@ -372,11 +471,36 @@ describe('fuzzing every route with malformed input', () => {
         sock.end(bytes);
       });
     const line = fc.oneof(
-      fc.constantFrom('GET / HTTP/1.1', 'GET /healthz HTTP/9.9', 'BREW /api/projects HTTP/1.1', 'GET', 'GET /a b c HTTP/1.1', ' GET / HTTP/1.1', 'GET /\u0000 HTTP/1.1', 'POST /api/projects HTTP/1.0', `GET /${'a'.repeat(70_000)} HTTP/1.1`),
+      fc.constantFrom(
+        'GET / HTTP/1.1',
+        'GET /healthz HTTP/9.9',
+        'BREW /api/projects HTTP/1.1',
+        'GET',
+        'GET /a b c HTTP/1.1',
+        ' GET / HTTP/1.1',
+        'GET /\u0000 HTTP/1.1',
+        'POST /api/projects HTTP/1.0',
+        `GET /${'a'.repeat(70_000)} HTTP/1.1`,
+      ),
       printable(60),
     );
     const header = fc.oneof(
-      fc.constantFrom('Host: x', 'Content-Length: -1', 'Content-Length: 5\r\nContent-Length: 6', 'Transfer-Encoding: chunked', 'Transfer-Encoding: chunked\r\nContent-Length: 3', 'Content-Length: 99999999999999999999', `Authorization: Bearer ${ADMIN_KEY}`, 'Content-Type: application/json', `X-Big: ${'b'.repeat(20_000)}`, 'Bad Header: x', 'NoColon', ':empty', 'X: a\u0000b', 'Expect: 100-continue'),
+      fc.constantFrom(
+        'Host: x',
+        'Content-Length: -1',
+        'Content-Length: 5\r\nContent-Length: 6',
+        'Transfer-Encoding: chunked',
+        'Transfer-Encoding: chunked\r\nContent-Length: 3',
+        'Content-Length: 99999999999999999999',
+        `Authorization: Bearer ${ADMIN_KEY}`,
+        'Content-Type: application/json',
+        `X-Big: ${'b'.repeat(20_000)}`,
+        'Bad Header: x',
+        'NoColon',
+        ':empty',
+        'X: a\u0000b',
+        'Expect: 100-continue',
+      ),
       fc.tuple(printable(12), printable(30)).map(([k, v]) => `${k}: ${v}`),
     );
     const body = fc.oneof(fc.constant(''), fc.constantFrom('5\r\nhello\r\n0\r\n\r\n', 'zz\r\nbad\r\n', '{"name":', '{}'), printable(100));

@@ -16,13 +16,16 @@ function halfSentRequest(url: string, p: string, body: string, headers: Record<s
   let resolveAnswer!: (v: { status: number; text: string }) => void;
   let rejectAnswer!: (e: Error) => void;
   const answer = new Promise<{ status: number; text: string }>((res, rej) => ((resolveAnswer = res), (rejectAnswer = rej)));
-  const req = http.request({ host: u.hostname, port: u.port, path: p, method: 'POST', headers: { ...headers, 'content-length': String(buf.length) } }, (res) => {
-    let text = '';
-    res.setEncoding('utf8');
-    res.on('data', (d) => (text += d));
-    res.on('end', () => resolveAnswer({ status: res.statusCode!, text }));
-    res.on('error', rejectAnswer);
-  });
+  const req = http.request(
+    { host: u.hostname, port: u.port, path: p, method: 'POST', headers: { ...headers, 'content-length': String(buf.length) } },
+    (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolveAnswer({ status: res.statusCode!, text }));
+      res.on('error', rejectAnswer);
+    },
+  );
   req.on('error', rejectAnswer);
   const sentHalf = new Promise<void>((res) => req.write(buf.subarray(0, cut), () => res()));
   return {
@@ -81,7 +84,9 @@ describe('graceful shutdown on SIGTERM', () => {
     srv = await spawnServer(env);
     const url = srv.url;
     const auth = { authorization: `Bearer ${ADMIN_KEY}` };
-    const P = (await call(url, 'POST', '/api/projects', { key: ADMIN_KEY, body: { name: 'term', modality: 'text', labels: ['a', 'b'], settings: { goldFraction: 0 } } })).body.id;
+    const P = (
+      await call(url, 'POST', '/api/projects', { key: ADMIN_KEY, body: { name: 'term', modality: 'text', labels: ['a', 'b'], settings: { goldFraction: 0 } } })
+    ).body.id;
     const filler = 'lorem ipsum dolor sit amet '.repeat(40);
     const items = Array.from({ length: ITEMS }, (_, i) => ({ externalId: `t${i}`, text: `${i} ${filler}` }));
     expect((await call(url, 'POST', `/api/projects/${P}/items`, { key: ADMIN_KEY, body: { items } })).status).toBe(202);

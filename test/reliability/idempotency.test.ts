@@ -26,12 +26,15 @@ describe('idempotency', () => {
     return r;
   };
   const counts = async () => (await s.call('GET', `/api/projects/${P}`)).body.counts;
-  const rows = async (table: string) =>
-    (await queryRows<{ n: number }>(s.ctx.db, sql`select count(*)::int as n from ${sql.identifier(table)}`))[0].n;
+  const rows = async (table: string) => (await queryRows<{ n: number }>(s.ctx.db, sql`select count(*)::int as n from ${sql.identifier(table)}`))[0].n;
 
   beforeAll(async () => {
     s = await startTestServer();
-    P = (await s.call('POST', '/api/projects', { body: { name: 'idem', modality: 'text', labels: ['pos', 'neg'], settings: { retrainEvery: 0, goldFraction: 0 } } })).body.id;
+    P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'idem', modality: 'text', labels: ['pos', 'neg'], settings: { retrainEvery: 0, goldFraction: 0 } },
+      })
+    ).body.id;
     eng = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'engineer', name: 'e' } })).body.key;
     ann = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'a' } })).body.key;
   });
@@ -118,7 +121,11 @@ describe('idempotency', () => {
   });
 
   it('a failed request is not stored: the retry runs again once the cause is fixed', async () => {
-    const V = (await s.call('POST', '/api/projects', { body: { name: 'v', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, goldFraction: 0, epochs: 2 } } })).body.id;
+    const V = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'v', modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, goldFraction: 0, epochs: 2 } },
+      })
+    ).body.id;
     const tooFew = await post(`/api/projects/${V}/train`, {}, { idem: 'train-1' });
     expectErrorShape(tooFew, 409, 'not_enough_labels');
     const items = Array.from({ length: 12 }, (_, i) => ({ vector: [i % 2 ? 1 : -1, i / 12], label: i % 2 ? 'x' : 'y' }));
@@ -182,11 +189,12 @@ describe('idempotency', () => {
     const taken = await post('/api/projects', { name: 'made once', modality: 'text', labels: ['a', 'b'] }, { idem: 'orphan-2' });
     expect(taken.status).toBe(201);
     expect(taken.headers.get('idempotent-replayed')).toBeNull();
-    await queryRows(
-      s.ctx.db,
-      sql`insert into idempotency_keys (key_id, idempotency_key, fingerprint) values (${id}, 'fresh-pending', ${fp[0].fingerprint})`,
+    await queryRows(s.ctx.db, sql`insert into idempotency_keys (key_id, idempotency_key, fingerprint) values (${id}, 'fresh-pending', ${fp[0].fingerprint})`);
+    expectErrorShape(
+      await post('/api/projects', { name: 'made once', modality: 'text', labels: ['a', 'b'] }, { idem: 'fresh-pending' }),
+      409,
+      'idempotency_in_progress',
     );
-    expectErrorShape(await post('/api/projects', { name: 'made once', modality: 'text', labels: ['a', 'b'] }, { idem: 'fresh-pending' }), 409, 'idempotency_in_progress');
   });
 
   it('a malformed Idempotency-Key answers 400 and changes nothing', async () => {

@@ -93,9 +93,19 @@ describe('roles, isolation, keys and secrets', () => {
   beforeAll(async () => {
     // Every client here is 127.0.0.1 and the table sends many bad keys; the limit is tested below on 127.0.0.2+.
     // Everything the server logs, at the most verbose level, is searched for secrets at the end.
-    srv = await startTestServer({ FURROW_AUTH_FAIL_LIMIT: '1000000' }, { logger: createLogger('debug', (l) => logs.push(l)), announce: (lines) => logs.push(...lines) });
+    srv = await startTestServer(
+      { FURROW_AUTH_FAIL_LIMIT: '1000000' },
+      { logger: createLogger('debug', (l) => logs.push(l)), announce: (lines) => logs.push(...lines) },
+    );
     const mk = async (name: string) =>
-      (await api('POST', '/api/projects', ADMIN_KEY, { name, modality: 'vector', labels: ['x', 'y'], settings: { vectorDim: 2, retrainEvery: 0, epochs: 2, goldFraction: 0 } })).body.id as string;
+      (
+        await api('POST', '/api/projects', ADMIN_KEY, {
+          name,
+          modality: 'vector',
+          labels: ['x', 'y'],
+          settings: { vectorDim: 2, retrainEvery: 0, epochs: 2, goldFraction: 0 },
+        })
+      ).body.id as string;
     P = await mk('project P (secret name)');
     Q = await mk('project Q (secret name)');
     for (const role of ['engineer', 'annotator', 'client'] as const) {
@@ -108,7 +118,11 @@ describe('roles, isolation, keys and secrets', () => {
     revoked = gone.key;
     secrets.push(revoked);
     for (const p of [P, Q]) {
-      const items = Array.from({ length: 24 }, (_, i) => ({ externalId: `${p.slice(0, 4)}-ext-${i}`, vector: [i % 2 ? 1 : -1, i / 24], ...(i < 20 ? { label: i % 2 ? 'x' : 'y' } : {}) }));
+      const items = Array.from({ length: 24 }, (_, i) => ({
+        externalId: `${p.slice(0, 4)}-ext-${i}`,
+        vector: [i % 2 ? 1 : -1, i / 24],
+        ...(i < 20 ? { label: i % 2 ? 'x' : 'y' } : {}),
+      }));
       externalIds.push(...items.map((i) => i.externalId));
       expect((await api('POST', `/api/projects/${p}/items`, ADMIN_KEY, { items })).status).toBe(202);
       jobOf[p] = (await api('POST', `/api/projects/${p}/train`, ADMIN_KEY, {})).body.jobId;
@@ -118,7 +132,10 @@ describe('roles, isolation, keys and secrets', () => {
         expect(j.status).not.toBe('failed');
         await sleep(100);
       }
-      const exported = (await api('GET', `/api/projects/${p}/export`)).text.trim().split('\n').map((l) => JSON.parse(l));
+      const exported = (await api('GET', `/api/projects/${p}/export`)).text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       itemOf[p] = exported.find((r: { label: string | null }) => r.label === null).id;
     }
   });
@@ -126,8 +143,13 @@ describe('roles, isolation, keys and secrets', () => {
 
   it('every route × every role × own project / other project / no key / revoked key / malformed header, against API.md', async () => {
     const doc = (await api('GET', '/api/openapi.json', null)).body;
-    const declared = Object.entries<Record<string, { description: string }>>(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
-    expect(declared.filter((r) => !(r in ACCESS)), 'routes missing from the access table').toEqual([]);
+    const declared = Object.entries<Record<string, { description: string }>>(doc.paths).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    expect(
+      declared.filter((r) => !(r in ACCESS)),
+      'routes missing from the access table',
+    ).toEqual([]);
     // The served document states the same roles.
     for (const r of declared) {
       const [m, p] = r.split(' ');
@@ -201,13 +223,24 @@ describe('roles, isolation, keys and secrets', () => {
       const ids = (await api('GET', '/api/projects', own[role])).body.projects.map((p: { id: string }) => p.id);
       expect(ids).toEqual([P]);
     }
-    printFigures('roles', { routes: declared.length, cases: f.cases, allowed: f.allowed, refused403: f.refused403, refused401: f.refused401, mismatches: f.mismatches.length, leaks: f.leaks.length });
+    printFigures('roles', {
+      routes: declared.length,
+      cases: f.cases,
+      allowed: f.allowed,
+      refused403: f.refused403,
+      refused401: f.refused401,
+      mismatches: f.mismatches.length,
+      leaks: f.leaks.length,
+    });
     expect(f.mismatches).toEqual([]);
     expect(f.leaks).toEqual([]);
   });
 
   it('keys are stored only as sha256 hashes: no secret anywhere in the database', async () => {
-    const tables = await queryRows<{ table_name: string }>(srv.ctx.db, sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`);
+    const tables = await queryRows<{ table_name: string }>(
+      srv.ctx.db,
+      sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
+    );
     let rows = 0;
     const found: string[] = [];
     for (const { table_name } of tables) {
@@ -225,7 +258,14 @@ describe('roles, isolation, keys and secrets', () => {
 
   it('auth failures are rate limited per client address: 429 with Retry-After, other addresses unaffected', async () => {
     const limited = await startServer(
-      loadConfig({ PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_ADMIN_KEY: ADMIN_KEY, FURROW_DEMO: '0', FURROW_AUTH_FAIL_LIMIT: '5', FURROW_LOG_LEVEL: 'silent' }),
+      loadConfig({
+        PORT: '0',
+        FURROW_DATA_DIR: 'memory://',
+        FURROW_ADMIN_KEY: ADMIN_KEY,
+        FURROW_DEMO: '0',
+        FURROW_AUTH_FAIL_LIMIT: '5',
+        FURROW_LOG_LEVEL: 'silent',
+      }),
       { logger: createLogger('silent'), announce: () => {} },
     );
     try {
@@ -241,7 +281,14 @@ describe('roles, isolation, keys and secrets', () => {
       expect((await callFrom('127.0.0.3', limited.url, '/api/projects', 'fw_wrong')).status).toBe(401);
       // Public routes need no key and are never limited.
       expect((await callFrom('127.0.0.2', limited.url, '/healthz', null)).status).toBe(200);
-      printFigures('auth-rate-limit', { limitPerMinute: 5, attempts: 8, answered401: 5, answered429: 3, validKeyWhileBlocked: 429, otherAddressValidRequests: 20 });
+      printFigures('auth-rate-limit', {
+        limitPerMinute: 5,
+        attempts: 8,
+        answered401: 5,
+        answered429: 3,
+        validKeyWhileBlocked: 429,
+        otherAddressValidRequests: 20,
+      });
     } finally {
       await limited.close();
     }
@@ -252,8 +299,16 @@ describe('roles, isolation, keys and secrets', () => {
     for (const k of tried) expect((await api('GET', `/api/projects/${P}`, k)).status).toBe(401);
     const fresh = (await api('POST', `/api/projects/${P}/keys`, ADMIN_KEY, { role: 'client', name: 'logged?' })).body;
     await api('POST', `/api/projects/${P}/keys`, ADMIN_KEY, { role: 'client', name: 'again' });
-    await call(srv.url, 'POST', `/api/projects/${P}/keys`, { key: ADMIN_KEY, body: { role: 'client', name: 'idem' }, headers: { 'idempotency-key': 'log-test' } });
-    await call(srv.url, 'POST', `/api/projects/${P}/keys`, { key: ADMIN_KEY, body: { role: 'client', name: 'idem' }, headers: { 'idempotency-key': 'log-test' } });
+    await call(srv.url, 'POST', `/api/projects/${P}/keys`, {
+      key: ADMIN_KEY,
+      body: { role: 'client', name: 'idem' },
+      headers: { 'idempotency-key': 'log-test' },
+    });
+    await call(srv.url, 'POST', `/api/projects/${P}/keys`, {
+      key: ADMIN_KEY,
+      body: { role: 'client', name: 'idem' },
+      headers: { 'idempotency-key': 'log-test' },
+    });
     await api('DELETE', `/api/projects/${P}/keys/${fresh.id}`);
     expect((await api('GET', `/api/projects/${P}`, fresh.key)).status).toBe(401);
     const all = [...secrets, fresh.key, ...tried];
@@ -266,7 +321,10 @@ describe('roles, isolation, keys and secrets', () => {
   it('the generated first admin key is announced once, and never logged', async () => {
     const lines: string[] = [];
     const logged: string[] = [];
-    const s = await startServer(loadConfig({ PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_DEMO: '0' }), { logger: createLogger('debug', (l) => logged.push(l)), announce: (l) => lines.push(...l) });
+    const s = await startServer(loadConfig({ PORT: '0', FURROW_DATA_DIR: 'memory://', FURROW_DEMO: '0' }), {
+      logger: createLogger('debug', (l) => logged.push(l)),
+      announce: (l) => lines.push(...l),
+    });
     try {
       const key = /Admin key \(shown once, store it now\): (\S+)/.exec(lines.join('\n'))?.[1];
       expect(key).toMatch(/^fw_/);

@@ -21,7 +21,13 @@ export function isErrorShape(body: unknown): boolean {
   const e = (body as { error?: unknown }).error;
   if (!e || typeof e !== 'object') return false;
   const { code, message, ...rest } = e as Record<string, unknown>;
-  return typeof code === 'string' && /^[a-z][a-z0-9_]*$/.test(code) && typeof message === 'string' && message.length > 0 && Object.keys(rest).every((k) => k === 'details');
+  return (
+    typeof code === 'string' &&
+    /^[a-z][a-z0-9_]*$/.test(code) &&
+    typeof message === 'string' &&
+    message.length > 0 &&
+    Object.keys(rest).every((k) => k === 'details')
+  );
 }
 
 export function expectErrorShape(r: { status: number; body: unknown; text?: string }, status?: number, code?: string): void {

@@ -41,11 +41,23 @@ describe('SIGKILL in the middle of a training job', () => {
   it('keeps the old version serving and ends the job failed or succeeded-after-retry', async () => {
     srv = await spawnServer(env);
     const api = (method: string, p: string, body?: unknown) => call(srv!.url, method, p, { key: ADMIN_KEY, body });
-    const P = (await api('POST', '/api/projects', { name: 'kill', modality: 'vector', labels: LABELS, settings: { vectorDim: DIM, retrainEvery: 0, goldFraction: 0, epochs: 3 } })).body.id;
+    const P = (
+      await api('POST', '/api/projects', {
+        name: 'kill',
+        modality: 'vector',
+        labels: LABELS,
+        settings: { vectorDim: DIM, retrainEvery: 0, goldFraction: 0, epochs: 3 },
+      })
+    ).body.id;
     const rng = prng(42);
     const items = Array.from({ length: 900 }, (_, i) => {
       const c = i % 3;
-      return { externalId: `k${i}`, vector: Array.from({ length: DIM }, (_, d) => (d % 3 === c ? 1 : 0) + rng() - 0.5), label: LABELS[c], ...(i >= 840 ? { split: 'gold' } : {}) };
+      return {
+        externalId: `k${i}`,
+        vector: Array.from({ length: DIM }, (_, d) => (d % 3 === c ? 1 : 0) + rng() - 0.5),
+        label: LABELS[c],
+        ...(i >= 840 ? { split: 'gold' } : {}),
+      };
     });
     expect((await api('POST', `/api/projects/${P}/items`, { items })).status).toBe(202);
     const first = (await api('POST', `/api/projects/${P}/train`, {})).body.jobId;

@@ -61,9 +61,15 @@ async function previousRelease(target: { dataDir: string; url?: string }, migrat
   const hash = (s: string) => createHash('sha256').update(s).digest('hex');
   const P = randomUUID();
   const annotator = randomUUID();
-  await exec(sql`insert into projects (id, name, modality, labels, settings, active_version) values (${P}, 'from the previous release', 'vector', ${JSON.stringify(['x', 'y'])}::jsonb, ${JSON.stringify(OLD.settings)}::jsonb, 1)`);
-  await exec(sql`insert into api_keys (id, project_id, role, name, key_hash, prefix) values (${randomUUID()}, null, 'admin', 'admin', ${hash(ADMIN_KEY)}, ${ADMIN_KEY.slice(0, 8)})`);
-  await exec(sql`insert into api_keys (id, project_id, role, name, key_hash, prefix) values (${annotator}, ${P}, 'annotator', 'ana', ${hash(ANNOTATOR_KEY)}, ${ANNOTATOR_KEY.slice(0, 8)})`);
+  await exec(
+    sql`insert into projects (id, name, modality, labels, settings, active_version) values (${P}, 'from the previous release', 'vector', ${JSON.stringify(['x', 'y'])}::jsonb, ${JSON.stringify(OLD.settings)}::jsonb, 1)`,
+  );
+  await exec(
+    sql`insert into api_keys (id, project_id, role, name, key_hash, prefix) values (${randomUUID()}, null, 'admin', 'admin', ${hash(ADMIN_KEY)}, ${ADMIN_KEY.slice(0, 8)})`,
+  );
+  await exec(
+    sql`insert into api_keys (id, project_id, role, name, key_hash, prefix) values (${annotator}, ${P}, 'annotator', 'ana', ${hash(ANNOTATOR_KEY)}, ${ANNOTATOR_KEY.slice(0, 8)})`,
+  );
   const job = randomUUID();
   await exec(sql`insert into jobs (id, project_id, kind, status, progress, model_version, payload, attempts, created_at, started_at, finished_at)
                  values (${job}, ${P}, 'train', 'succeeded', 1, 1, '{"reason":"manual"}'::jsonb, 1, now() - interval '2 days', now() - interval '2 days', now() - interval '2 days')`);
@@ -87,7 +93,9 @@ async function previousRelease(target: { dataDir: string; url?: string }, migrat
                      values (${P}, ${id}, ${label}, ${source}, ${source === 'human' ? annotator : null}, ${source === 'human' ? label : null}, ${source === 'human' ? true : null}, ${source === 'human' ? 1 : null}, now() - interval '1 day')`);
   }
   // One correction in the history: the second decision on item 20 is the one that counts.
-  await exec(sql`insert into labels (project_id, item_id, label, source, key_id, created_at) values (${P}, ${ids[20]}, 'x', 'human', ${annotator}, now() - interval '1 hour')`);
+  await exec(
+    sql`insert into labels (project_id, item_id, label, source, key_id, created_at) values (${P}, ${ids[20]}, 'x', 'human', ${annotator}, now() - interval '1 hour')`,
+  );
   await exec(sql`update items set label = 'x' where id = ${ids[20]}`);
   await close();
   return { P, ids, job };
@@ -106,7 +114,15 @@ describe('upgrade from the previous release', () => {
   let srv: RunningServer | undefined;
   const start = () =>
     startServer(
-      loadConfig({ PORT: '0', FURROW_DATA_DIR: dataDir, FURROW_DEMO: '0', FURROW_LOG_LEVEL: 'silent', FURROW_JOB_POLL_MS: '100', FURROW_ADMIN_KEY: 'fw_a_different_key_that_must_not_be_created', ...(db.url ? { DATABASE_URL: db.url } : {}) }),
+      loadConfig({
+        PORT: '0',
+        FURROW_DATA_DIR: dataDir,
+        FURROW_DEMO: '0',
+        FURROW_LOG_LEVEL: 'silent',
+        FURROW_JOB_POLL_MS: '100',
+        FURROW_ADMIN_KEY: 'fw_a_different_key_that_must_not_be_created',
+        ...(db.url ? { DATABASE_URL: db.url } : {}),
+      }),
       { logger: silentLogger, announce: () => {} },
     );
 
@@ -138,7 +154,10 @@ describe('upgrade from the previous release', () => {
     expect(item.labels.map((l: { label: string; source: string }) => `${l.source}:${l.label}`)).toEqual(['human:y', 'human:x']);
     expect(item.label).toBe('x');
     expect(item.prediction).toMatchObject({ label: 'y', modelVersion: 1 });
-    const exported = (await api('GET', `/api/projects/${old.P}/export`)).text.trim().split('\n').map((l) => JSON.parse(l));
+    const exported = (await api('GET', `/api/projects/${old.P}/export`)).text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(exported.length).toBe(ITEMS);
     expect(exported.filter((r: { label: string | null }) => r.label !== null).length).toBe(LABELLED);
 
