@@ -21,4 +21,14 @@ describe('config', () => {
   it('lists every bad variable at once', () => {
     expect(() => loadConfig({ PORT: 'abc', DATABASE_URL: 'mysql://x', FURROW_ADMIN_KEY: 'short' })).toThrow(/PORT[\s\S]*DATABASE_URL[\s\S]*FURROW_ADMIN_KEY/);
   });
+  it('reads FURROW_ROLE: all by default, api and worker on PostgreSQL', () => {
+    expect(loadConfig({}).role).toBe('all');
+    expect(loadConfig({ FURROW_ROLE: 'api', DATABASE_URL: 'postgres://u@h/db' }).role).toBe('api');
+    expect(loadConfig({ FURROW_ROLE: 'worker', DATABASE_URL: 'postgres://u@h/db' }).role).toBe('worker');
+    expect(() => loadConfig({ FURROW_ROLE: 'both' })).toThrow(/FURROW_ROLE/);
+  });
+  it('refuses FURROW_ROLE api or worker on PGlite, which serves one process', () => {
+    expect(() => loadConfig({ FURROW_ROLE: 'api' })).toThrow(/FURROW_ROLE: "api" needs PostgreSQL \(set DATABASE_URL\)/);
+    expect(() => loadConfig({ FURROW_ROLE: 'worker', DATABASE_URL: '' })).toThrow(/FURROW_ROLE: "worker" needs PostgreSQL/);
+  });
 });

@@ -20,7 +20,16 @@ export interface Database {
   /** Cheap liveness check (`select 1`). */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL only (undefined on PGlite, whose one process has nothing to tell): `NOTIFY channel, payload`,
+   * and `LISTEN channel` on a connection of its own that reconnects by itself. Wake-ups between processes.
+   */
+  notify?(channel: string, payload: string): Promise<void>;
+  listen?(channel: string, onMessage: (payload: string) => void): Promise<{ unlisten(): Promise<void> }>;
 }
+
+/** pg_advisory_lock key that serialises migrations between processes ("furrow" as an int). */
+const MIGRATION_LOCK = 0x6675_7277;
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -48,7 +57,16 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       idle_timeout: 60,
     });
     const db = drizzle(client, { schema }) as unknown as Db;
-    await migrate(db as never, { migrationsFolder: MIGRATIONS_DIR });
+    // Several processes of a team (API replicas, workers) may start at once: one migrates at a time, the
+    // others wait on this session lock and then find nothing left to do.
+    const gate = await client.reserve();
+    try {
+      await gate`select pg_advisory_lock(${MIGRATION_LOCK})`;
+      await migrate(db as never, { migrationsFolder: MIGRATIONS_DIR });
+    } finally {
+      await gate`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+      gate.release();
+    }
     return {
       db,
       driver: 'postgres',
@@ -56,6 +74,13 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
         await db.execute(sql`select 1`);
       },
       close: () => client.end({ timeout: 5 }),
+      notify: async (channel, payload) => {
+        await client.notify(channel, payload);
+      },
+      listen: async (channel, onMessage) => {
+        const l = await client.listen(channel, (payload) => onMessage(payload));
+        return { unlisten: () => l.unlisten() };
+      },
     };
   }
   const { PGlite } = await import('@electric-sql/pglite');

@@ -59,6 +59,8 @@ export const items = pgTable(
     status: text('status').$type<'pending' | 'labeled' | 'auto'>().notNull(),
     /** The item as ingested (ItemData). */
     data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    /** The caller's metadata (a JSON object, at most 16 KB serialised), returned as given. */
+    meta: jsonb('meta').$type<Record<string, unknown>>(),
     /** Model-ready bytes: HWC uint8 for images at the project's size, float32 for vectors; null for text. */
     input: bytea('input'),
     /** The item's current label and where it came from; history is in `labels`. */
@@ -82,9 +84,19 @@ export const items = pgTable(
   },
   (t) => [
     uniqueIndex('items_project_external_idx').on(t.projectId, t.externalId),
-    index('items_queue_idx').on(t.projectId, t.status, t.split, t.uncertainty),
+    // The queue's hot reads, each an index range scan whatever the project's size (test/team/queue-cost.test.ts
+    // EXPLAINs them on 200,000 items): servable items by uncertainty, by the seeded random rank, by predicted
+    // class and confidence (the class-balance guard); this key's own leases; and the labelled items the
+    // queue counts (held-out share, labels per class), so those counts cost the labels, not the items.
+    index('items_queue_idx').on(t.projectId, t.status, t.split, t.holdout, t.uncertainty.desc().nullsLast(), t.rand),
+    index('items_queue_random_idx').on(t.projectId, t.status, t.split, t.holdout, t.rand, t.seq),
+    index('items_queue_class_idx').on(t.projectId, t.status, t.split, t.holdout, t.predLabel, t.confidence.desc().nullsFirst(), t.rand),
+    index('items_leased_idx').on(t.projectId, t.leasedBy).where(sql`${t.leasedBy} is not null`),
+    index('items_labelled_idx').on(t.projectId, t.split, t.status, t.holdout, t.labelSource, t.label).where(sql`${t.label} is not null`),
     index('items_project_seq_idx').on(t.projectId, t.seq),
     index('items_disputed_idx').on(t.projectId, t.disputedAt),
+    // Browsing by label (GET /items?label=) walks this in seq order instead of filtering the whole project.
+    index('items_project_label_idx').on(t.projectId, t.label, t.seq),
   ],
 );
 
@@ -258,4 +270,83 @@ export const qualityFits = pgTable(
     createdAt: tsz('created_at').notNull().defaultNow(),
   },
   (t) => [index('quality_fits_project_idx').on(t.projectId, t.id)],
+);
+
+/**
+ * Label Studio annotations Furrow stored as labels, so that `ANNOTATIONS_DELETED` (which carries only the
+ * annotation ids) can find the item it labelled.
+ */
+export const labelStudioAnnotations = pgTable(
+  'label_studio_annotations',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    annotationId: text('annotation_id').notNull(),
+    itemId: text('item_id')
+      .notNull()
+      .references(() => items.id, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.annotationId] }), index('label_studio_annotations_item_idx').on(t.itemId)],
+);
+
+/** Outgoing webhooks: a project's subscribers to events, each signed with its own secret (HMAC-SHA256). */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    events: text('events').array().notNull(),
+    /** The signing secret: kept as is, since every delivery is signed with it; shown once at creation. */
+    secret: text('secret').notNull(),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhooks_project_idx').on(t.projectId)],
+);
+
+/** Every delivery of an event to a webhook, with its attempts: the record a team checks when a call went missing. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    status: text('status').$type<'pending' | 'delivered' | 'failed'>().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: tsz('next_attempt_at').notNull().defaultNow(),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+    deliveredAt: tsz('delivered_at'),
+  },
+  (t) => [index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt), index('webhook_deliveries_hook_idx').on(t.webhookId, t.createdAt)],
+);
+
+/**
+ * Who changed what, when: deletes, class additions and renames. No foreign key to projects, so the record of a
+ * deleted project's deletion outlives it.
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id').notNull(),
+    /** The API key that made the change. */
+    keyId: text('key_id'),
+    action: text('action').notNull(),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('audit_log_project_idx').on(t.projectId, t.id)],
 );

@@ -1,6 +1,7 @@
 /**
  * One classifier interface over the three modalities. Callers pass arrays in and get arrays out; tensors
- * never leave models/. Implementations: image-cnn.ts, text-ngram.ts, vector-mlp.ts.
+ * never leave models/. Implementations: image-cnn.ts (and its 3-seed ensemble, image-ensemble.ts),
+ * text-ngram.ts, vector-mlp.ts, and the linear models of linear-models.ts (no tfjs).
  */
 import { ValidationError } from '../core/errors.ts';
 import type { Modality, ModelInput } from '../core/types.ts';
@@ -8,6 +9,8 @@ import type { LoadableClassifier } from './tf-classifier.ts';
 import { createImageCnn, IMAGE_CNN_ARCH } from './image-cnn.ts';
 import { createTextNgram, TEXT_NGRAM_ARCHS, TEXT_NGRAM_LEX_ARCH } from './text-ngram.ts';
 import { createVectorMlp, VECTOR_MLP_ARCH } from './vector-mlp.ts';
+import { createImageEnsemble, IMAGE_ENSEMBLE_ARCH } from './image-ensemble.ts';
+import { createTextTfidf, createVectorLinear, TEXT_TFIDF_ARCH, VECTOR_LINEAR_ARCH } from './linear-models.ts';
 
 /** What a model is for; stored with its weights so a blob is self-describing. */
 export interface ModelSpec {
@@ -22,8 +25,13 @@ export interface ModelSpec {
   dim?: number;
   /** Number of feature-hashing buckets for text (default 2**15). */
   hashDim?: number;
-  /** Network architecture, set by the factory ('cnn-v1', 'ngram-mlp-v1', 'mlp-v1'); a blob with an unknown arch is rejected. */
+  /**
+   * Architecture, set by the factory ('cnn-v1', 'cnn-ens3-v1', 'ngram-mlp-v1', 'ngram-lex-v2', 'tfidf-lr-v1',
+   * 'mlp-v1', 'linear-v1'); a blob with an unknown arch is rejected.
+   */
   arch?: string;
+  /** Inverse L2 strength of the linear models (scikit-learn's C); ignored by the networks. */
+  C?: number;
 }
 
 export interface FitOptions {
@@ -121,12 +129,15 @@ function build(spec: ModelSpec, seed: number): LoadableClassifier {
   const arch = spec.arch ?? DEFAULT_ARCH[spec.modality];
   switch (spec.modality) {
     case 'image':
+      if (arch === IMAGE_ENSEMBLE_ARCH) return createImageEnsemble({ ...spec, arch }, seed);
       if (arch !== IMAGE_CNN_ARCH) break;
       return createImageCnn({ ...spec, arch }, seed);
     case 'text':
+      if (arch === TEXT_TFIDF_ARCH) return createTextTfidf({ ...spec, arch }, seed);
       if (!TEXT_NGRAM_ARCHS.includes(arch)) break;
       return createTextNgram({ ...spec, arch }, seed);
     case 'vector':
+      if (arch === VECTOR_LINEAR_ARCH) return createVectorLinear({ ...spec, arch }, seed);
       if (arch !== VECTOR_MLP_ARCH) break;
       return createVectorMlp({ ...spec, arch }, seed);
     default:

@@ -502,7 +502,7 @@ export function createTfClassifier<P>(def: NetworkDef<P>, seed: number): Loadabl
 /** A Beta(a, a) sample from two Gamma(a) samples (Marsaglia-Tsang, with the a < 1 boost). */
 function betaSample(prng: Prng, a: number): number {
   const gamma = (k: number): number => {
-    if (k < 1) return gamma(k + 1) * Math.pow(1 - prng.next(), 1 / k);
+    if (k < 1) return gamma(k + 1) * (1 - prng.next()) ** (1 / k);
     const d = k - 1 / 3;
     const c = 1 / Math.sqrt(9 * d);
     for (;;) {

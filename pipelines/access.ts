@@ -1,7 +1,7 @@
 import { ForbiddenError, UnauthorizedError, ValidationError } from '../core/errors.ts';
 import type { Role } from '../core/types.ts';
 import type { Db } from '../db/client.ts';
-import { countAdminKeys, findKeyBySecret, insertKey } from '../db/repositories/keys.ts';
+import { countAdminKeys, findKeyBySecret, insertKey, keySecretExists, revokeAdminKeys } from '../db/repositories/keys.ts';
 
 /** Who is calling: the key's id, role and (for non-admin keys) the one project it belongs to. */
 export interface Principal {
@@ -29,13 +29,32 @@ export function authorize(p: Principal, roles: readonly Role[], projectId?: stri
 }
 
 /**
- * On an empty key table, creates the first admin key: FURROW_ADMIN_KEY when given, else a random one that
- * is returned once (the caller prints it). Returns null when an admin key already exists.
+ * Makes sure the server has an admin key. FURROW_ADMIN_KEY, when given, is added as an admin key unless that
+ * secret is already stored (live, or revoked: a revoked key stays revoked), so setting it and restarting gets
+ * an operator back in. Without it, on a database with no admin key yet, a random key is created and returned
+ * once (the caller prints it). Returns null when nothing was created.
  */
 export async function ensureAdminKey(db: Db, configured?: string): Promise<{ secret: string; generated: boolean } | null> {
+  if (configured !== undefined) {
+    if (await keySecretExists(db, configured)) return null;
+    await insertKey(db, { projectId: null, role: 'admin', name: 'admin', secret: configured });
+    return { secret: configured, generated: false };
+  }
   if ((await countAdminKeys(db)) > 0) return null;
-  const { secret } = await insertKey(db, { projectId: null, role: 'admin', name: 'admin', secret: configured });
-  return { secret, generated: configured === undefined };
+  const { secret } = await insertKey(db, { projectId: null, role: 'admin', name: 'admin' });
+  return { secret, generated: true };
+}
+
+/**
+ * Recovery: creates a new random admin key (returned once) and, with `revokeOthers`, revokes every other admin
+ * key. Used by `npm run admin-key` when the first key was lost.
+ */
+export async function createAdminKey(db: Db, opts: { revokeOthers?: boolean } = {}): Promise<{ secret: string; revoked: number }> {
+  return db.transaction(async (tx) => {
+    const { row, secret } = await insertKey(tx, { projectId: null, role: 'admin', name: 'admin (recovery)' });
+    const revoked = opts.revokeOthers ? await revokeAdminKeys(tx, row.id) : 0;
+    return { secret, revoked };
+  });
 }
 
 /** Creates a project key; admin keys are global and not made per project. */

@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { ConflictError } from '../core/errors.ts';
 import { activeJobs, insertJob, queuedJobs, recentJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { auditableExamples, replaceDisputes } from '../db/repositories/items.ts';
@@ -6,6 +7,7 @@ import type { PipelineContext } from './context.ts';
 import { modelInputOf, modelSpecFor } from './inputs.ts';
 import { crossValidationFolds, findLabelIssues } from './label-errors.ts';
 import { resolveSettings } from './settings.ts';
+import { emitWebhookEvent } from './webhooks.ts';
 
 /** Folds of the cross-validation that gives every audited label an out-of-sample prediction. */
 export const AUDIT_FOLDS = 4;
@@ -98,12 +100,21 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
   const ordered = [...pool, ...evaluation];
   const given = Int32Array.from(ordered, (e) => index.get(e.label) ?? 0);
   const issues = findLabelIssues(probs, given, k, { farBelow: settings.disputeBelow });
-  const flagged = await ctx.db.transaction((tx) =>
-    replaceDisputes(
-      tx,
-      project.id,
-      issues.map((i) => ({ itemId: ordered[i.index].id, givenLabel: ordered[i.index].label, suggested: project.labels[i.suggested], score: i.score })),
-    ),
-  );
+  const disputes = issues.map((i) => ({
+    itemId: ordered[i.index].id,
+    givenLabel: ordered[i.index].label,
+    suggested: project.labels[i.suggested],
+    score: i.score,
+  }));
+  const flagged = await transactionWithRetry(ctx.db, async (tx) => {
+    const n = await replaceDisputes(tx, project.id, disputes);
+    if (disputes.length)
+      await emitWebhookEvent(tx, project.id, 'label.disputed', {
+        jobId: job.id,
+        disputed: disputes.length,
+        items: disputes.slice(0, 100).map(({ score: _s, ...d }) => d),
+      });
+    return n;
+  });
   return { modelVersion: null, flagged };
 }

@@ -1,5 +1,6 @@
 import { countAutoLabeled, goldPredictions } from '../db/repositories/items.ts';
-import type { ProjectRow } from '../db/repositories/projects.ts';
+import { shareLockProject, type ProjectRow } from '../db/repositories/projects.ts';
+import { transactionWithRetry } from '../db/retry.ts';
 import { applyAutoLabels, planAutoLabel, type AutoLabelPlan } from './autolabel.ts';
 import type { PipelineContext } from './context.ts';
 import { resolveSettings } from './settings.ts';
@@ -37,6 +38,10 @@ export async function reconcileAutoLabels(ctx: PipelineContext, project: Project
   if (!plan) return undefined;
   const thresholds = plan.enabled ? plan.thresholds : {};
   if (!Object.keys(thresholds).length && (await countAutoLabeled(ctx.db, project.id)) === 0) return { plan, autoLabeled: 0, returnedToQueue: 0, added: 0 };
-  const r = await ctx.db.transaction((tx) => applyAutoLabels(tx, project.id, project.activeVersion!, thresholds));
+  // Lock order (docs/team.md): project row first; applyAutoLabels then locks items and inserts label rows.
+  const r = await transactionWithRetry(ctx.db, async (tx) => {
+    await shareLockProject(tx, project.id);
+    return applyAutoLabels(tx, project.id, project.activeVersion!, thresholds);
+  });
   return { plan, ...r };
 }

@@ -2,6 +2,7 @@ import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/client.ts';
 import type PQueue from 'p-queue';
+import type { MediaStore } from '../media/media-store.ts';
 import type { ModelRunner } from '../models/model-runner.ts';
 import type { EmbeddingCache } from './embedding-cache.ts';
 
@@ -15,6 +16,10 @@ export interface PipelineContext {
   work: PQueue;
   /** Item embeddings under each project's active version, reused by the cold start's queue requests. */
   embeddings: EmbeddingCache;
+  /** Originals, previews and thumbnails of image items. */
+  media: MediaStore;
   /** Called after a job is enqueued so the in-process runner picks it up without waiting for a poll. */
   onJobQueued?: () => void;
+  /** Called after webhook deliveries are queued, so the dispatcher sends them without waiting for a poll. */
+  onWebhookQueued?: () => void;
 }

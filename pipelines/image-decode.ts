@@ -110,7 +110,7 @@ export function decodeImageInput(data: ImageInputData, target: ImageTarget): Uin
   const out = new Uint8Array(resized.length);
   for (let i = 0; i < resized.length; i++) {
     const v = Math.round(resized[i]);
-    out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    out[i] = v < 0 ? 0 : Math.min(v, 255);
   }
   return out;
 }
@@ -162,20 +162,39 @@ function decodeEncodedImage(image: unknown): Raster {
 }
 
 function stripDataUrl(image: string): string {
-  if (!/^\s*data:/i.test(image)) return image;
+  return splitDataUrl(image, /^data:(image\/(?:png|jpeg|jpg|pjpeg))((?:;[^;,]*)*)$/, 'Only data:image/png;base64 and data:image/jpeg;base64 URLs are accepted.')
+    .payload;
+}
+
+function splitDataUrl(image: string, pattern: RegExp, refusal: string): { payload: string; declared?: string } {
+  if (!/^\s*data:/i.test(image)) return { payload: image };
   const comma = image.indexOf(',');
   if (comma < 0) reject('bad_data_url', 'The data: URL in "image" has no "," before its payload.');
   const header = image.slice(0, comma).trim().toLowerCase();
-  const match = /^data:(image\/(?:png|jpeg|jpg|pjpeg))((?:;[^;,]*)*)$/.exec(header);
-  if (!match) {
-    reject('bad_data_url', 'Only data:image/png;base64 and data:image/jpeg;base64 URLs are accepted.', {
-      declared: header.slice(0, 64),
-    });
-  }
+  const match = pattern.exec(header);
+  if (!match) reject('bad_data_url', refusal, { declared: header.slice(0, 64) });
   if (!match[2].split(';').includes('base64')) {
     reject('bad_data_url', 'The data: URL in "image" must be base64-encoded (";base64,").');
   }
-  return image.slice(comma + 1);
+  return { payload: image.slice(comma + 1), declared: match[1] };
+}
+
+/**
+ * The bytes of an `image` field (base64, optionally a data: URL of a JPEG, PNG, WebP, GIF or TIFF), strictly
+ * checked, for decoding with sharp. `declaredType` is the data: URL's type (normalised: image/jpg and
+ * image/pjpeg read as image/jpeg), which the caller checks against the format found in the bytes.
+ */
+export function decodeBase64Image(image: unknown): { bytes: Buffer; declaredType?: string } {
+  if (typeof image !== 'string') {
+    reject('bad_type', '"image" must be a base64 string (JPEG, PNG, WebP, GIF or TIFF), optionally a data: URL.');
+  }
+  const { payload, declared } = splitDataUrl(
+    image,
+    /^data:(image\/(?:png|jpeg|jpg|pjpeg|webp|gif|tiff))((?:;[^;,]*)*)$/,
+    'Only data:image/{jpeg,png,webp,gif,tiff};base64 URLs are accepted.',
+  );
+  const declaredType = declared === 'image/jpg' || declared === 'image/pjpeg' ? 'image/jpeg' : declared;
+  return { bytes: decodeBase64Strict(payload), declaredType };
 }
 
 /**

@@ -1,12 +1,15 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import { forEachSliced } from '../core/sliced.ts';
-import { hasImportedGold } from '../db/repositories/projects.ts';
+import { hasImportedGold, shareLockProject } from '../db/repositories/projects.ts';
 import { insertItems, insertLabelRows, releaseHoldout, type NewItem } from '../db/repositories/items.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
-import { prepareItemData } from './inputs.ts';
+import { checkImageItemFields, prepareItemData, type PreparedItem } from './inputs.ts';
+import { IMAGE_CONCURRENCY, mapLimited, prepareImage, storeMedia, type PendingMedia } from './media.ts';
+import { fetchImage } from './url-import.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
 
@@ -21,6 +24,14 @@ export function unitHash(s: string): number {
 /** Most items one ingest request may carry. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
+/** Largest `meta` object, serialised as JSON. */
+export const MAX_META_BYTES = 16 * 1024;
+
+/** An item's metadata: any JSON object of at most MAX_META_BYTES (UTF-8) serialised. */
+export const metaSchema = z
+  .record(z.string(), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_META_BYTES, `meta must be at most ${MAX_META_BYTES / 1024} KB as JSON`);
+
 /** The envelope of one ingested item; the ItemData fields are checked against the modality afterwards. */
 export const itemSchema = z
   .object({
@@ -34,6 +45,9 @@ export const itemSchema = z
     height: z.unknown().optional(),
     channels: z.unknown().optional(),
     vector: z.unknown().optional(),
+    /** Image projects: an http(s) URL to fetch (opt-in: settings.urlImport.allowHosts). */
+    url: z.unknown().optional(),
+    meta: metaSchema.optional(),
   })
   .strict();
 
@@ -52,7 +66,38 @@ export async function ingestItems(
   ctx: PipelineContext,
   project: ProjectRow,
   raw: unknown[],
-  opts: { partial?: boolean; preRejected?: { index: number; error: string }[] } = {},
+  opts: {
+    partial?: boolean;
+    preRejected?: { index: number; error: string }[];
+    /** Images the caller is already reading (multipart file parts), by item index. */
+    pending?: Map<number, Promise<PendingMedia>>;
+  } = {},
+): Promise<IngestResult> {
+  const images: (PendingMedia | undefined)[] = [];
+  try {
+    return await ingest(ctx, project, raw, opts, images);
+  } finally {
+    // Stored images had their temp files moved; the rest (a refused batch, duplicates) are removed here.
+    await Promise.all([...images, ...(await settled(opts.pending))].map((m) => m?.cleanup()));
+  }
+}
+
+/** Every pending image that was read successfully (so that its temp files can be removed). */
+async function settled(pending: Map<number, Promise<PendingMedia>> | undefined): Promise<(PendingMedia | undefined)[]> {
+  if (!pending) return [];
+  return Promise.all([...pending.values()].map((p) => p.catch(() => undefined)));
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof ValidationError ? e.message : 'The item could not be read.';
+}
+
+async function ingest(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  raw: unknown[],
+  opts: { partial?: boolean; preRejected?: { index: number; error: string }[]; pending?: Map<number, Promise<PendingMedia>> },
+  images: (PendingMedia | undefined)[],
 ): Promise<IngestResult> {
   const rejected = [...(opts.preRejected ?? [])];
   const preRejected = new Set(rejected.map((r) => r.index));
@@ -61,10 +106,9 @@ export async function ingestItems(
     throw new ValidationError(`A batch holds at most ${MAX_ITEMS_PER_REQUEST} items; split it.`, undefined, 'batch_too_large');
   const settings = resolveSettings(project.settings);
   const labelSet = new Set(project.labels);
-  const prepared: { index: number; row: NewItem; label?: string }[] = [];
-  const seenExternal = new Set<string>();
-  let inBatchDuplicates = 0;
-  // Decoding is the CPU-heavy part: sliced, so annotators' requests are served in between.
+  type Candidate = { index: number; it: z.infer<typeof itemSchema>; data?: PreparedItem };
+  const candidates: Candidate[] = [];
+  // Checking envelopes (and text and vectors) is main-thread work: sliced, so annotators' requests are served in between.
   await ctx.work.add(() =>
     forEachSliced(raw, (value, index) => {
       if (preRejected.has(index)) return;
@@ -86,49 +130,93 @@ export async function ingestItems(
         rejected.push({ index, error: 'A gold item must carry its label.' });
         return;
       }
-      let data;
-      try {
-        data = prepareItemData(value as Record<string, unknown>, project.modality, settings);
-      } catch (e) {
-        rejected.push({ index, error: e instanceof ValidationError ? e.message : 'The item could not be read.' });
-        return;
-      }
-      if (it.externalId !== undefined) {
-        if (seenExternal.has(it.externalId)) {
-          inBatchDuplicates++;
+      if (project.modality === 'image') {
+        try {
+          checkImageItemFields(value as Record<string, unknown>);
+          if (it.url !== undefined && !opts.pending?.has(index) && (it.image !== undefined || it.pixels !== undefined))
+            throw new ValidationError('Send one of "image", "pixels" or "url", not several.');
+        } catch (e) {
+          rejected.push({ index, error: errorMessage(e) });
           return;
         }
-        seenExternal.add(it.externalId);
+        candidates.push({ index, it });
+        return;
       }
-      prepared.push({
-        index,
-        label: it.label,
-        row: {
-          id: randomUUID(),
-          projectId: project.id,
-          externalId: it.externalId ?? null,
-          split: it.split ?? 'pool',
-          holdout: false,
-          status: it.label !== undefined ? 'labeled' : 'pending',
-          data: data.data,
-          input: data.input,
-          label: it.label ?? null,
-          labelSource: it.label !== undefined ? 'imported' : null,
-          rand: unitHash(`${settings.seed}:rand:${it.externalId ?? index + ':' + Math.random()}`),
-        },
-      });
+      try {
+        if (it.url !== undefined) throw new ValidationError('"url" is for image projects.');
+        candidates.push({ index, it, data: prepareItemData(value as Record<string, unknown>, project.modality, settings) });
+      } catch (e) {
+        rejected.push({ index, error: errorMessage(e) });
+      }
     }),
   );
+  if (project.modality === 'image') {
+    // Images are decoded by sharp in libuv's threadpool, a few at a time: the event loop stays free.
+    await mapLimited(candidates, IMAGE_CONCURRENCY, async (c) => {
+      try {
+        const value = raw[c.index] as Record<string, unknown>;
+        const pending = opts.pending?.get(c.index);
+        const m = pending
+          ? await pending
+          : c.it.url !== undefined
+            ? await fetchImage(ctx, settings, c.it.url, (file) => prepareImage(ctx, file, settings))
+            : await prepareImage(ctx, { kind: 'fields', raw: value }, settings);
+        images[c.index] = m;
+        c.data = { data: { media: m.ref }, input: m.input };
+      } catch (e) {
+        rejected.push({ index: c.index, error: errorMessage(e) });
+      }
+    });
+  }
   if (rejected.length && !opts.partial) {
     rejected.sort((a, b) => a.index - b.index);
     throw new ValidationError(
-      `${rejected.length} of ${raw.length} items are invalid; nothing was stored. Fix them, or send ?partial=true to store the valid ones.`,
+      `${rejected.length} of ${raw.length} items are invalid; nothing was stored (item ${rejected[0].index}: ${rejected[0].error}). Fix them, or send ?partial=true to store the valid ones.`,
       { rejected },
       'invalid_items',
     );
   }
+  const prepared: { index: number; row: NewItem; label?: string }[] = [];
+  const seenExternal = new Set<string>();
+  let inBatchDuplicates = 0;
+  for (const { index, it, data } of candidates) {
+    if (!data) continue;
+    if (it.externalId !== undefined) {
+      if (seenExternal.has(it.externalId)) {
+        inBatchDuplicates++;
+        continue;
+      }
+      seenExternal.add(it.externalId);
+    }
+    prepared.push({
+      index,
+      label: it.label,
+      row: {
+        id: randomUUID(),
+        projectId: project.id,
+        externalId: it.externalId ?? null,
+        split: it.split ?? 'pool',
+        holdout: false,
+        status: it.label !== undefined ? 'labeled' : 'pending',
+        data: data.data,
+        meta: it.meta ?? null,
+        input: data.input,
+        label: it.label ?? null,
+        labelSource: it.label !== undefined ? 'imported' : null,
+        rand: unitHash(`${settings.seed}:rand:${it.externalId ?? index + ':' + Math.random()}`),
+      },
+    });
+  }
+  // Media first, rows second: a row never points at a picture that is not there. Content addressed, so a
+  // duplicate's picture is the one already stored.
+  await mapLimited(prepared, IMAGE_CONCURRENCY, async (p) => {
+    const m = images[p.index];
+    if (m) await storeMedia(ctx, project.id, m);
+  });
 
-  const inserted = await ctx.db.transaction(async (tx) => {
+  const inserted = await transactionWithRetry(ctx.db, async (tx) => {
+    // Lock order (docs/team.md): the project row before items (releaseHoldout below updates items).
+    await shareLockProject(tx, project.id);
     // Without an imported gold set, a random slice of unlabelled pool items is held out for honest accuracy.
     // Once a gold set is imported, the unlabelled reserve is released to the queue: it would only cost labels.
     const batchHasGold = prepared.some((p) => p.row.split === 'gold');

@@ -1,7 +1,6 @@
 import { ValidationError } from '../core/errors.ts';
 import type { Modality, ModelInput } from '../core/types.ts';
 import type { ModelSpec } from '../models/classifier.ts';
-import { decodeImageInput, encodePngBase64 } from './image-decode.ts';
 import type { ProjectSettings } from './settings.ts';
 
 /** Largest text item accepted, in characters. */
@@ -48,16 +47,15 @@ export function prepareItemData(raw: Record<string, unknown>, modality: Modality
     }
     return { data: { vector: v }, input: new Uint8Array(f.buffer) };
   }
-  if (has('text') || has('vector')) throw new ValidationError('This is an image project: send {image} or {pixels, width, height}, not text or a vector.');
-  const target = { width: s.imageWidth, height: s.imageHeight, channels: s.channels };
-  const input = decodeImageInput(raw as Parameters<typeof decodeImageInput>[0], target);
-  if (typeof raw.image === 'string') return { data: { image: raw.image }, input };
-  // Raw pixel arrays are stored as a lossless PNG of their own size: far smaller, and what the review page shows.
-  const w = Number(raw.width);
-  const h = Number(raw.height);
-  const c = raw.channels === undefined ? 1 : Number(raw.channels);
-  const native = decodeImageInput(raw as Parameters<typeof decodeImageInput>[0], { width: w, height: h, channels: c === 1 ? 1 : 3 });
-  return { data: { image: `data:image/png;base64,${encodePngBase64(native, w, h, c === 1 ? 1 : 3)}` }, input };
+  checkImageItemFields(raw);
+  // Image bytes are read asynchronously with sharp, off the event loop: pipelines/media.ts prepareImage.
+  throw new RangeError('prepareItemData does not read images: use prepareImage (pipelines/media.ts).');
+}
+
+/** Refuses text or vector fields on an image item. */
+export function checkImageItemFields(raw: Record<string, unknown>): void {
+  if (raw.text !== undefined || raw.vector !== undefined)
+    throw new ValidationError('This is an image project: send {image}, {pixels, width, height}, {url} or a file, not text or a vector.');
 }
 
 /** The model-ready input of a stored item. */

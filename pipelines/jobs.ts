@@ -5,6 +5,7 @@ import { runAudit } from './audit.ts';
 import { runPrelabel } from './prelabel.ts';
 import { runConsolidation } from './quality/service.ts';
 import { runTrain } from './train.ts';
+import { emitWebhookEvent } from './webhooks.ts';
 
 export interface JobRunnerOptions {
   /** Identifies this process in `jobs.locked_by`. */
@@ -65,14 +66,22 @@ export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): J
     };
     try {
       const r = await HANDLERS[job.kind](ctx, job, progress);
-      await finishJob(ctx.db, job.id, { status: 'succeeded', modelVersion: r.modelVersion });
+      await ctx.db.transaction(async (tx) => {
+        await finishJob(tx, job.id, { status: 'succeeded', modelVersion: r.modelVersion });
+        await emitWebhookEvent(tx, job.projectId, 'job.finished', { jobId: job.id, kind: job.kind, status: 'succeeded', modelVersion: r.modelVersion ?? null });
+      });
+      ctx.onWebhookQueued?.();
       ctx.logger.info('job succeeded', { ...log, modelVersion: r.modelVersion });
     } catch (e) {
       const message = describeError(e);
       ctx.logger.error('job failed', { ...log, error: message });
-      await finishJob(ctx.db, job.id, { status: 'failed', error: message }).catch((err) =>
-        ctx.logger.error('could not record job failure', { ...log, error: describeError(err) }),
-      );
+      await ctx.db
+        .transaction(async (tx) => {
+          await finishJob(tx, job.id, { status: 'failed', error: message });
+          await emitWebhookEvent(tx, job.projectId, 'job.finished', { jobId: job.id, kind: job.kind, status: 'failed', error: message });
+        })
+        .catch((err) => ctx.logger.error('could not record job failure', { ...log, error: describeError(err) }));
+      ctx.onWebhookQueued?.();
     } finally {
       clearInterval(beat);
     }

@@ -1,7 +1,9 @@
 import { ConflictError, describeError, NotFoundError, ValidationError } from '../core/errors.ts';
 import { applyHumanLabel, insertLabelRows, latestLabel, lockItem, markReviewed } from '../db/repositories/items.ts';
-import type { ProjectRow } from '../db/repositories/projects.ts';
+import { shareLockProject, type ProjectRow } from '../db/repositories/projects.ts';
+import { transactionWithRetry } from '../db/retry.ts';
 import type { PipelineContext } from './context.ts';
+import { enqueuePrelabel } from './prelabel.ts';
 import { answerGoldItem, consolidateItem, maybeConsolidate } from './quality/service.ts';
 import { maybeAutoRetrain } from './train.ts';
 
@@ -26,7 +28,11 @@ export async function labelItem(
 ): Promise<LabelResult> {
   if (!project.labels.includes(label))
     throw new ValidationError(`Unknown label "${label}"; this project's labels are: ${project.labels.join(', ')}.`, undefined, 'unknown_label');
-  const out = await ctx.db.transaction(async (tx) => {
+  // Lock order (docs/team.md): the project row before the item. The labels insert below takes the project
+  // row FOR KEY SHARE anyway (its foreign key); taking the item first and the project second deadlocked
+  // against a transaction holding the project FOR UPDATE while it waited for the item.
+  const out = await transactionWithRetry(ctx.db, async (tx) => {
+    await shareLockProject(tx, project.id);
     const item = await lockItem(tx, project.id, itemId);
     if (!item) throw new NotFoundError('Item');
     const now = new Date();
@@ -63,8 +69,10 @@ export async function labelItem(
     if (item.disputedAt && !item.reviewed) await markReviewed(tx, item.id);
     // Overlap: this vote joins the item's others (same key again = a correction of its own vote).
     await consolidateItem(ctx, tx, project, item);
-    return { result: { itemId: item.id, label, agreedWithModel: agreed }, stored: true };
+    return { result: { itemId: item.id, label, agreedWithModel: agreed }, stored: true, goldChanged: item.split === 'gold' || item.holdout };
   });
+  // A label on an evaluation item changes the gold set: the pre-label job re-scores every version on it.
+  if (out.stored && out.goldChanged && project.activeVersion !== null) await enqueuePrelabel(ctx, project.id);
   if (out.stored || out.gold) {
     try {
       await maybeConsolidate(ctx, project);

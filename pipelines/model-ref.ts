@@ -1,4 +1,4 @@
-import { loadWeights } from '../db/repositories/models.ts';
+import { findVersion, loadWeights } from '../db/repositories/models.ts';
 import type { ModelRef } from '../models/model-runner.ts';
 import type { PipelineContext } from './context.ts';
 
@@ -12,4 +12,14 @@ export function versionRef(ctx: PipelineContext, projectId: string, version: num
       return w;
     },
   };
+}
+
+/**
+ * How many classes a stored version predicts (its spec's labels): fewer than the project has once a class was
+ * added after it was trained. `fallback` when the spec does not say.
+ */
+export async function versionClassCount(ctx: PipelineContext, projectId: string, version: number, fallback: number): Promise<number> {
+  const v = await findVersion(ctx.db, projectId, version);
+  const labels = (v?.spec as { labels?: unknown } | undefined)?.labels;
+  return Array.isArray(labels) && labels.length >= 2 ? labels.length : fallback;
 }

@@ -1,11 +1,15 @@
 import { insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { unscoredItems, writePredictions, type ScoredItem } from '../db/repositories/items.ts';
 import { findProject } from '../db/repositories/projects.ts';
+import { transactionWithRetry } from '../db/retry.ts';
 import type { PipelineContext } from './context.ts';
 import { modelInputOf } from './inputs.ts';
-import { versionRef } from './model-ref.ts';
+import { versionClassCount, versionRef } from './model-ref.ts';
 import { reconcileAutoLabels, type AutoLabelOutcome } from './autolabel-run.ts';
+import { rescoreVersions } from './rescore.ts';
 import { resolveSettings } from './settings.ts';
+import { findVersion } from '../db/repositories/models.ts';
+import { ENSEMBLE_MEMBERS, IMAGE_ENSEMBLE_ARCH } from '../models/image-ensemble.ts';
 import { argmax, BALD_SAMPLES, baldScores, uncertaintyOf } from './strategies.ts';
 
 /** Items scored per model call. */
@@ -30,23 +34,32 @@ export async function runPrelabel(
   ctx: PipelineContext,
   job: JobRow,
   progress: (p: number) => Promise<void>,
-): Promise<{ modelVersion: number | null; scored: number; autoLabel?: AutoLabelOutcome }> {
+): Promise<{ modelVersion: number | null; scored: number; rescored?: number[]; autoLabel?: AutoLabelOutcome }> {
   let project = await findProject(ctx.db, job.projectId);
   if (!project || project.activeVersion === null) return { modelVersion: null, scored: 0 };
   const version = project.activeVersion;
   const settings = resolveSettings(project.settings);
   const ref = versionRef(ctx, project.id, version);
+  const committee = (await findVersion(ctx.db, project.id, version))?.spec?.arch === IMAGE_ENSEMBLE_ARCH;
+  // The version's own class count: a class added since it was trained has no output in it (the new class
+  // names are appended, so index i is still the class it was trained as).
+  const k = await versionClassCount(ctx, project.id, version, project.labels.length);
   let scored = 0;
   for (;;) {
     const batch = await unscoredItems(ctx.db, project.id, version, PRELABEL_BATCH);
     if (!batch.length) break;
     const inputs = batch.map((r) => modelInputOf(r, project!.modality));
-    const k = project.labels.length;
     let probs: Float32Array;
     let scores: Float32Array | undefined;
     if (settings.strategy === 'bald') {
       // BALD needs the spread of several dropout passes; the stored prediction is their mean.
       ({ mean: probs, scores } = baldScores(await ctx.runner.predictSamples(ref, inputs, BALD_SAMPLES), BALD_SAMPLES, batch.length, k));
+    } else if (committee && settings.strategy !== 'random') {
+      // An ensemble that cross-validation chose: the strategy's score of the committee's mean plus the
+      // members' disagreement (their mutual information), so items the members dispute rank higher.
+      const { mean, scores: disagreement } = baldScores(await ctx.runner.predictSamples(ref, inputs, ENSEMBLE_MEMBERS), ENSEMBLE_MEMBERS, batch.length, k);
+      probs = mean;
+      scores = Float32Array.from(disagreement, (d, i) => Math.min(1, uncertaintyOf(Array.from(mean.subarray(i * k, (i + 1) * k)), settings.strategy) + d));
     } else probs = await ctx.runner.predict(ref, inputs);
     const rows: ScoredItem[] = batch.map((r, i) => {
       const p = Array.from(probs.subarray(i * k, (i + 1) * k));
@@ -61,11 +74,13 @@ export async function runPrelabel(
     });
     project = await findProject(ctx.db, job.projectId);
     if (!project || project.activeVersion !== version) break;
-    await ctx.db.transaction((tx) => writePredictions(tx, project!.id, version, rows));
+    await transactionWithRetry(ctx.db, (tx) => writePredictions(tx, project!.id, version, rows));
     scored += rows.length;
     await progress(Math.min(0.95, scored / (scored + PRELABEL_BATCH)));
   }
   const now = await findProject(ctx.db, job.projectId);
   if (!now || now.activeVersion !== version) return { modelVersion: version, scored };
-  return { modelVersion: version, scored, autoLabel: await reconcileAutoLabels(ctx, now) };
+  // Every version on today's gold set, so that versions (and a rollback) are compared on the same items.
+  const rescored = await rescoreVersions(ctx, now);
+  return { modelVersion: version, scored, rescored, autoLabel: await reconcileAutoLabels(ctx, now) };
 }

@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { NotFoundError } from '../core/errors.ts';
 import {
   clearLease,
@@ -8,17 +9,21 @@ import {
   leaseItems,
   likelyOfClass,
   predictionsFor,
+  queueRetryAfterMs,
   randomServable,
   topUncertainServable,
   trainableCountsByLabel,
   trainingExamples,
   type ItemRow,
 } from '../db/repositories/items.ts';
+import { findVersion } from '../db/repositories/models.ts';
 import { normaliseRows } from '../models/clustering.ts';
-import { rawFeatures } from './cold-start.ts';
+import { coldStartProven, rawFeatures } from './cold-start.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
+import { dataView } from './media.ts';
 import { diverseBatch } from './strategies.ts';
+import { explorationCount, mixExploration, projectExplorationShare } from './exploration.ts';
 import { leaseQualityItems, mixIntoBatch, topUpWithOverlap } from './quality/service.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
@@ -36,6 +41,9 @@ export const DIVERSE_CANDIDATES_PER_ITEM = 10;
 
 export interface QueueEntry {
   id: string;
+  externalId: string | null;
+  /** The metadata sent at ingest, null if none. */
+  meta: Record<string, unknown> | null;
   data: Record<string, unknown>;
   /** The model's guess, pre-filled for the annotator; null before any model exists. */
   prediction: { label: string; confidence: number; probs: Record<string, number>; modelVersion: number } | null;
@@ -46,9 +54,10 @@ export interface QueueEntry {
 }
 
 /**
- * Leases the items most worth a human look to one key. Before any model exists, and until the project has
- * `coldStartLabels` human labels, typical items of the regions the labels do not cover yet; afterwards the
- * highest uncertainty first (or random, if that is the strategy).
+ * Leases the items most worth a human look to one key. Before any model exists, and during the cold start
+ * (image projects: until the model proves itself on held-out labels, or `coldStartLabels` human labels when
+ * set), typical items of the regions the labels do not cover yet; afterwards the highest uncertainty first
+ * (or random, if that is the strategy). A strategy asked for explicitly skips the cold start once a model exists.
  * Held-out items (settings.goldFraction) are mixed in so that they make up that share of human labels.
  */
 export async function leaseQueue(
@@ -62,7 +71,7 @@ export async function leaseQueue(
   const now = new Date();
   const expiresAt = new Date(now.getTime() + (settings.leaseSeconds ?? ctx.config.leaseSeconds) * 1000);
   if (opts.kind === 'disputed') {
-    const rows = await ctx.db.transaction((tx) => leaseDisputed(tx, { projectId: project.id, keyId, limit: opts.limit, now, expiresAt }));
+    const rows = await transactionWithRetry(ctx.db, (tx) => leaseDisputed(tx, { projectId: project.id, keyId, limit: opts.limit, now, expiresAt }));
     const who = await latestLabellers(
       ctx.db,
       rows.map((r) => r.id),
@@ -85,13 +94,19 @@ export async function leaseQueue(
   const counts = strategy !== 'random' ? await trainableCountsByLabel(ctx.db, project.id) : new Map<string, number>();
   const humanLabels = [...counts.values()].reduce((a, b) => a + b, 0);
   const coldStartLabels = settings.coldStartLabels ?? DEFAULT_COLD_START_LABELS[project.modality];
-  const coldStart = strategy !== 'random' && (project.activeVersion === null || humanLabels < coldStartLabels);
+  // A strategy asked for (in the request, or chosen in the settings) is used as soon as there is a model.
+  const explicit = opts.strategy !== undefined || settings.strategyChosen;
+  const coldStart =
+    strategy !== 'random' &&
+    (project.activeVersion === null ||
+      (!explicit &&
+        (coldStartLabels === 'proof' ? !coldStartProven(await activeGold(ctx, project), project.labels.length, humanLabels) : humanLabels < coldStartLabels)));
   if (coldStart) {
     // Cold start: no model yet, or too few labels for its uncertainty to mean much. Spread the labels over
     // the data: with a cold-start phase, typical items of the clusters the labels do not cover yet; for the
     // first batch of a project without one (text, vectors), k-means++ sampling over model-free features,
-    // which on fine-foods did better as the seed of margin sampling (README, Benchmarks).
-    const method = coldStartLabels > 0 ? 'typical' : 'spread';
+    // which on fine-foods did better as the seed of margin sampling (docs/benchmarks.md).
+    const method = coldStartLabels === 'proof' || coldStartLabels > 0 ? 'typical' : 'spread';
     const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES[method] });
     if (sample.length > opts.limit) {
       const known = humanLabels && method === 'typical' ? await trainingExamples(ctx.db, project.id) : [];
@@ -142,11 +157,24 @@ export async function leaseQueue(
       }
     }
   }
-  const rows = await ctx.db.transaction(async (tx) => {
+  // Exploration (pipelines/exploration.ts): a share of each uncertainty batch goes to random items, more
+  // when the last retrains did not raise gold accuracy.
+  if (project.activeVersion !== null && !coldStart && strategy !== 'random') {
+    const m = explorationCount(opts.limit, await projectExplorationShare(ctx, project), settings.seed + humanLabels);
+    if (m > 0) {
+      const main = candidates ?? (await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit })).map((r) => r.id);
+      const taken = new Set(main.slice(0, opts.limit - m));
+      const random = (await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit + m }))
+        .map((r) => r.id)
+        .filter((id) => !taken.has(id));
+      candidates = mixExploration(main, random.slice(0, m), opts.limit);
+    }
+  }
+  const rows = await transactionWithRetry(ctx.db, async (tx) => {
     let holdoutWanted = 0;
     if (settings.goldFraction > 0) {
       const c = await holdoutCounts(tx, project.id);
-      if (c.servableHoldout > 0)
+      if (c.anyServableHoldout)
         holdoutWanted = Math.max(0, Math.min(opts.limit, Math.ceil((c.labeledPool + opts.limit) * settings.goldFraction) - c.labeledHoldout));
     }
     return leaseItems(tx, {
@@ -162,6 +190,13 @@ export async function leaseQueue(
   });
   quality.push(...(await topUpWithOverlap(ctx, project, keyId, { room: opts.limit - rows.length, now, expiresAt, already: quality.map((r) => r.id) })));
   return toEntries(ctx, project, mixIntoBatch(rows, quality));
+}
+
+/** The active version's held-out metrics, as stored when it was evaluated. */
+async function activeGold(ctx: PipelineContext, project: ProjectRow): Promise<{ n?: number; accuracy?: number | null } | undefined> {
+  if (project.activeVersion === null) return undefined;
+  const v = await findVersion(ctx.db, project.id, project.activeVersion);
+  return v?.metrics.gold as { n?: number; accuracy?: number | null } | undefined;
 }
 
 /**
@@ -210,12 +245,14 @@ async function toEntries(
     const p = preds.get(r.id);
     return {
       id: r.id,
-      data: r.data,
+      externalId: r.externalId,
+      meta: r.meta ?? null,
+      data: dataView(project.id, r.id, r.data),
       prediction: p
         ? {
             label: p.label,
             confidence: p.confidence,
-            probs: Object.fromEntries(project.labels.map((l, i) => [l, p.probs[i]])),
+            probs: Object.fromEntries(project.labels.map((l, i) => [l, p.probs[i] ?? 0])),
             modelVersion: p.modelVersion,
           }
         : null,
@@ -224,6 +261,23 @@ async function toEntries(
       ...(dispute ? { dispute: dispute(r) } : {}),
     };
   });
+}
+
+/**
+ * A queue answer: the leased items, and, when there are none although unlabelled items remain that this key
+ * may get later (rows busy in another transaction, or leased to other keys), `retryAfterMs`: when to ask
+ * again. A bare empty list means nothing is left for this key.
+ */
+export async function leaseQueuePage(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  keyId: string,
+  opts: Parameters<typeof leaseQueue>[3],
+): Promise<{ items: QueueEntry[]; retryAfterMs?: number }> {
+  const items = await leaseQueue(ctx, project, keyId, opts);
+  if (items.length || opts.kind === 'disputed') return { items };
+  const retryAfterMs = await queueRetryAfterMs(ctx.db, { projectId: project.id, keyId, now: new Date() });
+  return retryAfterMs === null ? { items } : { items, retryAfterMs };
 }
 
 /** Ends this key's lease on an item early (a skip), so another annotator may take it. False if it held none. */

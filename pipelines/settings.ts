@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Modality } from '../core/types.ts';
+import { CANDIDATE_NAMES } from '../models/selection.ts';
 
 /** Query strategies a project or a queue request may pick. */
 export const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'bald', 'diverse'] as const;
@@ -54,8 +55,38 @@ export const projectSettingsSchema = z
       .union([z.literal(1), z.literal(3)])
       .default(1)
       .describe('1 = grayscale, 3 = RGB.'),
+    imageFit: z
+      .enum(['letterbox', 'crop'])
+      .default('letterbox')
+      .describe(
+        'How a picture of another shape becomes the model input: letterbox (whole picture, padded with black) or crop (centre crop). Fixed at creation.',
+      ),
+    urlImport: z
+      .object({
+        allowHosts: z
+          .array(z.string().min(1).max(253))
+          .max(100)
+          .default([])
+          .describe('Host names (exact, or "*.example.com" for its subdomains) that {"url": ...} items may be fetched from; empty turns URL import off.'),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(200 * 1024 * 1024)
+          .default(50 * 1024 * 1024)
+          .describe('Largest file fetched, in bytes.'),
+        timeoutMs: z.number().int().min(100).max(120_000).default(15_000).describe('Longest a fetch may take, in milliseconds.'),
+      })
+      .strict()
+      .default({ allowHosts: [], maxBytes: 50 * 1024 * 1024, timeoutMs: 15_000 })
+      .describe('Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.'),
     vectorDim: z.number().int().min(1).max(65536).optional().describe('Length of every vector (required for vector projects).'),
-    strategy: z.enum(STRATEGIES).default('margin').describe('How the queue ranks items for human review.'),
+    strategy: z
+      .enum(STRATEGIES)
+      .optional()
+      .describe(
+        'How the queue ranks items for human review (default margin). Set, it is used as soon as a model exists; unset, image projects first spread their labels over the data until the model proves itself on held-out labels.',
+      ),
     coldStartLabels: z
       .number()
       .int()
@@ -63,7 +94,7 @@ export const projectSettingsSchema = z
       .max(1_000_000)
       .optional()
       .describe(
-        "Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model's uncertainty is mostly noise). Default: 200 for images, 0 (uncertainty from the first model on) for text and vectors.",
+        "Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model's uncertainty is mostly noise). Default for images: until the model proves itself on held-out labels (docs/active-learning.md); 0 (uncertainty from the first model on) for text and vectors.",
       ),
     retrainEvery: z.number().int().min(0).max(1_000_000).default(50).describe('Retrain automatically after this many new human labels; 0 turns it off.'),
     goldFraction: z.number().min(0).max(0.5).default(0.1).describe('Share of the pool reserved as held-out evaluation data when no gold set was imported.'),
@@ -115,6 +146,12 @@ export const projectSettingsSchema = z
         'Times an audit repeats its 4-fold cross-validation (other folds, other seeds) and averages the out-of-sample predictions: each repeat costs 4 trainings; 2 flags fewer labels the model only happens to confuse.',
       ),
     semiSupervised: z.boolean().default(true).describe('Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.'),
+    model: z
+      .enum(['auto', ...CANDIDATE_NAMES])
+      .default('auto')
+      .describe(
+        "Which model to train: 'auto' picks among the modality's candidates by k-fold cross-validation on the human labels at each retrain (images: when the labels have doubled since the last pick); or a candidate to force: text 'tfidf-lr', 'ngram-mlp', 'ngram-lex'; vectors 'linear', 'mlp'; images 'cnn', 'cnn-ensemble'.",
+      ),
     seed: z
       .number()
       .int()
@@ -126,12 +163,65 @@ export const projectSettingsSchema = z
   })
   .strict();
 
-/** coldStartLabels when the project does not set it, by modality (see the README's benchmark section). */
-export const DEFAULT_COLD_START_LABELS: Record<Modality, number> = { image: 200, text: 0, vector: 0 };
+/**
+ * coldStartLabels when the project does not set it, by modality: `proof` = until the model proves itself on
+ * held-out labels (pipelines/cold-start.ts, docs/active-learning.md).
+ */
+export const DEFAULT_COLD_START_LABELS: Record<Modality, number | 'proof'> = { image: 'proof', text: 0, vector: 0 };
 
-export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
+/** The strategy of a project that does not choose one. */
+export const DEFAULT_STRATEGY: Strategy = 'margin';
+
+export type ProjectSettings = z.infer<typeof projectSettingsSchema> & {
+  strategy: Strategy;
+  /** Whether the project chose its strategy (an explicit strategy is used as soon as a model exists). */
+  strategyChosen: boolean;
+};
 
 /** Settings as stored (defaults filled in). Stored settings are trusted: they were validated on write. */
 export function resolveSettings(stored: Record<string, unknown>): ProjectSettings {
-  return projectSettingsSchema.parse(stored);
+  const s = projectSettingsSchema.parse(stored);
+  return { ...s, strategy: s.strategy ?? DEFAULT_STRATEGY, strategyChosen: s.strategy !== undefined };
+}
+
+/** Settings fixed at creation: stored items were decoded or checked with them. */
+export const IMMUTABLE_SETTINGS = ['imageWidth', 'imageHeight', 'channels', 'imageFit', 'vectorDim'] as const;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The keys a client actually sent, with their validated values. zod 4's `.partial()` still fills `.default()`
+ * values (of the top level and of nested objects such as `autoLabel`), so a parsed patch cannot tell a key
+ * sent from a default; the raw body can.
+ */
+function sentOnly(parsed: Record<string, unknown>, raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(raw)) {
+    if (!(k in parsed)) continue;
+    out[k] = isPlainObject(parsed[k]) && isPlainObject(raw[k]) ? sentOnly(parsed[k], raw[k]) : parsed[k];
+  }
+  return out;
+}
+
+function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) out[k] = isPlainObject(v) && isPlainObject(base[k]) ? deepMerge(base[k], v) : v;
+  return out;
+}
+
+/**
+ * Applies a settings patch: only the keys sent change (nested objects key by key), the rest keep their stored
+ * values. `parsed` is the patch as validated, `raw` the JSON the client sent. An immutable setting sent with its
+ * current value is accepted; another value throws `immutable_setting`.
+ */
+export function applySettingsPatch(
+  stored: Record<string, unknown>,
+  parsed: Record<string, unknown>,
+  raw: Record<string, unknown>,
+  onImmutable: (key: (typeof IMMUTABLE_SETTINGS)[number]) => never,
+): z.infer<typeof projectSettingsSchema> {
+  const sent = sentOnly(parsed, raw);
+  const current = resolveSettings(stored) as Record<string, unknown>;
+  for (const k of IMMUTABLE_SETTINGS) if (k in sent && sent[k] !== current[k]) onImmutable(k);
+  return projectSettingsSchema.parse(deepMerge(stored, sent));
 }

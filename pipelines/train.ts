@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/retry.ts';
 import { ConflictError } from '../core/errors.ts';
 import { activeJobs, insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { confidentPoolItems, countTrainable, goldExamples, trainingExamples, unlabelledSample } from '../db/repositories/items.ts';
@@ -5,10 +6,15 @@ import { insertVersion, listVersions, nextVersionNumber } from '../db/repositori
 import { findProject, lockProject, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { goldMetrics, type GoldMetrics } from './evaluate.ts';
+import { chooseModel } from './model-selection.ts';
+import { mergeJobPayload } from '../db/repositories/jobs.ts';
+import type { SelectionRecord } from '../models/selection.ts';
+import { currentScore, fingerprintOf } from './rescore.ts';
 import { modelInputOf, modelSpecFor } from './inputs.ts';
 import { maybeAutoAudit } from './audit.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
+import { emitWebhookEvent } from './webhooks.ts';
 
 /**
  * Queues a training job. A train job already waiting in the queue is returned instead of a second one (the
@@ -16,7 +22,7 @@ import { resolveSettings } from './settings.ts';
  */
 export async function requestTraining(ctx: PipelineContext, project: ProjectRow, reason: 'manual' | 'auto'): Promise<JobRow> {
   const settings = resolveSettings(project.settings);
-  const job = await ctx.db.transaction(async (tx) => {
+  const job = await transactionWithRetry(ctx.db, async (tx) => {
     await lockProject(tx, project.id);
     const { n, classes } = await countTrainable(tx, project.id);
     if (n < settings.minLabelsToTrain || classes < 2)
@@ -65,6 +71,7 @@ export interface TrainOutcome {
   modelVersion: number;
   status: 'ready' | 'rejected';
   gold: GoldMetrics;
+  selection: SelectionRecord;
 }
 
 /**
@@ -77,7 +84,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   const project = await findProject(ctx.db, job.projectId);
   if (!project) throw new Error('the project no longer exists');
   const settings = resolveSettings(project.settings);
-  const spec = modelSpecFor(project, settings);
+  const base = modelSpecFor(project, settings);
   const index = new Map(project.labels.map((l, i) => [l, i]));
   const examples = await trainingExamples(ctx.db, project.id);
   if (examples.length < 2) throw new Error(`only ${examples.length} labelled items to train on`);
@@ -99,6 +106,24 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   await progress(0.02);
   // The model may also learn from unlabelled pool items directly (consistency, statistics).
   const unlabeled = settings.semiSupervised ? (await unlabelledSample(ctx.db, project.id, UNLABELED_SAMPLE)).map((r) => modelInputOf(r, project.modality)) : [];
+  // Which candidate: forced by settings.model, or cross-validated on the human labels only (pseudo-labels
+  // come from the previous model and would flatter it). Labels that cannot support k folds fall back with
+  // the reason recorded, never an error.
+  const [latest] = await listVersions(ctx.db, project.id);
+  const { spec, selection } = await chooseModel(ctx, {
+    modality: project.modality,
+    base,
+    setting: settings.model,
+    seed: settings.seed,
+    inputs: inputs.slice(0, examples.length),
+    labels: labels.slice(0, examples.length),
+    unlabeled,
+    previous: latest?.metrics.selection as SelectionRecord | undefined,
+    jobKey: `job:${job.id}`,
+    onProgress: (p) => void progress(0.02 + 0.4 * p).catch(() => {}),
+  });
+  await mergeJobPayload(ctx.db, job.id, { selection: { method: selection.method, chosen: selection.chosen, reason: selection.reason } });
+  const fitFrom = selection.method === 'cv' ? 0.42 : 0.02;
   const { blob, result } = await ctx.runner.train(
     {
       spec,
@@ -106,7 +131,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       labels,
       options: { epochs: settings.epochs, seed: settings.seed, learningRate: settings.learningRate, ...(unlabeled.length ? { unlabeled } : {}) },
     },
-    (p) => void progress(0.02 + 0.83 * p).catch(() => {}),
+    (p) => void progress(fitFrom + (0.85 - fitFrom) * p).catch(() => {}),
   );
   await progress(0.86);
 
@@ -128,7 +153,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   }
   await progress(0.95);
   const status = finite ? 'ready' : 'rejected';
-  const version = await ctx.db.transaction(async (tx) => {
+  const version = await transactionWithRetry(ctx.db, async (tx) => {
     await lockProject(tx, project.id);
     const v = await nextVersionNumber(tx, project.id);
     await insertVersion(tx, {
@@ -139,18 +164,29 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
       weights: blob,
       metrics: {
         gold: metrics,
+        current: currentScore(fingerprintOf(gold), metrics),
         train: { epochs: result.epochs, loss: result.loss, valAccuracy: result.valAccuracy ?? null, humanLabels: examples.length, pseudoLabels: pseudo.length },
         backend: await ctx.runner.backend(),
+        selection,
       },
       trainedOnLabels: examples.length,
       jobId: job.id,
     });
-    if (status === 'ready') await setActiveVersion(tx, project.id, v);
+    if (status === 'ready') {
+      await setActiveVersion(tx, project.id, v);
+      await emitWebhookEvent(tx, project.id, 'version.activated', {
+        version: v,
+        reason: 'trained',
+        jobId: job.id,
+        goldAccuracy: metrics?.accuracy ?? null,
+        humanLabels: examples.length,
+      });
+    }
     return v;
   });
   if (status === 'ready') {
     await enqueuePrelabel(ctx, project.id);
     await maybeAutoAudit(ctx, project, examples.length);
   } else throw new Error(`training produced a non-finite loss or output; version ${version} was stored as rejected and not activated`);
-  return { modelVersion: version, status, gold: metrics };
+  return { modelVersion: version, status, gold: metrics, selection };
 }

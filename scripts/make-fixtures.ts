@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     const shown = relative(REPO_ROOT, path);
     if (check) {
       const current = await readFile(path).catch(() => null);
-      const same = current !== null && current.equals(bytes);
+      const same = current?.equals(bytes);
       if (!same) differences++;
       console.log(`${same ? 'same' : 'DIFFERS'}  ${shown}`);
     } else {

@@ -1,6 +1,9 @@
 /**
  * Composition root: config → database (migrations) → model runner → job runner → HTTP. Graceful on SIGTERM.
+ * FURROW_ROLE picks the parts: `all` (one process does everything), `api` (HTTP and inference, claims no
+ * job) or `worker` (claims every job; HTTP only for /healthz and /metrics). See docs/team.md.
  */
+import { createFolderMediaStore, createMemoryMediaStore, type MediaStore } from '../media/media-store.ts';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,16 +16,29 @@ import { createModelRunner } from '../models/model-runner.ts';
 import { ensureAdminKey } from '../pipelines/access.ts';
 import type { PipelineContext } from '../pipelines/context.ts';
 import { createDemoProject } from '../pipelines/demo.ts';
+import { loadDemoImages } from '../pipelines/fashion-mnist.ts';
 import { EmbeddingCache } from '../pipelines/embedding-cache.ts';
 import { createJobRunner } from '../pipelines/jobs.ts';
+import { createWebhookDispatcher } from '../pipelines/webhooks.ts';
 import { createApp } from './app.ts';
-import { createMetricsRegistry } from './prometheus.ts';
+import { createMetrics } from './metrics.ts';
+import { createWorkerApp } from './worker-app.ts';
+import { describeError } from '../core/errors.ts';
+import { sqlState } from '../db/retry.ts';
+
+/** NOTIFY channel: a job was queued; workers wake their claim loops at once instead of at the next poll. */
+export const JOBS_CHANNEL = 'furrow_jobs';
 
 export interface RunningServer {
   url: string;
   port: number;
   close(): Promise<void>;
   ctx: PipelineContext;
+}
+
+/** The media store FURROW_MEDIA_DIR names: a folder, or memory for `memory://` (tests). */
+function createMediaStore(dir: string): MediaStore {
+  return dir.startsWith('memory://') ? createMemoryMediaStore() : createFolderMediaStore(dir);
 }
 
 /** Starts the whole service; `announce` receives the one-time secrets (admin key, demo keys) to print. */
@@ -34,10 +50,16 @@ export async function startServer(
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   logger.info('database ready', { driver: database.driver });
   const runner = createModelRunner({ backend: config.tfBackend });
-  const metrics = createMetricsRegistry();
-  metrics.describe('furrow_http_requests_total', 'counter', 'HTTP requests by route and status');
-  metrics.describe('furrow_http_request_seconds_sum', 'counter', 'Total seconds spent answering, by route');
+  const metrics = createMetrics({ db: database.db, logger });
+  const runsJobs = config.role !== 'api';
+  const servesApi = config.role !== 'worker';
   let jobs: ReturnType<typeof createJobRunner> | undefined;
+  let hooks: ReturnType<typeof createWebhookDispatcher> | undefined;
+  const onJobQueued = () => {
+    jobs?.wake();
+    // Other processes (workers) learn of the job at once; their polling stays as the fallback.
+    database.notify?.(JOBS_CHANNEL, '').catch((e) => logger.warn('could not notify workers of a queued job', { error: describeError(e) }));
+  };
   const ctx: PipelineContext = {
     db: database.db,
     runner,
@@ -45,25 +67,41 @@ export async function startServer(
     logger,
     work: createWorkQueue(),
     embeddings: new EmbeddingCache(),
-    onJobQueued: () => jobs?.wake(),
+    media: createMediaStore(config.mediaDir),
+    onJobQueued,
+    onWebhookQueued: () => hooks?.wake(),
   };
-  jobs = createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs });
+  // Webhook deliveries go out from the processes that run jobs (most events come from jobs).
+  hooks = runsJobs
+    ? createWebhookDispatcher(ctx, { pollMs: config.jobPollMs, allowPrivate: config.webhookAllowPrivate, retryBaseMs: config.webhookRetryBaseMs })
+    : undefined;
+  jobs = runsJobs ? createJobRunner(ctx, { workerId: `${process.pid}-${randomUUID().slice(0, 8)}`, pollMs: config.jobPollMs }) : undefined;
+  const listener = runsJobs && database.listen ? await database.listen(JOBS_CHANNEL, () => jobs?.wake()) : undefined;
 
-  const announce: string[] = [];
-  const admin = await ensureAdminKey(database.db, config.adminKey);
-  if (admin?.generated) announce.push(`Admin key (shown once, store it now): ${admin.secret}`);
-  if (config.demo && opts.loadDemo) {
-    const demo = await createDemoProject(ctx, await opts.loadDemo(), { poolSize: 1900, gold: 100 });
-    if (demo) {
-      announce.push(`Demo project ${demo.projectId}: 1,900 Fashion-MNIST images to label, 100 gold.`);
-      for (const k of demo.keys) announce.push(`  ${k.role} key: ${k.key}`);
-    }
+  const print = opts.announce ?? ((l) => process.stdout.write(l.join('\n') + '\n'));
+  // Secrets are printed as soon as they exist, before listening: a start that fails later (port in use) must
+  // not take the only copy of the first admin key with it.
+  if (servesApi) {
+    // Two API processes starting at once on an empty database may both find no admin key: the same
+    // FURROW_ADMIN_KEY inserted twice violates the unique hash, and the one that lost has nothing to do.
+    const admin = await ensureAdminKey(database.db, config.adminKey).catch((e) => {
+      if (sqlState(e) === '23505') return null;
+      throw e;
+    });
+    if (admin?.generated) print([`Admin key (shown once, store it now): ${admin.secret}`, 'Lost it? Stop the server and run: npm run admin-key -- --reset']);
   }
-  jobs.start();
+  if (servesApi && config.demo && opts.loadDemo) {
+    const demo = await createDemoProject(ctx, await opts.loadDemo(), { poolSize: 1900, gold: 100 });
+    if (demo) print([`Demo project ${demo.projectId}: 1,900 Fashion-MNIST images to label, 100 gold.`, ...demo.keys.map((k) => `  ${k.role} key: ${k.key}`)]);
+  }
+  jobs?.start();
+  hooks?.start();
   const backend = await runner.backend();
-  logger.info('tfjs backend', { backend });
+  logger.info('tfjs backend', { backend, role: config.role });
 
-  const app = createApp({ ctx, database, metrics, logger, bodyLimitBytes: config.bodyLimitBytes, version: '0.1.0' });
+  const app = servesApi
+    ? createApp({ ctx, database, metrics, logger, bodyLimitBytes: config.bodyLimitBytes, version: '0.1.0' })
+    : createWorkerApp({ ctx, database, metrics, logger });
   const server = app.listen(config.port, config.host);
   // Keep idle keep-alive sockets open longer than clients and proxies do (60 s is common), so a client never
   // reuses a socket the server is closing at that instant (ECONNRESET on a healthy server).
@@ -87,14 +125,22 @@ export async function startServer(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (e) {
+    // Port in use, no permission: release what was started so the process can exit with the error.
+    await listener?.unlisten().catch(() => {});
+    await Promise.race([Promise.all([jobs?.stop(), hooks?.stop()]), new Promise((r) => setTimeout(r, 5_000))]);
+    await runner.close();
+    await database.close();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host}:${port}`;
-  announce.push(`Furrow is listening on ${url} (backend ${backend}, database ${database.driver}).`);
-  (opts.announce ?? ((l) => process.stdout.write(l.join('\n') + '\n')))(announce);
+  print([`Furrow is listening on ${url} (backend ${backend}, database ${database.driver}, role ${config.role}).`]);
 
   let closing: Promise<void> | undefined;
   return {
@@ -117,7 +163,8 @@ export async function startServer(
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });
-        await Promise.race([jobs!.stop(), new Promise((r) => setTimeout(r, 5_000))]);
+        await listener?.unlisten().catch(() => {});
+        await Promise.race([Promise.all([jobs?.stop(), hooks?.stop()]), new Promise((r) => setTimeout(r, 5_000))]);
         await runner.close();
         await database.close();
       })();
@@ -134,13 +181,18 @@ async function main() {
     process.stderr.write(`${(e as Error).message}\n`);
     process.exit(2);
   }
-  const { loadFashionFixture, FASHION_MNIST_LABELS } = await import('../scripts/lib/datasets.ts');
-  const srv = await startServer(config, {
-    loadDemo: async () => {
-      const d = await loadFashionFixture('train');
-      return { images: d.images, labels: d.labels, labelNames: FASHION_MNIST_LABELS, width: d.width, height: d.height };
-    },
-  });
+  let srv: RunningServer;
+  try {
+    srv = await startServer(config, { loadDemo: loadDemoImages });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    process.stderr.write(
+      err.code === 'EADDRINUSE'
+        ? `Port ${config.port} on ${config.host} is in use: set PORT to another one.\n`
+        : `Furrow could not start: ${err.stack ?? err.message}\n`,
+    );
+    process.exit(1);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -28,14 +28,31 @@ export type RouteResult = { status?: number; body: unknown } | undefined;
 export interface RouteDef<B extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType> {
   method: 'get' | 'post' | 'patch' | 'delete';
   path: string;
+  /**
+   * The OpenAPI operationId (camelCase, unique). Derived from the method and path when absent
+   * (`GET /api/projects/:id/items/:itemId` -> `getProjectItem`); set it only to keep a name stable across a path change.
+   */
+  operationId?: string;
   summary: string;
   tag: string;
   access: Access;
   /** Load and check the project of `:id`. */
   project?: boolean;
   body?: B;
+  /**
+   * The body as documented, when `body` validates loosely on purpose (each item is checked by the pipeline, so
+   * one bad item is reported by index instead of failing the whole request). Defaults to `body`.
+   */
+  docBody?: z.ZodType;
   /** Extra request content types accepted besides JSON (e.g. NDJSON); the handler gets the raw text. */
   rawTypes?: string[];
+  /**
+   * The handler checks HTTP Basic credentials itself (Label Studio's ML-backend protocol) under `access: 'public'`;
+   * the document then names the `basic` scheme instead of none.
+   */
+  basicAuth?: boolean;
+  /** Request content types the handler streams from `req` itself (no body parser, no body limit: it sets its own). */
+  streamTypes?: string[];
   query?: Q;
   responses: { status: number; description: string; schema?: z.ZodType; contentType?: string }[];
   /** The answer carries a secret shown only once (a new API key): an Idempotency-Key retry does not replay it. */

@@ -38,7 +38,7 @@ function uplotDist(): string {
 }
 
 /**
- * Routes: `/` → `/ui`, `/ui` (index), `/ui/review`, `/ui/dashboard`, `/ui/assets/*` (server/public),
+ * Routes: `/` → `/ui`, `/ui` (index), `/ui/review`, `/ui/dashboard`, `/ui/data`, `/ui/assets/*` (server/public),
  * `/ui/vendor/uplot.iife.min.js` and `/ui/vendor/uPlot.min.css`. Mount before the 404 handler.
  */
 export function createUiRouter(): express.Router {
@@ -59,6 +59,7 @@ export function createUiRouter(): express.Router {
   router.get(['/ui', '/ui/'], page('index.html'));
   router.get(['/ui/review', '/ui/review/'], page('review.html'));
   router.get(['/ui/dashboard', '/ui/dashboard/'], page('dashboard.html'));
+  router.get(['/ui/data', '/ui/data/'], page('data.html'));
   router.get(['/ui/team', '/ui/team/'], page('team.html'));
 
   // Revalidated on every load (ETag), so a deploy is picked up at once and an unchanged file costs a 304.

@@ -71,7 +71,7 @@ export async function startTestServer(
     }
     const res = await fetch(srv.url + path, { method, headers, body: body as BodyInit | undefined });
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {

@@ -111,22 +111,30 @@ export async function leaseItems(
           sql`, `,
         )})`
       : undefined;
-    const orderBy =
-      order === 'mine'
-        ? // Stable across calls (not lease expiry, which each call renews), so a reload shows the same items.
-          [sql`${items.uncertainty} desc nulls last`, asc(items.rand), asc(items.seq)]
-        : order === 'random'
-          ? [asc(items.rand), asc(items.seq)]
-          : [sql`${items.uncertainty} desc nulls last`, asc(items.rand)];
+    const orderBy = order === 'random' ? [asc(items.rand), asc(items.seq)] : [sql`${items.uncertainty} desc nulls last`, asc(items.rand)];
+    if (order === 'mine') {
+      // This key's own items are waited for, not skipped: another key's label request holds the row lock
+      // while it finds the item leased to us, and skipping would drop the item from a reload. Waiting locks
+      // follow the lock order (docs/team.md): ascending id; the page is then put in its display order.
+      const rows = await db
+        .select()
+        .from(items)
+        .where(and(servable(q.projectId, q.keyId, q.now), extra, exclude))
+        .orderBy(asc(items.id))
+        .limit(n)
+        .for('update');
+      // Stable across calls (not lease expiry, which each call renews), so a reload shows the same items.
+      rows.sort((a, b) => (b.uncertainty ?? -Infinity) - (a.uncertainty ?? -Infinity) || a.rand - b.rand || a.seq - b.seq);
+      picked.push(...rows);
+      return;
+    }
     const rows = await db
       .select()
       .from(items)
       .where(and(servable(q.projectId, q.keyId, q.now), extra, exclude))
       .orderBy(...orderBy)
       .limit(n)
-      // This key's own items are waited for, not skipped: another key's label request holds the row lock
-      // while it finds the item leased to us, and skipping would drop the item from a reload.
-      .for('update', order === 'mine' ? {} : { skipLocked: true });
+      .for('update', { skipLocked: true });
     picked.push(...rows);
   };
   await take(and(eq(items.leasedBy, q.keyId), gt(items.leaseExpiresAt, q.now)), 'mine', q.limit);
@@ -149,6 +157,9 @@ export async function leaseItems(
     }
   }
   await take(eq(items.holdout, false), q.order, q.limit - picked.length);
+  // The held-out share is a target, not a reason to leave items unserved: when the pool has nothing else,
+  // held-out items fill the batch.
+  await take(eq(items.holdout, true), 'random', q.limit - picked.length);
   if (picked.length) {
     await db
       .update(items)
@@ -163,26 +174,69 @@ export async function leaseItems(
   return picked.map((p) => ({ ...p, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
 }
 
-/** Counts the human-labelled held-out items and all human-labelled pool items (to keep the held-out share). */
-export async function holdoutCounts(db: DbOrTx, projectId: string): Promise<{ labeledHoldout: number; labeledPool: number; servableHoldout: number }> {
-  const rows = await db
-    .select({ holdout: items.holdout, status: items.status, n: count() })
+/** How long to wait before asking again when a queue request found servable items all locked (a pre-label batch commits in about this time). */
+export const QUEUE_BUSY_RETRY_MS = 1000;
+
+/**
+ * For a queue request that leased nothing: when to ask again, or null if nothing is left for this key. Servable
+ * items that were skipped because another transaction held their rows (a pre-label job writing its batch)
+ * are worth asking for again in QUEUE_BUSY_RETRY_MS; unlabelled items leased to other keys come back when
+ * their leases end (if not labelled first), so ask again then.
+ */
+export async function queueRetryAfterMs(db: DbOrTx, q: { projectId: string; keyId: string; now: Date }): Promise<number | null> {
+  // Plain reads: under MVCC they do not wait for the locks that made the lease skip these rows.
+  const [free] = await db
+    .select({ n: count() })
     .from(items)
-    .where(and(eq(items.projectId, projectId), eq(items.split, 'pool')))
-    .groupBy(items.holdout, items.status);
+    .where(servable(q.projectId, q.keyId, q.now));
+  if (Number(free.n) > 0) return QUEUE_BUSY_RETRY_MS;
+  const [next] = await db
+    .select({ at: sql<Date | string | null>`min(${items.leaseExpiresAt})` })
+    .from(items)
+    .where(
+      and(eq(items.projectId, q.projectId), eq(items.split, 'pool'), eq(items.status, 'pending'), gt(items.leaseExpiresAt, q.now), ne(items.leasedBy, q.keyId)),
+    );
+  if (next?.at == null) return null;
+  return Math.max(QUEUE_BUSY_RETRY_MS, new Date(next.at).getTime() - q.now.getTime());
+}
+
+/**
+ * Counts the labelled held-out items and all labelled pool items (to keep the held-out share), and whether any
+ * held-out item is still waiting for a label. Reads only labelled rows (items_labelled_idx) and at most one
+ * pending held-out row, so the cost follows the number of labels, not the size of the project.
+ */
+export async function holdoutCounts(db: DbOrTx, projectId: string): Promise<{ labeledHoldout: number; labeledPool: number; anyServableHoldout: boolean }> {
+  const rows = await db
+    .select({ holdout: items.holdout, n: count() })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.split, 'pool'), eq(items.status, 'labeled'), isNotNull(items.label)))
+    .groupBy(items.holdout);
   let labeledHoldout = 0;
   let labeledPool = 0;
-  let servableHoldout = 0;
   for (const r of rows) {
-    const n = Number(r.n);
-    if (r.status === 'labeled') {
-      labeledPool += n;
-      if (r.holdout) labeledHoldout += n;
-    }
-    if (r.status === 'pending' && r.holdout) servableHoldout += n;
+    labeledPool += Number(r.n);
+    if (r.holdout) labeledHoldout += Number(r.n);
   }
-  return { labeledHoldout, labeledPool, servableHoldout };
+  const waiting = await db
+    .select({ id: items.id })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.status, 'pending'), eq(items.split, 'pool'), eq(items.holdout, true)))
+    .limit(1);
+  return { labeledHoldout, labeledPool, anyServableHoldout: waiting.length > 0 };
 }
+
+/**
+ * Trainable labels: human or imported labels on pool items that are not held out. The source list is SQL
+ * text, not parameters, so the planner can match items_labelled_idx (a partial index) under a generic plan.
+ */
+const trainable = (projectId: string) =>
+  and(
+    eq(items.projectId, projectId),
+    eq(items.split, 'pool'),
+    eq(items.holdout, false),
+    isNotNull(items.label),
+    sql`${items.labelSource} in ('human', 'imported')`,
+  );
 
 export async function applyHumanLabel(db: DbOrTx, itemId: string, label: string, source: 'human' | 'imported' | 'auto'): Promise<void> {
   await db
@@ -225,19 +279,7 @@ export async function goldExamples(db: DbOrTx, projectId: string): Promise<Label
 }
 
 export async function countTrainable(db: DbOrTx, projectId: string): Promise<{ n: number; classes: number }> {
-  const rows = await db
-    .select({ label: items.label, n: count() })
-    .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        eq(items.holdout, false),
-        isNotNull(items.label),
-        inArray(items.labelSource, ['human', 'imported']),
-      ),
-    )
-    .groupBy(items.label);
+  const rows = await db.select({ label: items.label, n: count() }).from(items).where(trainable(projectId)).groupBy(items.label);
   return { n: rows.reduce((s, r) => s + Number(r.n), 0), classes: rows.length };
 }
 
@@ -264,7 +306,9 @@ export interface ScoredItem {
  * each per ROWS_PER_INSERT items: call it inside a transaction).
  */
 export async function writePredictions(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
-  await writeInChunks(scored, (chunk) => writePredictionChunk(db, projectId, version, chunk));
+  // Lock order (docs/team.md): items in ascending id, whatever order the caller scored them in.
+  const ordered = [...scored].sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+  await writeInChunks(ordered, (chunk) => writePredictionChunk(db, projectId, version, chunk));
 }
 
 async function writePredictionChunk(db: DbOrTx, projectId: string, version: number, scored: ScoredItem[]): Promise<void> {
@@ -520,19 +564,7 @@ export async function randomServable(
 
 /** Human and imported labels on trainable pool items, per class. */
 export async function trainableCountsByLabel(db: DbOrTx, projectId: string): Promise<Map<string, number>> {
-  const rows = await db
-    .select({ label: items.label, n: count() })
-    .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        eq(items.holdout, false),
-        isNotNull(items.label),
-        inArray(items.labelSource, ['human', 'imported']),
-      ),
-    )
-    .groupBy(items.label);
+  const rows = await db.select({ label: items.label, n: count() }).from(items).where(trainable(projectId)).groupBy(items.label);
   return new Map(rows.map((r) => [r.label as string, Number(r.n)]));
 }
 
@@ -555,4 +587,13 @@ export async function unlabelledSample(db: DbOrTx, projectId: string, limit: num
     .where(and(eq(items.projectId, projectId), eq(items.split, 'pool'), eq(items.holdout, false), eq(items.status, 'pending')))
     .orderBy(asc(items.rand), asc(items.seq))
     .limit(limit);
+}
+
+/** How many items of a project refer to one stored picture (media is content addressed: two items may share one). */
+export async function countItemsWithMedia(db: DbOrTx, projectId: string, mediaId: string): Promise<number> {
+  const rows = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), sql`${items.data}->'media'->>'id' = ${mediaId}`));
+  return rows[0]?.n ?? 0;
 }

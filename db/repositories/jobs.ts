@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
+import { retryOnConflict } from '../retry.ts';
 import { jobs } from '../schema.ts';
 
 export type JobRow = typeof jobs.$inferSelect;
@@ -45,23 +46,25 @@ export async function recentJobs(db: DbOrTx, projectId: string, limit: number): 
  * processes can share the table without two of them taking the same job.
  */
 export async function claimJob(db: DbOrTx, kinds: JobKind[], workerId: string): Promise<JobRow | undefined> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .select()
-      .from(jobs)
-      .where(and(eq(jobs.status, 'queued'), inArray(jobs.kind, kinds)))
-      .orderBy(asc(jobs.createdAt))
-      .limit(1)
-      .for('update', { skipLocked: true });
-    if (!row) return undefined;
-    const now = new Date();
-    const [claimed] = await tx
-      .update(jobs)
-      .set({ status: 'running', lockedBy: workerId, heartbeatAt: now, startedAt: now, attempts: row.attempts + 1, progress: 0 })
-      .where(eq(jobs.id, row.id))
-      .returning();
-    return claimed;
-  });
+  return retryOnConflict(() =>
+    db.transaction(async (tx) => {
+      const [row] = await tx
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.status, 'queued'), inArray(jobs.kind, kinds)))
+        .orderBy(asc(jobs.createdAt))
+        .limit(1)
+        .for('update', { skipLocked: true });
+      if (!row) return undefined;
+      const now = new Date();
+      const [claimed] = await tx
+        .update(jobs)
+        .set({ status: 'running', lockedBy: workerId, heartbeatAt: now, startedAt: now, attempts: row.attempts + 1, progress: 0 })
+        .where(eq(jobs.id, row.id))
+        .returning();
+      return claimed;
+    }),
+  );
 }
 
 export async function heartbeat(db: DbOrTx, id: string, progress?: number): Promise<void> {
@@ -69,6 +72,14 @@ export async function heartbeat(db: DbOrTx, id: string, progress?: number): Prom
     .update(jobs)
     .set(progress === undefined ? { heartbeatAt: new Date() } : { heartbeatAt: new Date(), progress })
     .where(and(eq(jobs.id, id), eq(jobs.status, 'running')));
+}
+
+/** Adds keys to a job's payload (e.g. what a training chose and why), keeping the others. */
+export async function mergeJobPayload(db: DbOrTx, id: string, patch: Record<string, unknown>): Promise<void> {
+  await db
+    .update(jobs)
+    .set({ payload: sql`${jobs.payload} || ${JSON.stringify(patch)}::jsonb` })
+    .where(eq(jobs.id, id));
 }
 
 export async function finishJob(db: DbOrTx, id: string, r: { status: 'succeeded' | 'failed'; error?: string; modelVersion?: number | null }): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, ne } from 'drizzle-orm';
 import type { Role } from '../../core/types.ts';
 import type { DbOrTx } from '../client.ts';
 import { apiKeys } from '../schema.ts';
@@ -52,6 +52,26 @@ export async function findKeyBySecret(db: DbOrTx, secret: string): Promise<KeyRo
 
 export async function countAdminKeys(db: DbOrTx): Promise<number> {
   const rows = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.role, 'admin')).limit(1);
+  return rows.length;
+}
+
+/** Whether any key row, live or revoked, has this secret. */
+export async function keySecretExists(db: DbOrTx, secret: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(eq(apiKeys.keyHash, hashKey(secret)))
+    .limit(1);
+  return rows.length > 0;
+}
+
+/** Revokes every live admin key but `exceptId`; returns how many. */
+export async function revokeAdminKeys(db: DbOrTx, exceptId: string): Promise<number> {
+  const rows = await db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.role, 'admin'), isNull(apiKeys.revokedAt), ne(apiKeys.id, exceptId)))
+    .returning({ id: apiKeys.id });
   return rows.length;
 }
 

@@ -27,6 +27,15 @@ export async function lockProject(db: DbOrTx, id: string): Promise<ProjectRow | 
   return row;
 }
 
+/**
+ * Takes the project row FOR KEY SHARE for the rest of the transaction: the first lock of every transaction
+ * that writes a project's items (see docs/team.md, "Lock order"). It waits while a training commit or an
+ * activation holds the row FOR UPDATE, and never blocks another writer of the same project's items.
+ */
+export async function shareLockProject(db: DbOrTx, id: string): Promise<void> {
+  await db.select({ id: projects.id }).from(projects).where(eq(projects.id, id)).for('key share');
+}
+
 export async function listProjects(db: DbOrTx, ids?: string[]): Promise<ProjectRow[]> {
   const q = db.select().from(projects);
   return ids ? q.where(inArray(projects.id, ids)).orderBy(projects.createdAt) : q.orderBy(projects.createdAt);

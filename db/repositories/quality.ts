@@ -257,7 +257,10 @@ export async function labelTimesByKey(db: DbOrTx, projectId: string): Promise<Ma
   for (const r of rows) {
     const k = r.keyId as string;
     let list = out.get(k);
-    if (!list) out.set(k, (list = []));
+    if (!list) {
+      list = [];
+      out.set(k, list);
+    }
     list.push(r.createdAt);
   }
   return out;

@@ -66,7 +66,10 @@ export function krippendorffAlphaNominal(units: readonly (readonly number[])[]):
   const coincidence = new Map<number, Map<number, number>>();
   const add = (c: number, k: number, w: number) => {
     let row = coincidence.get(c);
-    if (!row) coincidence.set(c, (row = new Map()));
+    if (!row) {
+      row = new Map();
+      coincidence.set(c, row);
+    }
     row.set(k, (row.get(k) ?? 0) + w);
   };
   for (const unit of units) {
@@ -139,7 +142,10 @@ export function agreement(v: Votes): AgreementSummary {
         const [p, q] = list[x].a < list[y].a ? [list[x], list[y]] : [list[y], list[x]];
         const key = p.a * v.annotators + q.a;
         let entry = pairLabels.get(key);
-        if (!entry) pairLabels.set(key, (entry = { a: p.a, b: q.a, la: [], lb: [] }));
+        if (!entry) {
+          entry = { a: p.a, b: q.a, la: [], lb: [] };
+          pairLabels.set(key, entry);
+        }
         entry.la.push(p.l);
         entry.lb.push(q.l);
       }

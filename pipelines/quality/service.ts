@@ -154,7 +154,7 @@ export async function answerGoldItem(
  * last full fit (majority vote before the first fit), the overlap decision, and the item's label once it has
  * 2+ votes. O(votes on the item).
  */
-export async function consolidateItem(ctx: PipelineContext, tx: DbOrTx, project: ProjectRow, item: ItemRow): Promise<void> {
+export async function consolidateItem(_ctx: PipelineContext, tx: DbOrTx, project: ProjectRow, item: ItemRow): Promise<void> {
   if (item.split !== 'pool') return;
   const settings = resolveSettings(project.settings).quality;
   const votes = latestVotePerKey(await humanVotes(tx, project.id, [item.id]));
@@ -350,7 +350,10 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   for (const g of goldRows) {
     if (flagged.has(g.itemId)) continue;
     let list = perKey.get(g.keyId);
-    if (!list) perKey.set(g.keyId, (list = []));
+    if (!list) {
+      list = [];
+      perKey.set(g.keyId, list);
+    }
     list.push(g.correct);
   }
   for (const [k, results] of perKey) status.set(k, annotatorStatus(results).status);
@@ -401,7 +404,10 @@ function suspiciousGold(indexed: ReturnType<typeof indexVotes>, accuracy: Float6
     const a = v.annotator[j];
     if (v.gold[i] < 0 || labels[a] < STRONG_MIN_VOTES || !(accuracy[a] >= STRONG_ACCURACY)) continue;
     let list = strongByItem.get(i);
-    if (!list) strongByItem.set(i, (list = []));
+    if (!list) {
+      list = [];
+      strongByItem.set(i, list);
+    }
     list.push(v.label[j]);
   }
   const out: FitParams['flaggedGold'] = [];
@@ -475,17 +481,26 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
   const items = new Map<string, Set<string>>();
   for (const v of votes) {
     let s = items.get(v.keyId);
-    if (!s) items.set(v.keyId, (s = new Set()));
+    if (!s) {
+      s = new Set();
+      items.set(v.keyId, s);
+    }
     s.add(v.itemId);
   }
   const results = new Map<string, boolean[]>();
   for (const g of gold) {
     if (flagged.has(g.itemId)) continue;
     let list = results.get(g.keyId);
-    if (!list) results.set(g.keyId, (list = []));
+    if (!list) {
+      list = [];
+      results.set(g.keyId, list);
+    }
     list.push(g.correct);
     let t = times.get(g.keyId);
-    if (!t) times.set(g.keyId, (t = []));
+    if (!t) {
+      t = [];
+      times.set(g.keyId, t);
+    }
     t.push(g.answeredAt);
   }
   const ids = new Set([...items.keys(), ...results.keys(), ...keys.filter((k) => k.role === 'annotator').map((k) => k.id)]);

@@ -6,16 +6,15 @@
 import { access, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { gunzip as gunzipCb } from 'node:zlib';
+import { FASHION_MNIST_LABELS, IDX_UBYTE, parseIdx, readIdxGz } from '../../pipelines/fashion-mnist.ts';
 
-const gunzip = promisify(gunzipCb);
+// The IDX parser and the class names live with the demo loader in pipelines/ (the server needs them, and
+// nothing outside scripts/ may import scripts/); re-exported here for the scripts.
+export { FASHION_MNIST_LABELS, parseIdx };
+export type { IdxArray } from '../../pipelines/fashion-mnist.ts';
 
 /** The repository root, found from this file's location so scripts work from any working directory. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** Fashion-MNIST class names; a label id is an index into this list. */
-export const FASHION_MNIST_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
 
 /** fine-foods labels: `great` (a 5-star review) or `other`. */
 export const FINE_FOODS_LABELS = ['great', 'other'] as const;
@@ -39,44 +38,6 @@ export interface FineFoods {
 
 /** Which half of a dataset; Fashion-MNIST calls its test files `t10k-*`. */
 export type Split = 'train' | 'test';
-
-/** A parsed IDX array: `dims` as stored, `data` the row-major unsigned bytes. */
-export interface IdxArray {
-  dims: number[];
-  data: Uint8Array;
-}
-
-/** IDX type code for unsigned bytes, the only element type Fashion-MNIST uses. */
-const IDX_UBYTE = 0x08;
-
-/**
- * Parses an (uncompressed) IDX file of unsigned bytes: magic `00 00 08 <ndims>`, then `ndims` big-endian
- * uint32 sizes, then the data. Checks that the data length matches the sizes exactly.
- * @param source named in error messages.
- * @throws Error if the magic number, element type or length is wrong.
- */
-export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new Error(`${source}: not an IDX file (bad magic number).`);
-  }
-  if (bytes[2] !== IDX_UBYTE) {
-    throw new Error(`${source}: IDX element type 0x${bytes[2].toString(16)} is not unsigned byte (0x08).`);
-  }
-  const ndims = bytes[3];
-  const headerLength = 4 + 4 * ndims;
-  if (ndims === 0 || bytes.length < headerLength) {
-    throw new Error(`${source}: IDX header is truncated or declares no dimensions.`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dims: number[] = [];
-  for (let i = 0; i < ndims; i++) dims.push(view.getUint32(4 + 4 * i, false));
-  const expected = dims.reduce((a, b) => a * b, 1);
-  const actual = bytes.length - headerLength;
-  if (actual !== expected) {
-    throw new Error(`${source}: IDX dims ${dims.join('x')} need ${expected} data bytes, found ${actual}.`);
-  }
-  return { dims, data: bytes.subarray(headerLength) };
-}
 
 /**
  * Encodes unsigned bytes as an (uncompressed) IDX file; the inverse of {@link parseIdx}.
@@ -196,16 +157,6 @@ export function loadFashionFixture(split: Split): Promise<FashionMnist> {
 /** The committed fine-foods fixture: 1,500 train / 400 test reviews, in the source's class ratio. */
 export function loadFineFoodsFixture(split: Split): Promise<FineFoods> {
   return loadFineFoods(split, { dir: join(fixtureDir(), 'fine-foods') });
-}
-
-async function readIdxGz(path: string): Promise<IdxArray> {
-  let raw: Buffer;
-  try {
-    raw = await gunzip(await readFile(path));
-  } catch (err) {
-    throw new Error(`${path}: not a readable gzip file (${(err as Error).message}).`, { cause: err });
-  }
-  return parseIdx(raw, path);
 }
 
 async function mustExist(path: string, message: string): Promise<void> {

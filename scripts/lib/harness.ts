@@ -38,11 +38,24 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   });
   const srv = await startServer(config, { logger: process.env.FURROW_HARNESS_LOG ? createLogger('warn') : silentLogger, announce: () => {} });
   const call = async (method: string, p: string, body?: unknown, key = ADMIN): Promise<any> => {
-    const r = await fetch(srv.url + p, {
-      method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const send = () =>
+      fetch(srv.url + p, {
+        method,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    let r: Response;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        r = await send();
+        break;
+      } catch (err) {
+        // On a loaded machine a kept-alive connection can be closed by the server just as the client reuses it
+        // (ECONNRESET): a GET is safe to send again; anything else is not, so it fails as before.
+        if (method !== 'GET' || attempt >= 5) throw err;
+        await new Promise((res) => setTimeout(res, 200 * attempt));
+      }
+    }
     const text = await r.text();
     if (r.status >= 400) throw new Error(`${method} ${p}: ${r.status} ${text}`);
     return p.includes('/export') ? text : JSON.parse(text);

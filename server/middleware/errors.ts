@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, describeError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { isRetryableConflict } from '../../db/retry.ts';
 
 /** Error codes of postgres.js / Node sockets / Postgres that mean "the database is not reachable right now". */
 const DB_DOWN = new Set([
@@ -68,11 +69,18 @@ export function errorHandler(logger: Logger, limitLabel: string): ErrorRequestHa
         'The request holds a value that cannot be stored (a NUL character, \\u0000, or a number or text out of range); nothing was changed.',
       );
     if (isDatabaseUnavailable(err)) {
-      logger.warn('database unavailable', { path: req.path, error: describeError(err) });
+      logger.warn('database unavailable', { path: req.path, requestId: res.locals.requestId, error: describeError(err) });
       res.setHeader('Retry-After', '5');
       return sendError(res, 503, 'service_unavailable', 'The database is unavailable; try again shortly.');
     }
-    logger.error('unhandled error', { method: req.method, path: req.path, error: describeError(err, true) });
+    // Deadlocks and serialization failures are retried inside the server (db/retry.ts); one that outlived every
+    // retry is still contention, not a fault: nothing was stored, and the same request may simply be sent again.
+    if (isRetryableConflict(err)) {
+      logger.warn('contention outlived the retries', { path: req.path, error: describeError(err) });
+      res.setHeader('Retry-After', '1');
+      return sendError(res, 503, 'busy', 'The database was too busy to finish this request; nothing was changed, send it again.');
+    }
+    logger.error('unhandled error', { method: req.method, path: req.path, requestId: res.locals.requestId, error: describeError(err, true) });
     return sendError(res, 500, 'internal_error', 'Something went wrong on our side; it has been logged.');
   };
 }

@@ -101,8 +101,30 @@ export function createClient({ key, timeoutMs = 15_000, onConnectivity }) {
     }
   }
 
+  /**
+   * An image (or any bytes) as a Blob, fetched with the key: an <img> cannot send the Authorization header,
+   * so the page shows media through blob: URLs. The browser's HTTP cache applies (media answers are
+   * `private, immutable`), so a picture seen once is not downloaded again.
+   * @param {string} path
+   * @param {AbortSignal} [signal]
+   */
+  async function blob(path, signal) {
+    let res;
+    try {
+      res = await fetch(path, { headers: { authorization: `Bearer ${key}` }, signal });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      setOnline(false);
+      throw new ApiError(0, 'network_error', 'Cannot reach the server.');
+    }
+    setOnline(true);
+    if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, `The server answered ${res.status} for an image.`);
+    return res.blob();
+  }
+
   return {
     request,
+    blob,
     get: (path, opts) => request('GET', path, opts),
     post: (path, body, opts) => request('POST', path, { ...opts, body: body ?? {} }),
     get online() {

@@ -278,12 +278,16 @@ function renderKpis() {
   const prev = idx > 0 ? hist[idx - 1] : null;
   const sub = $('kpi-accuracy-sub');
   sub.className = 'kpi-sub';
+  const ci = g.interval ? ` (95%: ${fmtPct(g.interval[0], 1)}–${fmtPct(g.interval[1], 1)})` : '';
+  // Two versions are compared only when both were scored on the same (today's) gold set.
+  const comparable = prev && prev.accuracy !== null && g.accuracy !== null && prev.currentGoldSet !== false && g.currentGoldSet !== false;
   if (m.modelVersion === null) sub.textContent = `${fmtInt(g.n)} gold items, no model yet`;
-  else if (prev && prev.accuracy !== null && g.accuracy !== null) {
+  else if (g.currentGoldSet === false) sub.textContent = `v${m.modelVersion} on an earlier gold set of ${fmtInt(g.n)} items · re-scoring on the current one`;
+  else if (comparable) {
     const d = (g.accuracy - prev.accuracy) * 100;
-    sub.textContent = `${d >= 0 ? '▲' : '▼'} ${Math.abs(d).toFixed(1)} pts vs v${prev.version} · ${fmtInt(g.n)} gold items`;
+    sub.textContent = `${d >= 0 ? '▲' : '▼'} ${Math.abs(d).toFixed(1)} pts vs v${prev.version} · same ${fmtInt(g.n)} gold items${ci}`;
     sub.classList.add(d >= 0 ? 'up' : 'down');
-  } else sub.textContent = `v${m.modelVersion} on ${fmtInt(g.n)} gold items`;
+  } else sub.textContent = `v${m.modelVersion} on ${fmtInt(g.n)} gold items${ci}`;
   $('kpi-ece').textContent = g.ece === null || g.ece === undefined ? '—' : g.ece.toFixed(3);
   $('kpi-ece-sub').textContent =
     g.ece === null || g.ece === undefined ? '' : g.ece < 0.05 ? 'ECE · well calibrated' : g.ece < 0.15 ? 'ECE · fairly calibrated' : 'ECE · poorly calibrated';
@@ -291,12 +295,11 @@ function renderKpis() {
   $('kpi-human-sub').textContent = m.labels.imported ? `+ ${fmtInt(m.labels.imported)} imported` : 'from annotators';
   $('kpi-auto').textContent = fmtInt(m.labels.auto);
   const al = m.autoLabel;
-  $('kpi-auto-sub').textContent =
-    !al || !al.enabled
-      ? 'auto-labelling is off'
-      : al.interval
-        ? `target ${fmtPct(al.targetAccuracy, 0)} · est. ${fmtPct(al.estimatedAccuracy, 1)} (${fmtPct(al.interval[0], 1)}–${fmtPct(al.interval[1], 1)})`
-        : (al.reason ?? 'waiting for enough gold labels');
+  $('kpi-auto-sub').textContent = !al?.enabled
+    ? 'auto-labelling is off'
+    : al.interval
+      ? `target ${fmtPct(al.targetAccuracy, 0)} · est. ${fmtPct(al.estimatedAccuracy, 1)} (${fmtPct(al.interval[0], 1)}–${fmtPct(al.interval[1], 1)})`
+      : (al.reason ?? 'waiting for enough gold labels');
   $('kpi-pending').textContent = fmtInt(m.labels.pending);
 }
 
@@ -343,7 +346,8 @@ function emptyChart(id, message) {
 }
 
 function renderAccuracyChart() {
-  const hist = state.metrics.history.filter((x) => x.accuracy !== null);
+  // One series only for versions scored on the current gold set; the others wait for their re-score.
+  const hist = state.metrics.history.filter((x) => x.accuracy !== null && x.currentGoldSet !== false);
   if (hist.length === 0) {
     emptyChart('chart-accuracy', 'No model version yet. The curve starts with the first training.');
     return;
@@ -394,7 +398,8 @@ function renderAccuracyChart() {
       cursor: { drag: { x: false, y: false } },
     },
     [xs, hist.map((x) => x.accuracy * 100), hist.map((x) => x.humanLabels)],
-    (i) => `v${hist[i].version}: ${fmtPct(hist[i].accuracy)} on ${fmtInt(hist[i].humanLabels)} labels`,
+    (i) =>
+      `v${hist[i].version}: ${fmtPct(hist[i].accuracy)}${hist[i].interval ? ` (95%: ${fmtPct(hist[i].interval[0], 1)}–${fmtPct(hist[i].interval[1], 1)})` : ''} on ${fmtInt(hist[i].n ?? 0)} gold items · trained on ${fmtInt(hist[i].humanLabels)} labels`,
   );
 }
 
@@ -598,6 +603,8 @@ function renderVersions() {
           h('th', { attrs: { scope: 'col' } }, 'Version'),
           h('th', { attrs: { scope: 'col' } }, 'Trained'),
           h('th', { className: 'num', attrs: { scope: 'col' } }, 'Labels'),
+          h('th', { attrs: { scope: 'col' } }, 'Model'),
+          h('th', { className: 'num', attrs: { scope: 'col' } }, 'CV acc.'),
           h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold acc.'),
           h('th', { attrs: { scope: 'col' } }, state.engineer ? h('span', { className: 'visually-hidden' }, 'Actions') : 'Status'),
         ),
@@ -626,6 +633,13 @@ function renderVersions() {
             h('th', { attrs: { scope: 'row' } }, `v${v.version}`),
             h('td', {}, fmtTime(v.createdAt)),
             h('td', { className: 'num' }, fmtInt(v.trainedOnLabels)),
+            // Which candidate won and why (hover): cross-validated, reused, forced by settings.model or a fallback.
+            h(
+              'td',
+              { attrs: { title: v.model ? `${v.model.method}: ${v.model.reason}` : '' } },
+              v.model ? `${v.model.candidate}${v.model.method === 'cv' ? '' : ` (${v.model.method})`}` : '—',
+            ),
+            h('td', { className: 'num' }, v.model?.cv ? `${fmtPct(v.model.cv.mean)} ± ${fmtPct(v.model.cv.sd)} (k=${v.model.cv.k})` : '—'),
             h('td', { className: 'num' }, typeof acc === 'number' ? fmtPct(acc) : '—'),
             h('td', { className: 'actions-cell' }, last),
           );

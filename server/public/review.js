@@ -18,7 +18,7 @@ const LEASE_RENEW_MARGIN_MS = 120_000;
 const IMAGE_BOX_PX = 400;
 
 /** @typedef {{ id: string, data: Record<string, any>, prediction: null | { label: string, confidence: number, probs: Record<string, number>, modelVersion: number }, uncertainty: number | null, leaseExpiresAt: string, dispute?: { label: string, by?: string } }} QueueItem */
-/** @typedef {{ item: QueueItem, previous: string | null, media?: HTMLElement }} Entry */
+/** @typedef {{ item: QueueItem, previous: string | null, media?: HTMLElement, urls?: Record<string, string>, zoomed?: boolean }} Entry */
 
 const state = {
   client: /** @type {any} */ (null),
@@ -39,6 +39,8 @@ const state = {
   wakeSender: /** @type {null | (() => void)} */ (null),
   retryAt: 0,
   fetching: /** @type {Promise<void> | null} */ (null),
+  /** From an empty queue answer: when the server said to ask again (0: it did not). */
+  retryAfterMs: 0,
   fetchFailures: 0,
   emptySince: 0,
   confirmed: 0,
@@ -50,6 +52,8 @@ const state = {
   stopped: false,
   outboxKey: '',
   prevAccuracy: /** @type {number | null} */ (null),
+  /** The entry on screen, whose large blobs are let go when another takes its place. */
+  shownEntry: /** @type {any} */ (null),
 };
 
 /**
@@ -158,8 +162,10 @@ function fetchMore({ renew = false } = {}) {
   const limit = Math.min(100, FETCH_BATCH + held.size);
   state.fetching = (async () => {
     try {
-      const { items } = await state.client.get(queuePath(limit), { retries: 2 });
+      const { items, retryAfterMs } = await state.client.get(queuePath(limit), { retries: 2 });
       state.fetchFailures = 0;
+      // An empty answer with retryAfterMs: items remain that are busy for a moment or leased to others.
+      state.retryAfterMs = items.length === 0 && Number.isFinite(retryAfterMs) ? retryAfterMs : 0;
       const leaseById = new Map(items.map((i) => [i.id, i.leaseExpiresAt]));
       for (const e of [state.current, ...state.buffer]) if (e && leaseById.has(e.item.id)) e.item.leaseExpiresAt = leaseById.get(e.item.id);
       const fresh = items.filter((i) => !held.has(i.id) && !state.decided.has(i.id));
@@ -201,9 +207,15 @@ function checkLeases() {
 let emptyTimer = 0;
 async function explainEmpty() {
   clearTimeout(emptyTimer);
+  // Ask again when the server says (items busy for a moment: about a second), at the latest after EMPTY_RECHECK_MS.
+  const recheckMs = state.retryAfterMs > 0 ? Math.min(Math.max(state.retryAfterMs, 250), EMPTY_RECHECK_MS) : EMPTY_RECHECK_MS;
   emptyTimer = setTimeout(() => {
     if (!state.current) fetchMore();
-  }, EMPTY_RECHECK_MS);
+  }, recheckMs);
+  if (state.retryAfterMs > 0 && recheckMs < EMPTY_RECHECK_MS) {
+    showStageMessage(['Fetching items…', 'The next items are busy for a moment; asking again shortly.'], 'loading');
+    return;
+  }
   // Our own unsent decisions would still count as pending: let them land first.
   await outboxIdle(10_000);
   if (state.current) return;
@@ -264,7 +276,18 @@ function reviewSkipped() {
 /** Decodes an item's image ahead of time so that showing it costs no wait. */
 function prepare(entry) {
   const d = entry.item.data ?? {};
-  if (typeof d.image === 'string') {
+  if (typeof d.thumbUrl === 'string') {
+    // Media URLs need the key, which an <img> cannot send: fetch with it and show blob: URLs. The thumbnail
+    // comes first (a few KB: the first paint), the preview replaces it when it arrives.
+    const img = new Image();
+    img.alt = '';
+    img.decoding = 'async';
+    img.dataset.stage = 'loading';
+    entry.media = img;
+    entry.urls = {};
+    sizeImage(img, d.width, d.height);
+    loadVariant(entry, 'thumb').then(() => loadVariant(entry, 'preview'));
+  } else if (typeof d.image === 'string') {
     const img = new Image();
     img.alt = '';
     img.decoding = 'async';
@@ -278,6 +301,63 @@ function prepare(entry) {
     entry.media = pixelCanvas(d.pixels, d.width, d.height, d.channels ?? (d.pixels.length === d.width * d.height * 3 ? 3 : 1));
   }
   return entry;
+}
+
+const VARIANT_RANK = { thumb: 0, preview: 1, original: 2 };
+
+/** Fetches one variant of an entry's picture and shows it unless a larger one is already shown. */
+async function loadVariant(entry, variant) {
+  const d = entry.item.data;
+  const img = /** @type {HTMLImageElement} */ (entry.media);
+  try {
+    if (!entry.urls[variant]) entry.urls[variant] = URL.createObjectURL(await state.client.blob(d[`${variant}Url`]));
+    const shown = img.dataset.stage;
+    if (variant === 'original' ? !entry.zoomed : shown !== 'loading' && VARIANT_RANK[shown] >= VARIANT_RANK[variant]) return;
+    img.src = entry.urls[variant];
+    await img.decode().catch(() => {});
+    img.dataset.stage = variant;
+  } catch {
+    // A missing variant leaves the smaller one in place; the item can still be labelled.
+  }
+}
+
+/** `z`: the original at full size in a scrolling frame, and back. */
+async function toggleZoom() {
+  const entry = state.current;
+  if (!entry?.urls || !(entry.media instanceof HTMLImageElement)) return;
+  const d = entry.item.data;
+  const img = entry.media;
+  const frame = img.parentElement;
+  entry.zoomed = !entry.zoomed;
+  frame?.classList.toggle('zoomed', entry.zoomed);
+  if (entry.zoomed) {
+    img.style.width = `${d.width}px`;
+    img.style.height = `${d.height}px`;
+    img.style.maxWidth = 'none';
+    img.style.maxHeight = 'none';
+    await loadVariant(entry, 'original');
+  } else {
+    img.style.cssText = '';
+    sizeImage(img, d.width, d.height);
+    if (entry.urls.preview) {
+      img.src = entry.urls.preview;
+      img.dataset.stage = 'preview';
+    }
+  }
+}
+
+/** Lets go of an entry's large blobs once it is off screen (the thumbnail stays for the recent list). */
+function releaseMedia(entry) {
+  if (!entry?.urls) return;
+  for (const v of ['preview', 'original']) {
+    if (entry.urls[v]) URL.revokeObjectURL(entry.urls[v]);
+    delete entry.urls[v];
+  }
+  entry.zoomed = false;
+  if (entry.media instanceof HTMLImageElement && entry.urls.thumb) {
+    entry.media.src = entry.urls.thumb;
+    entry.media.dataset.stage = 'thumb';
+  }
 }
 
 function imageSrc(s) {
@@ -295,8 +375,13 @@ function sizeImage(el, w = el.naturalWidth, hgt = el.naturalHeight) {
     el.style.height = `${hgt * factor}px`;
   } else {
     el.classList.remove('pixelated');
+    // Width and height both set from the picture's own size: the aspect ratio holds while a thumbnail
+    // stands in for the preview, and nothing jumps when the preview arrives.
+    const scale = Math.min(1, IMAGE_BOX_PX / Math.max(w, hgt));
+    el.style.width = `${Math.round(w * scale)}px`;
+    el.style.height = `${Math.round(hgt * scale)}px`;
     el.style.maxWidth = '100%';
-    el.style.maxHeight = `${IMAGE_BOX_PX}px`;
+    el.style.objectFit = 'contain';
   }
 }
 
@@ -628,8 +713,14 @@ function renderItem() {
   const view = $('item-view');
   view.hidden = false;
   const d = entry.item.data ?? {};
+  if (state.shownEntry && state.shownEntry !== entry) releaseMedia(state.shownEntry);
+  state.shownEntry = entry;
   if (entry.media) {
-    if (entry.media instanceof HTMLImageElement && entry.media.complete) sizeImage(entry.media);
+    if (entry.urls) {
+      entry.media.style.cssText = '';
+      sizeImage(entry.media, d.width, d.height);
+      if (!entry.urls.preview) loadVariant(entry, 'preview');
+    } else if (entry.media instanceof HTMLImageElement && entry.media.complete) sizeImage(entry.media);
     entry.media.setAttribute('alt', 'The item to label');
     view.replaceChildren(h('div', { className: 'media-frame' }, entry.media));
   } else if (typeof d.text === 'string') {
@@ -774,8 +865,9 @@ function renderRecent() {
   list.replaceChildren(
     ...rows.map((r) => {
       const d = r.entry.item.data ?? {};
-      const thumb =
-        typeof d.image === 'string'
+      const thumb = r.entry.urls?.thumb
+        ? h('img', { className: 'thumb', src: r.entry.urls.thumb, alt: '' })
+        : typeof d.image === 'string'
           ? h('img', { className: 'thumb pixelated', src: imageSrc(d.image), alt: '' })
           : h('span', { className: 'thumb thumb-text' }, typeof d.text === 'string' ? d.text.slice(0, 2) : '#');
       let status = '';
@@ -859,6 +951,7 @@ function setupControls() {
     else if (key === 'Backspace' || key === 'u') undo();
     else if (key === '?') help.showModal();
     else if (key === '/') $('typeahead').focus();
+    else if (key === 'z') toggleZoom();
     else if (/^[0-9]$/.test(key)) {
       const idx = key === '0' ? 9 : Number(key) - 1;
       if (idx < state.labels.length) decide(state.labels[idx]);

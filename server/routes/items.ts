@@ -1,32 +1,58 @@
 import { NotFoundError, UnsupportedMediaTypeError } from '../../core/errors.ts';
 import { findItem, findPrediction, itemLabels } from '../../db/repositories/items.ts';
 import type { PipelineContext } from '../../pipelines/context.ts';
-import { ingestItems, parseNdjson } from '../../pipelines/ingest.ts';
+import { ingestItems } from '../../pipelines/ingest.ts';
+import { dataView, openItemMedia } from '../../pipelines/media.ts';
+import { readMultipart, readNdjson, removeFiles } from '../uploads.ts';
 import { labelItem } from '../../pipelines/labeling.ts';
-import { leaseQueue, releaseLease } from '../../pipelines/queue.ts';
+import { leaseQueuePage, releaseLease } from '../../pipelines/queue.ts';
+import { pipeline } from 'node:stream/promises';
 import { blindItemView } from '../../pipelines/quality/service.ts';
 import { z } from 'zod';
 import { route, type RouteDef } from '../route.ts';
-import { emptyQuery, ingestBody, ingestQuery, ingestResponse, itemResponse, labelBody, labelResponse, queueQuery, queueResponse } from '../schemas.ts';
+import {
+  emptyQuery,
+  ingestBody,
+  ingestBodyDoc,
+  ingestQuery,
+  ingestResponse,
+  itemResponse,
+  labelBody,
+  labelResponse,
+  mediaQuery,
+  queueQuery,
+  queueResponse,
+} from '../schemas.ts';
 
 export function itemRoutes(ctx: PipelineContext): RouteDef[] {
   return [
     route({
       method: 'post',
       path: '/api/projects/:id/items',
-      summary: 'Ingest items (JSON {items: [...]}, or NDJSON one item a line). All or nothing unless ?partial=true.',
+      summary:
+        'Ingest items: JSON {items: [...]}, NDJSON one item a line (streamed; each line at most the body limit), or multipart/form-data (image files, .jsonl/.csv files of items, and an optional "items" part of per-file fields matched by file name; a file\'s externalId defaults to its name). All or nothing unless ?partial=true.',
       tag: 'items',
       access: ['engineer'],
       project: true,
       body: ingestBody,
-      rawTypes: ['application/x-ndjson'],
+      docBody: ingestBodyDoc,
+      streamTypes: ['application/x-ndjson', 'multipart/form-data'],
       query: ingestQuery,
-      responses: [{ status: 202, description: 'Stored; pre-labelling is queued', schema: ingestResponse }],
-      handler: async ({ project, body, query }) => {
+      responses: [
+        { status: 202, description: 'Stored; pre-labelling is queued', schema: ingestResponse },
+        { status: 413, description: 'A file, an NDJSON line or the whole upload is over its limit (refused before reading when the length is declared)' },
+      ],
+      handler: async ({ project, body, query, req, res }) => {
         const partial = query.partial === 'true' || query.partial === '1';
-        if (typeof body === 'string') {
-          const { values, rejected } = parseNdjson(body);
-          return { status: 202, body: await ingestItems(ctx, project!, values, { partial, preRejected: rejected }) };
+        if (req.is('multipart/form-data') || req.is('application/x-ndjson')) {
+          const batch = req.is('multipart/form-data')
+            ? await readMultipart(ctx, project!, req, res)
+            : await readNdjson(req, res, ctx.config.bodyLimitBytes, ctx.config.uploadRequestLimitBytes);
+          try {
+            return { status: 202, body: await ingestItems(ctx, project!, batch.items, { partial, preRejected: batch.preRejected, pending: batch.pending }) };
+          } finally {
+            await removeFiles(batch.tempFiles);
+          }
         }
         if (body === null || typeof body !== 'object') throw new UnsupportedMediaTypeError('Send JSON or NDJSON.');
         return { status: 202, body: await ingestItems(ctx, project!, (body as { items: unknown[] }).items, { partial }) };
@@ -58,7 +84,8 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
           labelSource: item.labelSource,
           ...(item.disputedAt ? { dispute: { suggested: item.disputedLabel, score: item.disputeScore, since: item.disputedAt.toISOString() } } : {}),
           reviewed: item.reviewed,
-          data: item.data,
+          data: dataView(project!.id, item.id, item.data),
+          meta: item.meta ?? null,
           ...(pred
             ? {
                 prediction: {
@@ -66,7 +93,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
                   confidence: pred.confidence,
                   uncertainty: pred.uncertainty,
                   modelVersion: pred.modelVersion,
-                  probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i]])),
+                  probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i] ?? 0])),
                 },
               }
             : {}),
@@ -86,6 +113,37 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
     }),
     route({
       method: 'get',
+      path: '/api/projects/:id/items/:itemId/media',
+      summary: "An image item's picture: the thumbnail (256 px), the preview (1024 px; both JPEG) or the original as uploaded",
+      tag: 'items',
+      access: ['engineer', 'annotator'],
+      project: true,
+      query: mediaQuery,
+      responses: [
+        { status: 200, description: 'The image bytes (Cache-Control private, immutable; ETag)', contentType: 'image/*' },
+        { status: 304, description: 'Not modified (If-None-Match)' },
+        { status: 404, description: 'No such item, or not an image item' },
+      ],
+      handler: async ({ project, params, query, req, res }) => {
+        const m = await openItemMedia(ctx, project!.id, params.itemId, query.size);
+        // An item's picture never changes (a new picture is a new item), so browsers may keep it: private,
+        // since it takes a key to read.
+        res.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
+        res.setHeader('ETag', m.etag);
+        if (req.headers['if-none-match'] === m.etag) {
+          m.body.destroy();
+          res.status(304).end();
+          return undefined;
+        }
+        res.setHeader('Content-Type', m.contentType);
+        res.setHeader('Content-Length', String(m.bytes));
+        res.setHeader('X-Content-Type-Options', 'nosniff');
+        await pipeline(m.body, res);
+        return undefined;
+      },
+    }),
+    route({
+      method: 'get',
       path: '/api/projects/:id/queue',
       summary: 'Lease the items most worth a human look (highest uncertainty; a random sample before any model)',
       tag: 'labelling',
@@ -94,7 +152,7 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
       query: queueQuery,
       responses: [{ status: 200, description: 'Leased items', schema: queueResponse }],
       handler: async ({ project, principal, query }) => ({
-        body: { items: await leaseQueue(ctx, project!, principal!.keyId, { limit: query.limit, strategy: query.strategy, kind: query.kind }) },
+        body: await leaseQueuePage(ctx, project!, principal!.keyId, { limit: query.limit, strategy: query.strategy, kind: query.kind }),
       }),
     }),
     route({

@@ -17,6 +17,7 @@ export function jobView(j: JobRow) {
     progress: j.progress,
     ...(j.error ? { error: j.error } : {}),
     ...(j.modelVersion !== null ? { modelVersion: j.modelVersion } : {}),
+    ...(j.kind === 'train' && j.payload?.selection ? { selection: j.payload.selection as { method: string; chosen: string; reason: string } } : {}),
     createdAt: j.createdAt.toISOString(),
     startedAt: j.startedAt?.toISOString() ?? null,
     finishedAt: j.finishedAt?.toISOString() ?? null,

@@ -1,8 +1,10 @@
 import type { PipelineContext } from '../../pipelines/context.ts';
-import { CSV_COLUMNS, csvLine, exportRows } from '../../pipelines/export.ts';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { exportChunks } from '../../pipelines/export.ts';
 import { predictItems } from '../../pipelines/predict.ts';
 import { route, type RouteDef } from '../route.ts';
-import { exportQuery, predictBody, predictResponse } from '../schemas.ts';
+import { exportQuery, predictBody, predictBodyDoc, predictResponse } from '../schemas.ts';
 
 export function predictRoutes(ctx: PipelineContext): RouteDef[] {
   return [
@@ -14,13 +16,14 @@ export function predictRoutes(ctx: PipelineContext): RouteDef[] {
       access: ['client', 'engineer'],
       project: true,
       body: predictBody,
+      docBody: predictBodyDoc,
       responses: [{ status: 200, description: 'Predictions', schema: predictResponse }],
       handler: async ({ project, body }) => ({ body: await predictItems(ctx, project!, body.items) }),
     }),
     route({
       method: 'get',
       path: '/api/projects/:id/export',
-      summary: 'Every item with its final label and where it came from (human, auto, imported), as JSONL or CSV',
+      summary: 'Every item with its data, final label, label history, held-out flag and metadata, streamed as JSONL or CSV',
       tag: 'items',
       access: ['engineer'],
       project: true,
@@ -34,12 +37,11 @@ export function predictRoutes(ctx: PipelineContext): RouteDef[] {
         res.status(200);
         res.setHeader('Content-Type', csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
         res.setHeader('Content-Disposition', `attachment; filename="furrow-${project!.id}.${csv ? 'csv' : 'jsonl'}"`);
-        if (csv) res.write(csvLine(CSV_COLUMNS));
-        for await (const row of exportRows(ctx, project!)) {
-          const chunk = csv ? csvLine(CSV_COLUMNS.map((c) => row[c])) : JSON.stringify(row) + '\n';
-          if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
-        }
-        res.end();
+        // pipeline() waits for 'drain' (backpressure: a slow client pauses the database reads) and stops reading
+        // when the client goes away.
+        await pipeline(Readable.from(exportChunks(ctx, project!, query.format, { includeMedia: query.include === 'media' })), res).catch((e) => {
+          ctx.logger.warn('export stopped', { projectId: project!.id, error: e instanceof Error ? e.message : String(e) });
+        });
         return undefined;
       },
     }),

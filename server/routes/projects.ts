@@ -6,7 +6,7 @@ import { insertProject, listProjects, projectCounts, updateSettings, type Projec
 import { createProjectKey } from '../../pipelines/access.ts';
 import type { PipelineContext } from '../../pipelines/context.ts';
 import { enqueuePrelabel } from '../../pipelines/prelabel.ts';
-import { projectSettingsSchema, resolveSettings } from '../../pipelines/settings.ts';
+import { applySettingsPatch, projectSettingsSchema, resolveSettings } from '../../pipelines/settings.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { route, type RouteDef } from '../route.ts';
 import { createKeyBody, createProjectBody, emptyQuery, keyResponse, projectResponse, updateSettingsBody } from '../schemas.ts';
@@ -90,7 +90,8 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
             model: active
               ? {
                   version: active.version,
-                  accuracy: (active.metrics.gold as { accuracy?: number | null } | undefined)?.accuracy ?? null,
+                  // On the current gold set once re-scored (docs/data.md), else the training-time score.
+                  accuracy: ((active.metrics.current ?? active.metrics.gold) as { accuracy?: number | null } | undefined)?.accuracy ?? null,
                   createdAt: active.createdAt.toISOString(),
                 }
               : null,
@@ -107,14 +108,13 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
       project: true,
       body: updateSettingsBody,
       responses: [{ status: 200, description: 'The project', schema: projectResponse }],
-      handler: async ({ project, body }) => {
-        const merged = projectSettingsSchema.parse({ ...project!.settings, ...body.settings });
-        for (const k of ['imageWidth', 'imageHeight', 'channels', 'vectorDim'] as const)
-          if (body.settings[k] !== undefined && body.settings[k] !== (project!.settings as Record<string, unknown>)[k])
-            throw new ValidationError(`settings.${k} cannot change after creation: stored items were prepared with it.`, undefined, 'immutable_setting');
+      handler: async ({ project, body, req }) => {
+        const merged = applySettingsPatch(project!.settings, body.settings, (req.body as { settings: Record<string, unknown> }).settings, (k) => {
+          throw new ValidationError(`settings.${k} cannot change after creation: stored items were prepared with it.`, undefined, 'immutable_setting');
+        });
         const updated = await updateSettings(ctx.db, project!.id, merged);
         // Stored uncertainties were computed with the old strategy: re-score everything with the new one.
-        if (merged.strategy !== resolveSettings(project!.settings).strategy) await clearPredictionMarks(ctx.db, updated.id);
+        if (resolveSettings(merged).strategy !== resolveSettings(project!.settings).strategy) await clearPredictionMarks(ctx.db, updated.id);
         // Auto-labelling and ranking depend on settings: re-score and re-decide with the active version.
         if (updated.activeVersion !== null) await enqueuePrelabel(ctx, updated.id);
         return { body: projectView(updated) };

@@ -1,5 +1,6 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labels } from '../../db/schema.ts';
 import { startTestServer, waitForIdle, waitForJob, type TestServer } from '../helpers.ts';
@@ -232,5 +233,44 @@ describe.skipIf(!hasChromium)('the review page in Chromium', () => {
       await see(page.locator('#notice'), 'This key cannot review items');
       expect(await page.locator('#workspace').isHidden()).toBe(true);
     }
+  });
+
+  it('shows a photo through key-authenticated blob URLs: thumbnail first, then the preview, aspect ratio kept; z zooms to the original', async () => {
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: {
+          name: 'photos',
+          modality: 'image',
+          labels: ['wide', 'tall'],
+          settings: { retrainEvery: 0, goldFraction: 0, imageWidth: 32, imageHeight: 32, channels: 3 },
+        },
+      })
+    ).body.id;
+    const ann = (await s.call('POST', `/api/projects/${P}/keys`, { body: { role: 'annotator', name: 'ann' } })).body.key;
+    const photo = await sharp({ create: { width: 2400, height: 1200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 40 } } })
+      .jpeg()
+      .toBuffer();
+    expect((await s.call('POST', `/api/projects/${P}/items`, { body: { items: [{ externalId: 'wide', image: photo.toString('base64') }] } })).status).toBe(202);
+    const { page } = await open(`/ui/review?project=${P}`, ann);
+    await waitForItem(page);
+    const img = page.locator('#item-view img');
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#item-view img')?.dataset.stage === 'preview');
+    const shown = await img.evaluate((el: HTMLImageElement) => ({ src: el.src, w: el.naturalWidth, h: el.naturalHeight, box: el.getBoundingClientRect() }));
+    expect(shown.src.startsWith('blob:')).toBe(true);
+    expect([shown.w, shown.h]).toEqual([1024, 512]);
+    expect(Math.round((shown.box.width / shown.box.height) * 100) / 100).toBe(2);
+    await page.keyboard.press('z');
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#item-view img')?.dataset.stage === 'original');
+    expect(await img.evaluate((el: HTMLImageElement) => [el.naturalWidth, el.naturalHeight])).toEqual([2400, 1200]);
+    expect(await page.locator('.media-frame.zoomed').count()).toBe(1);
+    await page.keyboard.press('z');
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#item-view img')?.dataset.stage === 'preview');
+    expect(await page.locator('.media-frame.zoomed').count()).toBe(0);
+    // The thumbnail came first: the page asked for it before the preview.
+    const asked = (await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name))).filter((n) => n.includes('/media?size='));
+    expect(asked.findIndex((n) => n.endsWith('size=thumb'))).toBeLessThan(asked.findIndex((n) => n.endsWith('size=preview')));
+    await page.keyboard.press('1');
+    await waitSaved(page);
+    expect((await humanRows(P)).map((r) => r.label)).toEqual(['wide']);
   });
 });

@@ -102,7 +102,7 @@ async function runLoop(
   expect(m2.history.map((h: any) => h.version)).toEqual([1, 2]);
 
   // Pre-labelled pool: the queue now serves the model's guess, highest uncertainty first. (Image projects
-  // spread their first 200 labels over the data instead, the cold start; this project ends it now.)
+  // spread their first labels over the data instead, until the model proves itself; this project ends it now.)
   const settings = await s.call('PATCH', `/api/projects/${P}/settings`, { key: engineer, body: { settings: { coldStartLabels: 0 } } });
   expect(settings.status, settings.text).toBe(200);
   const q = await s.call('GET', `/api/projects/${P}/queue?limit=10`, { key: annotator });

@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Prints one JSON line of a test's figures (the README's reliability section quotes them). */
+/** Prints one JSON line of a test's figures (docs/reliability.md quotes them). */
 export function printFigures(test: string, figures: Record<string, unknown>): void {
   console.log(JSON.stringify({ test, driver: process.env.DATABASE_URL ? 'postgres' : 'pglite', ...figures }));
 }

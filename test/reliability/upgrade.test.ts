@@ -120,7 +120,7 @@ describe('upgrade from the previous release', () => {
         FURROW_DEMO: '0',
         FURROW_LOG_LEVEL: 'silent',
         FURROW_JOB_POLL_MS: '100',
-        FURROW_ADMIN_KEY: 'fw_a_different_key_that_must_not_be_created',
+        FURROW_ADMIN_KEY: 'fw_an_operator_key_set_after_the_upgrade',
         ...(db.url ? { DATABASE_URL: db.url } : {}),
       }),
       { logger: silentLogger, announce: () => {} },
@@ -143,8 +143,10 @@ describe('upgrade from the previous release', () => {
     srv = await start();
     const api = (method: string, p: string, key = ADMIN_KEY, body?: unknown) => call(srv!.url, method, p, { key, body });
 
-    // The old admin key still works, and no second admin key was made from FURROW_ADMIN_KEY.
-    expect((await api('GET', '/api/projects', 'fw_a_different_key_that_must_not_be_created')).status).toBe(401);
+    // The old admin key still works; FURROW_ADMIN_KEY is added beside it (how an operator who lost the first
+    // key gets back in, issue 14 defect 2), not instead of it.
+    expect((await api('GET', '/api/projects')).status).toBe(200);
+    expect((await api('GET', '/api/projects', 'fw_an_operator_key_set_after_the_upgrade')).status).toBe(200);
     const project = await api('GET', `/api/projects/${old.P}`, ANNOTATOR_KEY);
     expect(project.status).toBe(200);
     expect(project.body.counts).toMatchObject({ items: ITEMS, labeled: LABELLED, pending: ITEMS - LABELLED });

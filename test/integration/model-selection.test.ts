@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, waitForIdle, waitForJob, type TestServer } from '../helpers.ts';
+
+/**
+ * Model selection through the API: what a retrain chose and why is on the job and on GET /models, labels
+ * that cannot support k-fold cross-validation still train (with the reason), and settings.model is validated.
+ */
+const TOPICS: Record<string, string[]> = {
+  music: ['violin', 'cello', 'flute', 'piano'],
+  fish: ['salmon', 'trout', 'carp', 'tuna'],
+  rock: ['granite', 'basalt', 'marble', 'slate'],
+};
+const FILLER = ['a', 'kind', 'of', 'the', 'thing', 'seen', 'in', 'many', 'places', 'often'];
+
+function text(label: string, i: number): string {
+  const words = Array.from({ length: 6 }, (_, j) => FILLER[(i * 7 + j * 3) % FILLER.length]);
+  words.splice(i % 6, 0, TOPICS[label][i % 4]);
+  return words.join(' ');
+}
+
+async function project(s: TestServer, name: string, settings: Record<string, unknown> = {}) {
+  const created = await s.call('POST', '/api/projects', {
+    body: {
+      name,
+      modality: 'text',
+      labels: Object.keys(TOPICS),
+      settings: { retrainEvery: 0, auditEvery: 0, goldFraction: 0, minLabelsToTrain: 2, ...settings },
+    },
+  });
+  expect(created.status, created.text).toBe(201);
+  return created.body.id as string;
+}
+
+/** Ingests items already labelled (imported labels train like human ones). */
+async function ingest(s: TestServer, P: string, labelled: [string, number][]) {
+  const items: { text: string; label?: string }[] = labelled.flatMap(([label, n]) => Array.from({ length: n }, (_, i) => ({ text: text(label, i), label })));
+  items.push(...Array.from({ length: 20 }, (_, i) => ({ text: text(Object.keys(TOPICS)[i % 3], 100 + i) })));
+  const r = await s.call('POST', `/api/projects/${P}/items`, { body: { items } });
+  expect(r.status, r.text).toBe(202);
+  await waitForIdle(s, P);
+}
+
+describe('model selection per project', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(() => s?.stop());
+
+  it('records the cross-validated choice on the job and on /models', async () => {
+    const P = await project(s, 'sel-cv', { model: 'auto' });
+    await ingest(s, P, [
+      ['music', 6],
+      ['fish', 6],
+      ['rock', 6],
+    ]);
+    const job = await s.call('POST', `/api/projects/${P}/train`, { body: {} });
+    expect(job.status, job.text).toBe(202);
+    const done = await waitForJob(s, job.body.jobId);
+    expect(done.status, done.error).toBe('succeeded');
+    expect(done.selection.method).toBe('cv');
+    const models = await s.call('GET', `/api/projects/${P}/models`);
+    expect(models.status).toBe(200);
+    const v = models.body.versions[0];
+    expect(v.model.method).toBe('cv');
+    expect(v.model.cv.k).toBeGreaterThanOrEqual(2);
+    expect(v.model.candidates.length).toBeGreaterThanOrEqual(4);
+    expect(v.model.candidates.map((c: { candidate: string }) => c.candidate)).toContain(v.model.candidate);
+    expect(v.model.reason).toMatch(/cross-validation/);
+    expect(v.metrics.selection.chosen).toBe(v.model.candidate);
+  }, 300_000);
+
+  it('trains with a stated reason when a class has a single label, never failing', async () => {
+    const P = await project(s, 'sel-single');
+    await ingest(s, P, [
+      ['music', 4],
+      ['fish', 1],
+    ]);
+    const job = await s.call('POST', `/api/projects/${P}/train`, { body: {} });
+    expect(job.status, job.text).toBe(202);
+    const done = await waitForJob(s, job.body.jobId);
+    expect(done.status, done.error).toBe('succeeded');
+    expect(done.selection.method).toBe('fallback');
+    expect(done.selection.reason).toMatch(/No cross-validation: fewer than two classes have 2 or more labels/);
+    const models = await s.call('GET', `/api/projects/${P}/models`);
+    expect(models.body.versions[0].model).toMatchObject({ method: 'fallback', candidate: 'tfidf-lr (C=10)', cv: null });
+  }, 120_000);
+
+  it('refuses training on a single class with 409, not a 500', async () => {
+    const P = await project(s, 'sel-one-class');
+    await ingest(s, P, [['music', 5]]);
+    const r = await s.call('POST', `/api/projects/${P}/train`, { body: {} });
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe('not_enough_labels');
+  });
+
+  it('trains a forced candidate and validates settings.model', async () => {
+    const bad = await s.call('POST', '/api/projects', { body: { name: 'sel-bad', modality: 'text', labels: ['a', 'b'], settings: { model: 'gpt' } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toBeDefined();
+    const P = await project(s, 'sel-forced', { model: 'ngram-mlp' });
+    await ingest(s, P, [
+      ['music', 3],
+      ['fish', 3],
+    ]);
+    const done = await waitForJob(s, (await s.call('POST', `/api/projects/${P}/train`, { body: {} })).body.jobId);
+    expect(done.status, done.error).toBe('succeeded');
+    expect(done.selection).toMatchObject({ method: 'forced', chosen: 'ngram-mlp' });
+    const models = await s.call('GET', `/api/projects/${P}/models`);
+    expect(models.body.versions[0].model).toMatchObject({ arch: 'ngram-mlp-v1', method: 'forced' });
+  }, 120_000);
+});
