@@ -13,7 +13,7 @@ import type { DbOrTx } from '../../db/client.ts';
 import type { ItemRow } from '../../db/repositories/items.ts';
 import { activeJobs, insertJob, type JobRow } from '../../db/repositories/jobs.ts';
 import { listKeys } from '../../db/repositories/keys.ts';
-import { findProject, type ProjectRow } from '../../db/repositories/projects.ts';
+import { findProject, shareLockProject, type ProjectRow } from '../../db/repositories/projects.ts';
 import {
   answeredGoldChecks,
   findGoldCheck,
@@ -33,6 +33,7 @@ import {
   setItemLabelFromConsolidation,
   upsertConsolidated,
 } from '../../db/repositories/quality.ts';
+import { transactionWithRetry } from '../../db/retry.ts';
 import type { PipelineContext } from '../context.ts';
 import { resolveSettings, type QualitySettings } from '../settings.ts';
 import { agreement } from './agreement.ts';
@@ -74,7 +75,7 @@ export async function leaseQualityItems(
   q: { limit: number; now: Date; expiresAt: Date },
 ): Promise<ItemRow[]> {
   const settings = resolveSettings(project.settings).quality;
-  return ctx.db.transaction(async (tx) => {
+  return transactionWithRetry(ctx.db, async (tx) => {
     const picked: ItemRow[] = [];
     // Gold checks score annotators; engineers and admins working the queue are not scored.
     if (settings.goldCheckShare > 0 && (await keyRole(tx, keyId)) === 'annotator') {
@@ -103,7 +104,7 @@ export async function topUpWithOverlap(
   q: { room: number; now: Date; expiresAt: Date; already: string[] },
 ): Promise<ItemRow[]> {
   if (q.room <= 0) return [];
-  return ctx.db.transaction((tx) =>
+  return transactionWithRetry(ctx.db, (tx) =>
     leaseOverlapItems(tx, { projectId: project.id, keyId, limit: q.room, now: q.now, expiresAt: q.expiresAt, exclude: q.already }),
   );
 }
@@ -359,7 +360,10 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   for (const [k, results] of perKey) status.set(k, annotatorStatus(results).status);
   // Item rand for the overlap share, read once.
   const rand = await itemRands(ctx.db, project.id);
-  await ctx.db.transaction(async (tx) => {
+  await transactionWithRetry(ctx.db, async (tx) => {
+    // Lock order (docs/team.md): the project row first, then items by ascending id (the upsert's foreign-key
+    // checks and the label writes below both go through the items in id order).
+    await shareLockProject(tx, project.id);
     const stored = await insertFit(tx, project.id, evidence, params as unknown as Record<string, unknown>);
     const consolidated: Parameters<typeof upsertConsolidated>[1] = [];
     const byItem: { a: number; l: number }[][] = Array.from({ length: v.items }, () => []);
@@ -385,6 +389,7 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
         updatedAt: startedAt,
       });
     }
+    consolidated.sort((x, y) => (x.itemId < y.itemId ? -1 : x.itemId > y.itemId ? 1 : 0));
     const written = await upsertConsolidated(tx, consolidated, { onlyIfUpdatedBefore: startedAt });
     for (const c of consolidated) if (c.n > 1 && written.has(c.itemId)) await applyConsolidatedLabel(tx, c.itemId, c.label);
   });
