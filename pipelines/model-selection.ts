@@ -27,6 +27,11 @@ import type { PipelineContext } from './context.ts';
 
 /** Images re-run the cross-validation once labels reach this multiple of those at the last one. */
 export const IMAGE_RESELECT_GROWTH = 2;
+/**
+ * Images are cross-validated from this many labels on; before, the single CNN trains. Two folds of fewer than
+ * 75 images score a candidate on a few dozen items (noise of ±6 points), and each selection trains eight CNNs.
+ */
+export const IMAGE_MIN_CV_LABELS = 150;
 /** Unlabelled pool items the CV fits get (vocabulary / statistics), fewer than the final fit's. */
 export const CV_UNLABELED = 2000;
 
@@ -80,6 +85,20 @@ export async function chooseModel(ctx: PipelineContext, o: ChooseModelInput): Pr
       };
     }
   }
+  if (o.modality === 'image' && o.labels.length < IMAGE_MIN_CV_LABELS) {
+    const first = candidates[0];
+    return {
+      spec: candidateSpec(o.base, first),
+      selection: {
+        ...record(
+          first,
+          'fallback',
+          `${prefix}Images are cross-validated from ${IMAGE_MIN_CV_LABELS} labels on; with ${o.labels.length}, the single CNN trains.`,
+        ),
+        labels: o.labels.length,
+      },
+    };
+  }
   const unlabeled = o.unlabeled.slice(0, CV_UNLABELED);
   let fits = 0;
   const selection = await crossValidate({
@@ -91,6 +110,7 @@ export async function chooseModel(ctx: PipelineContext, o: ChooseModelInput): Pr
     maxLabels: CV_MAX_LABELS[o.modality],
     seed: o.seed,
     foldsFor: defaultFoldsFor(o.modality, Math.min(o.labels.length, CV_MAX_LABELS[o.modality])),
+    incumbent: o.previous && o.previous.method !== 'forced' ? o.previous.chosen : undefined,
     onProgress: o.onProgress,
     run: async (spec, train, test, options) => {
       const { blob } = await ctx.runner.train({
