@@ -170,7 +170,7 @@ export const jobs = pgTable(
     projectId: text('project_id')
       .notNull()
       .references(() => projects.id, { onDelete: 'cascade' }),
-    kind: text('kind').$type<'train' | 'prelabel' | 'audit'>().notNull(),
+    kind: text('kind').$type<'train' | 'prelabel' | 'audit' | 'consolidate'>().notNull(),
     status: text('status').$type<'queued' | 'running' | 'succeeded' | 'failed'>().notNull(),
     progress: real('progress').notNull().default(0),
     error: text('error'),
@@ -207,6 +207,69 @@ export const idempotencyKeys = pgTable(
     createdAt: tsz('created_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.keyId, t.idempotencyKey] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);
+
+/**
+ * Gold checks (docs/quality.md): an imported gold item served to one annotator as an ordinary item. One row per
+ * (item, key): a gold item is never served twice to the same key. `answer` is null until the key answers.
+ */
+export const goldChecks = pgTable(
+  'gold_checks',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    itemId: text('item_id')
+      .notNull()
+      .references(() => items.id, { onDelete: 'cascade' }),
+    keyId: text('key_id').notNull(),
+    servedAt: tsz('served_at').notNull().defaultNow(),
+    expiresAt: tsz('expires_at').notNull(),
+    answer: text('answer'),
+    correct: boolean('correct'),
+    answeredAt: tsz('answered_at'),
+  },
+  (t) => [uniqueIndex('gold_checks_item_key_idx').on(t.itemId, t.keyId), index('gold_checks_project_key_idx').on(t.projectId, t.keyId, t.answeredAt)],
+);
+
+/** Per item with human votes: the consolidated label (docs/quality.md), kept beside the raw label rows. */
+export const consolidatedLabels = pgTable(
+  'consolidated_labels',
+  {
+    itemId: text('item_id')
+      .primaryKey()
+      .references(() => items.id, { onDelete: 'cascade' }),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    posterior: real('posterior').notNull(),
+    /** Distinct annotators whose (latest) vote counts. */
+    n: integer('n').notNull(),
+    method: text('method').$type<'single' | 'majority' | 'dawid-skene'>().notNull(),
+    /** Whether overlap wants one more distinct annotator on this item. */
+    needsMore: boolean('needs_more').notNull().default(false),
+    fitId: integer('fit_id'),
+    updatedAt: tsz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('consolidated_needs_more_idx').on(t.projectId, t.needsMore)],
+);
+
+/** A full consolidation (the `consolidate` job): EM parameters per key and the agreement figures. */
+export const qualityFits = pgTable(
+  'quality_fits',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    labels: integer('labels').notNull(),
+    /** {classes, priors, annotators: {keyId: {confusion, accuracy, labels, overlap}}, agreement, flaggedGold, iterations, converged}. */
+    params: jsonb('params').$type<Record<string, unknown>>().notNull(),
+    createdAt: tsz('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('quality_fits_project_idx').on(t.projectId, t.id)],
 );
 
 /**

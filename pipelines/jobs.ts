@@ -3,6 +3,7 @@ import { claimJob, finishJob, heartbeat, recoverStaleJobs, type JobKind, type Jo
 import type { PipelineContext } from './context.ts';
 import { runAudit } from './audit.ts';
 import { runPrelabel } from './prelabel.ts';
+import { runConsolidation } from './quality/service.ts';
 import { runTrain } from './train.ts';
 import { emitWebhookEvent } from './webhooks.ts';
 
@@ -25,7 +26,7 @@ export interface JobRunner {
 }
 
 type Handler = (ctx: PipelineContext, job: JobRow, progress: (p: number) => Promise<void>) => Promise<{ modelVersion: number | null }>;
-const HANDLERS: Record<JobKind, Handler> = { train: runTrain, prelabel: runPrelabel, audit: runAudit };
+const HANDLERS: Record<JobKind, Handler> = { train: runTrain, prelabel: runPrelabel, audit: runAudit, consolidate: runConsolidation };
 
 /**
  * Runs persisted jobs in this process: one loop per kind (so a long training never delays pre-labelling),
@@ -110,8 +111,9 @@ export function createJobRunner(ctx: PipelineContext, opts: JobRunnerOptions): J
     start() {
       if (!stopped) return;
       stopped = false;
-      // Training and audits share the training worker; pre-labelling uses the inference worker.
-      loops.push(loop(['train', 'audit']), loop(['prelabel']));
+      // Training and audits share the training worker; pre-labelling uses the inference worker; consolidation
+      // (pure JS, ~1 s of CPU per 100,000 votes) gets its own loop so it never waits behind a training.
+      loops.push(loop(['train', 'audit']), loop(['prelabel']), loop(['consolidate']));
     },
     wake() {
       for (const w of [...wakers]) w();

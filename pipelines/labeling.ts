@@ -4,6 +4,7 @@ import { shareLockProject, type ProjectRow } from '../db/repositories/projects.t
 import { transactionWithRetry } from '../db/retry.ts';
 import type { PipelineContext } from './context.ts';
 import { enqueuePrelabel } from './prelabel.ts';
+import { answerGoldItem, consolidateItem, maybeConsolidate } from './quality/service.ts';
 import { maybeAutoRetrain } from './train.ts';
 
 export interface LabelResult {
@@ -35,6 +36,11 @@ export async function labelItem(
     const item = await lockItem(tx, project.id, itemId);
     if (!item) throw new NotFoundError('Item');
     const now = new Date();
+    // A gold item reaches annotators only as a hidden gold check: the answer scores the key, the item is unchanged.
+    if (item.split === 'gold') {
+      const checked = await answerGoldItem(tx, key, item, label, now);
+      if (checked) return { result: checked, stored: false, gold: true };
+    }
     if (key.role === 'annotator' && item.leasedBy && item.leasedBy !== key.id && item.leaseExpiresAt && item.leaseExpiresAt > now)
       throw new ConflictError(`This item is leased to another annotator until ${item.leaseExpiresAt.toISOString()}.`, 'item_leased');
     const last = await latestLabel(tx, item.id);
@@ -61,10 +67,19 @@ export async function labelItem(
     await applyHumanLabel(tx, item.id, label, 'human');
     // A decision on a disputed label is the second review: it stands, and the item is not disputed again.
     if (item.disputedAt && !item.reviewed) await markReviewed(tx, item.id);
+    // Overlap: this vote joins the item's others (same key again = a correction of its own vote).
+    await consolidateItem(ctx, tx, project, item);
     return { result: { itemId: item.id, label, agreedWithModel: agreed }, stored: true, goldChanged: item.split === 'gold' || item.holdout };
   });
   // A label on an evaluation item changes the gold set: the pre-label job re-scores every version on it.
   if (out.stored && out.goldChanged && project.activeVersion !== null) await enqueuePrelabel(ctx, project.id);
+  if (out.stored || out.gold) {
+    try {
+      await maybeConsolidate(ctx, project);
+    } catch (e) {
+      ctx.logger.warn('consolidation check failed', { projectId: project.id, error: describeError(e) });
+    }
+  }
   if (out.stored) {
     try {
       await maybeAutoRetrain(ctx, project);

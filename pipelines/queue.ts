@@ -24,6 +24,7 @@ import { versionRef } from './model-ref.ts';
 import { dataView } from './media.ts';
 import { diverseBatch } from './strategies.ts';
 import { explorationCount, mixExploration, projectExplorationShare } from './exploration.ts';
+import { leaseQualityItems, mixIntoBatch, topUpWithOverlap } from './quality/service.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { DEFAULT_COLD_START_LABELS, resolveSettings, type Strategy } from './settings.ts';
@@ -83,6 +84,10 @@ export async function leaseQueue(
       score: r.disputeScore ?? 0,
     }));
   }
+  // Workforce quality: gold checks and items overlap wants another label on take their share of the batch first.
+  const quality = await leaseQualityItems(ctx, project, keyId, { limit: opts.limit, now, expiresAt });
+  if (quality.length >= opts.limit) return toEntries(ctx, project, quality);
+  opts = { ...opts, limit: opts.limit - quality.length };
   let candidates: string[] | undefined;
   // Labels count from the first one, model or not: the cold start must not re-pick regions that labels given
   // (or imported) before the first training already cover.
@@ -183,7 +188,8 @@ export async function leaseQueue(
       candidates,
     });
   });
-  return toEntries(ctx, project, rows);
+  quality.push(...(await topUpWithOverlap(ctx, project, keyId, { room: opts.limit - rows.length, now, expiresAt, already: quality.map((r) => r.id) })));
+  return toEntries(ctx, project, mixIntoBatch(rows, quality));
 }
 
 /** The active version's held-out metrics, as stored when it was evaluated. */

@@ -6,6 +6,43 @@ import { CANDIDATE_NAMES } from '../models/selection.ts';
 export const STRATEGIES = ['random', 'least-confidence', 'margin', 'entropy', 'bald', 'diverse'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
+/** Workforce quality (docs/quality.md): gold checks, overlap and who may be named to clients. */
+export const QUALITY_DEFAULTS = {
+  goldCheckShare: 0.05,
+  labelsPerItem: 1,
+  adaptiveOverlap: false,
+  overlapShare: 0,
+  maxLabelsPerItem: 5,
+  showAnnotatorNames: false,
+};
+export const qualitySettingsSchema = z
+  .object({
+    goldCheckShare: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .default(0.05)
+      .describe(
+        "Share of the items served to an annotator that are hidden gold checks (imported gold items, never twice to one key); a new annotator's first 20 items include 5.",
+      ),
+    labelsPerItem: z.number().int().min(1).max(10).default(1).describe('Labels from distinct annotators every pool item gets before it counts as done.'),
+    adaptiveOverlap: z
+      .boolean()
+      .default(false)
+      .describe('Ask another (distinct, blind) annotator while no class leads by 2 votes or the consolidated posterior is below 0.9, up to maxLabelsPerItem.'),
+    overlapShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe('Share of pool items that always get at least 2 labels, to calibrate annotators against each other (0.1 is a good start).'),
+    maxLabelsPerItem: z.number().int().min(1).max(10).default(5).describe('Cap on labels per item under adaptive overlap.'),
+    showAnnotatorNames: z.boolean().default(false).describe('Clients see annotator names in GET /annotators (otherwise key ids only).'),
+  })
+  .strict()
+  .refine((q) => q.maxLabelsPerItem >= q.labelsPerItem, { message: 'maxLabelsPerItem must be at least labelsPerItem', path: ['maxLabelsPerItem'] });
+export type QualitySettings = z.infer<typeof qualitySettingsSchema>;
+
 /**
  * A project's settings. Unknown keys are refused (a typo must not be silently ignored); every field has a
  * default so that `{}` is a complete configuration.
@@ -122,6 +159,7 @@ export const projectSettingsSchema = z
       .max(2 ** 31 - 1)
       .default(1)
       .describe('Seed for model initialisation and sampling.'),
+    quality: qualitySettingsSchema.default(QUALITY_DEFAULTS),
   })
   .strict();
 

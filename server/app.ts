@@ -23,6 +23,7 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { jobRouteDoc, jobView, modelRoutes } from './routes/models.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { qualityRoutes } from './routes/quality.ts';
 import { errorResponse, healthResponse } from './schemas.ts';
 import { createUiRouter } from './ui.ts';
 
@@ -67,6 +68,7 @@ export function createApp(deps: AppDeps): express.Express {
     ...itemRoutes(ctx),
     ...modelRoutes(ctx),
     ...predictRoutes(ctx),
+    ...qualityRoutes(ctx),
     ...dataRoutes(ctx),
     ...labelStudioTaskRoutes(ctx, labelStudioMedia),
     ...webhookRoutes(ctx),

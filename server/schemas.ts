@@ -119,7 +119,7 @@ export const jobAccepted = z.object({ jobId: z.string() });
 export const jobResponse = z.object({
   id: z.string(),
   projectId: z.string(),
-  kind: z.enum(['train', 'prelabel', 'audit']),
+  kind: z.enum(['train', 'prelabel', 'audit', 'consolidate']),
   status: z.enum(['queued', 'running', 'succeeded', 'failed']),
   progress: z.number(),
   error: z.string().optional(),

@@ -60,6 +60,7 @@ export function createUiRouter(): express.Router {
   router.get(['/ui/review', '/ui/review/'], page('review.html'));
   router.get(['/ui/dashboard', '/ui/dashboard/'], page('dashboard.html'));
   router.get(['/ui/data', '/ui/data/'], page('data.html'));
+  router.get(['/ui/team', '/ui/team/'], page('team.html'));
 
   // Revalidated on every load (ETag), so a deploy is picked up at once and an unchanged file costs a 304.
   router.use('/ui/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0, etag: true }));

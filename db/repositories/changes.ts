@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { items, labels, predictions, projects } from '../schema.ts';
+import { consolidatedLabels, goldChecks, items, labels, predictions, projects } from '../schema.ts';
 import { queryRows } from './rows.ts';
 
 /**
@@ -31,7 +31,9 @@ export async function setProjectLabels(db: DbOrTx, projectId: string, names: str
 
 /**
  * Renames a class everywhere a name is stored: the items' current, predicted and suggested labels, the label
- * history (given and predicted) and the stored predictions. Returns how many items carry it as their label.
+ * history (given and predicted), the stored predictions, the consolidated labels and the gold-check answers
+ * (docs/quality.md; the next full consolidation refits with the new name). Returns how many items carry it as
+ * their label.
  */
 export async function renameLabel(db: DbOrTx, projectId: string, from: string, to: string): Promise<number> {
   const relabelled = await db
@@ -59,6 +61,14 @@ export async function renameLabel(db: DbOrTx, projectId: string, from: string, t
     .update(predictions)
     .set({ label: to })
     .where(and(eq(predictions.projectId, projectId), eq(predictions.label, from)));
+  await db
+    .update(consolidatedLabels)
+    .set({ label: to })
+    .where(and(eq(consolidatedLabels.projectId, projectId), eq(consolidatedLabels.label, from)));
+  await db
+    .update(goldChecks)
+    .set({ answer: to })
+    .where(and(eq(goldChecks.projectId, projectId), eq(goldChecks.answer, from)));
   return relabelled.length;
 }
 

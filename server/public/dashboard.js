@@ -119,7 +119,9 @@ async function pollJobs() {
   if (state.stopped) return;
   const before = new Map(state.jobs.map((j) => [j.id, j.status]));
   try {
-    const { jobs } = await state.client.get(api('/jobs?limit=8'));
+    const { jobs: all } = await state.client.get(api('/jobs?limit=8'));
+    // Consolidation jobs (docs/quality.md) belong to the Team page, not to the training list.
+    const jobs = all.filter((j) => j.kind !== 'consolidate');
     state.jobs = jobs;
     renderJobs();
     const newestTrained = jobs.find((j) => j.kind === 'train' && j.status === 'succeeded')?.id ?? null;

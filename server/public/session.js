@@ -126,7 +126,7 @@ function fillTopbar(me) {
   );
   if (me) $('project-name').textContent = me.project.name;
   // Only the pages this key may use are offered.
-  const pages = { annotator: ['review'], engineer: ['dashboard', 'data'], client: ['dashboard'] }[me?.key?.role ?? ''];
+  const pages = { annotator: ['review'], engineer: ['dashboard', 'data', 'team'], client: ['dashboard', 'team'] }[me?.key?.role ?? ''];
   if (pages) for (const a of document.querySelectorAll('a[data-page]')) a.hidden = !pages.includes(a.dataset.page) && a.getAttribute('aria-current') !== 'page';
   $('switch-key').hidden = false;
 }

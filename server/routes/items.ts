@@ -7,6 +7,7 @@ import { readMultipart, readNdjson, removeFiles } from '../uploads.ts';
 import { labelItem } from '../../pipelines/labeling.ts';
 import { leaseQueuePage, releaseLease } from '../../pipelines/queue.ts';
 import { pipeline } from 'node:stream/promises';
+import { blindItemView } from '../../pipelines/quality/service.ts';
 import { z } from 'zod';
 import { route, type RouteDef } from '../route.ts';
 import {
@@ -66,48 +67,48 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
       project: true,
       query: emptyQuery,
       responses: [{ status: 200, description: 'The item', schema: itemResponse }],
-      handler: async ({ project, params }) => {
+      handler: async ({ project, params, principal }) => {
         const item = await findItem(ctx.db, project!.id, params.itemId);
         if (!item) throw new NotFoundError('Item');
         const [history, pred] = await Promise.all([
           itemLabels(ctx.db, item.id),
           project!.activeVersion === null ? undefined : findPrediction(ctx.db, item.id, project!.activeVersion),
         ]);
-        return {
-          body: {
-            id: item.id,
-            externalId: item.externalId,
-            split: item.split,
-            status: item.status,
-            holdout: item.holdout,
-            label: item.label,
-            labelSource: item.labelSource,
-            ...(item.disputedAt ? { dispute: { suggested: item.disputedLabel, score: item.disputeScore, since: item.disputedAt.toISOString() } } : {}),
-            reviewed: item.reviewed,
-            data: dataView(project!.id, item.id, item.data),
-            meta: item.meta ?? null,
-            ...(pred
-              ? {
-                  prediction: {
-                    label: pred.label,
-                    confidence: pred.confidence,
-                    uncertainty: pred.uncertainty,
-                    modelVersion: pred.modelVersion,
-                    probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i] ?? 0])),
-                  },
-                }
-              : {}),
-            labels: history.map((l) => ({
-              label: l.label,
-              source: l.source,
-              keyId: l.keyId,
-              agreedWithModel: l.agreedWithModel,
-              predictedLabel: l.predictedLabel,
-              modelVersion: l.modelVersion,
-              createdAt: l.createdAt.toISOString(),
-            })),
-          },
+        const view = {
+          id: item.id,
+          externalId: item.externalId,
+          split: item.split,
+          status: item.status,
+          holdout: item.holdout,
+          label: item.label,
+          labelSource: item.labelSource,
+          ...(item.disputedAt ? { dispute: { suggested: item.disputedLabel, score: item.disputeScore, since: item.disputedAt.toISOString() } } : {}),
+          reviewed: item.reviewed,
+          data: dataView(project!.id, item.id, item.data),
+          meta: item.meta ?? null,
+          ...(pred
+            ? {
+                prediction: {
+                  label: pred.label,
+                  confidence: pred.confidence,
+                  uncertainty: pred.uncertainty,
+                  modelVersion: pred.modelVersion,
+                  probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i] ?? 0])),
+                },
+              }
+            : {}),
+          labels: history.map((l) => ({
+            label: l.label,
+            source: l.source,
+            keyId: l.keyId,
+            agreedWithModel: l.agreedWithModel,
+            predictedLabel: l.predictedLabel,
+            modelVersion: l.modelVersion,
+            createdAt: l.createdAt.toISOString(),
+          })),
         };
+        // Overlap is blind and gold checks are hidden: an annotator sees only its own labels (docs/quality.md).
+        return { body: principal!.role === 'annotator' ? await blindItemView(ctx.db, item.id, view, principal!.keyId) : view };
       },
     }),
     route({

@@ -66,7 +66,7 @@ export async function createImageProject(
       name: opts.name,
       modality: 'image',
       labels: FASHION_MNIST_LABELS,
-      settings: { retrainEvery: 0, minLabelsToTrain: 10, epochs: 4, ...opts.settings },
+      settings: { retrainEvery: 0, minLabelsToTrain: 10, epochs: 4, quality: { goldCheckShare: 0 }, ...opts.settings },
     },
   });
   if (project.status !== 201) throw new Error(`create project: ${project.status} ${project.text}`);

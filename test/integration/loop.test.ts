@@ -19,8 +19,10 @@ async function runLoop(
   },
 ) {
   const project = await s.call('POST', '/api/projects', {
-    body: { name: spec.name, modality: spec.modality, labels: spec.labels, settings: { retrainEvery: 0 } },
+    body: { name: spec.name, modality: spec.modality, labels: spec.labels, settings: { retrainEvery: 0, quality: { goldCheckShare: 0 } } },
   });
+  // No hidden gold checks here: this test counts every queue label as a human label and checks the ranking of
+  // whole batches; gold checks have their own tests (test/integration/quality.test.ts).
   expect(project.status).toBe(201);
   const P = project.body.id as string;
   const key = async (role: string) => (await s.call('POST', `/api/projects/${P}/keys`, { body: { role, name: role } })).body.key as string;

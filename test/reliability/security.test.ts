@@ -52,6 +52,8 @@ const ACCESS: Record<string, Role[] | 'public'> = {
   'GET /api/projects/{id}/webhooks': ['admin', 'engineer'],
   'DELETE /api/projects/{id}/webhooks/{webhookId}': ['admin', 'engineer'],
   'GET /api/projects/{id}/webhooks/{webhookId}/deliveries': ['admin', 'engineer'],
+  'GET /api/projects/{id}/annotators': ['admin', 'engineer', 'client'],
+  'GET /api/projects/{id}/agreement': ['admin', 'engineer', 'client'],
   'GET /api/openapi.json': 'public',
   'GET /healthz': 'public',
   'GET /metrics': 'public',
