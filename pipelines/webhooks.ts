@@ -6,11 +6,12 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { describeError, ValidationError } from '../core/errors.ts';
 import type { DbOrTx } from '../db/client.ts';
 import { claimDueDeliveries, queueDeliveries, recordAttempt } from '../db/repositories/webhooks.ts';
 import type { PipelineContext } from './context.ts';
+import { isPrivateAddress } from './url-import.ts';
 
 export const WEBHOOK_EVENTS = ['version.activated', 'job.finished', 'label.disputed'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
@@ -33,32 +34,6 @@ export function signature(secret: string, body: string, at: Date): string {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 }
 
-// Node's BlockList also matches IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) against the IPv4 rules.
-const PRIVATE = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 4],
-] as const)
-  PRIVATE.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [
-  ['::1', 128],
-  ['::', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-] as const)
-  PRIVATE.addSubnet(net, bits, 'ipv6');
-
-function isPrivate(address: string): boolean {
-  const family = isIP(address);
-  return family === 4 ? PRIVATE.check(address, 'ipv4') : family === 6 ? PRIVATE.check(address, 'ipv6') : true;
-}
-
 /**
  * An http(s) URL whose host resolves only to public addresses, unless private ones are allowed
  * (FURROW_WEBHOOK_ALLOW_PRIVATE, for receivers inside the team's own network). Checked when a webhook is
@@ -79,7 +54,7 @@ export async function checkWebhookUrl(raw: string, allowPrivate: boolean): Promi
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const addresses = isIP(host) ? [host] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
   if (addresses.length === 0) throw new ValidationError(`The webhook host ${host} does not resolve.`, undefined, 'invalid_webhook_url');
-  if (addresses.some(isPrivate))
+  if (addresses.some(isPrivateAddress))
     throw new ValidationError(
       `The webhook host ${host} resolves to a private or local address; set FURROW_WEBHOOK_ALLOW_PRIVATE=1 to allow receivers inside your network.`,
       undefined,

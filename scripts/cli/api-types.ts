@@ -11,101 +11,7 @@ export interface paths {
          * A job: status, progress, error, the model version it produced
          * @description Roles: admin, engineer.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    jobId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The job */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            createdAt: string;
-                            error?: string;
-                            finishedAt: string | null;
-                            id: string;
-                            /** @enum {string} */
-                            kind: "train" | "prelabel" | "audit";
-                            modelVersion?: number;
-                            progress: number;
-                            projectId: string;
-                            startedAt: string | null;
-                            /** @enum {string} */
-                            status: "queued" | "running" | "succeeded" | "failed";
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getJob"];
         put?: never;
         post?: never;
         delete?: never;
@@ -125,39 +31,7 @@ export interface paths {
          * This document
          * @description Roles: none.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OpenAPI 3 */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getOpenApi"];
         put?: never;
         post?: never;
         delete?: never;
@@ -177,308 +51,13 @@ export interface paths {
          * List projects (admin: all; other keys: their own)
          * @description Roles: admin, engineer, annotator, client.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Projects */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            projects: {
-                                activeVersion: number | null;
-                                counts?: {
-                                    autoLabeled: number;
-                                    items: number;
-                                    labeled: number;
-                                    pending: number;
-                                };
-                                id: string;
-                                labels: string[];
-                                /** @enum {string} */
-                                modality: "image" | "text" | "vector";
-                                name: string;
-                                settings: {
-                                    [key: string]: unknown;
-                                };
-                            }[];
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjects"];
         put?: never;
         /**
          * Create a project
          * @description Roles: admin.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        labels: string[];
-                        /** @enum {string} */
-                        modality: "image" | "text" | "vector";
-                        name: string;
-                        settings?: {
-                            /**
-                             * @description Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.
-                             * @default 200
-                             */
-                            auditEvery?: number;
-                            /**
-                             * @description Times an audit repeats its 4-fold cross-validation (other folds, other seeds) and averages the out-of-sample predictions: each repeat costs 4 trainings; 2 flags fewer labels the model only happens to confuse.
-                             * @default 2
-                             */
-                            auditRepeats?: number;
-                            /**
-                             * @default {
-                             *       "enabled": false,
-                             *       "targetAccuracy": 0.95,
-                             *       "confidenceLevel": 0.95
-                             *     }
-                             */
-                            autoLabel?: {
-                                /**
-                                 * @description ...as the lower bound of a Clopper-Pearson interval at this confidence.
-                                 * @default 0.95
-                                 */
-                                confidenceLevel?: number;
-                                /**
-                                 * @description Label confident pool items automatically.
-                                 * @default false
-                                 */
-                                enabled?: boolean;
-                                /**
-                                 * @description Machine labels must reach this accuracy on held-out human labels...
-                                 * @default 0.95
-                                 */
-                                targetAccuracy?: number;
-                            };
-                            /**
-                             * @description 1 = grayscale, 3 = RGB.
-                             * @default 1
-                             */
-                            channels?: 1 | 3;
-                            /** @description Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model's uncertainty is mostly noise). Default: 200 for images, 0 (uncertainty from the first model on) for text and vectors. */
-                            coldStartLabels?: number;
-                            /** @description An audit disputes a label when the model gives it less than this fraction of its class's typical self-confidence (default 0.1 / (classes - 1)); higher flags more labels, catching more errors at the cost of more second reviews. */
-                            disputeBelow?: number;
-                            /** @description Training epochs (default: chosen by the model). */
-                            epochs?: number;
-                            /**
-                             * @description Share of the pool reserved as held-out evaluation data when no gold set was imported.
-                             * @default 0.1
-                             */
-                            goldFraction?: number;
-                            /**
-                             * @description Images are resized to this height.
-                             * @default 28
-                             */
-                            imageHeight?: number;
-                            /**
-                             * @description Images are resized to this width before the model sees them.
-                             * @default 28
-                             */
-                            imageWidth?: number;
-                            /** @description Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated. */
-                            learningRate?: number;
-                            /** @description Queue lease length; defaults to the server setting (10 minutes). */
-                            leaseSeconds?: number;
-                            /**
-                             * @description Training needs at least this many human labels over at least 2 classes.
-                             * @default 10
-                             */
-                            minLabelsToTrain?: number;
-                            /**
-                             * @description Retrain automatically after this many new human labels; 0 turns it off.
-                             * @default 50
-                             */
-                            retrainEvery?: number;
-                            /**
-                             * @description Seed for model initialisation and sampling.
-                             * @default 1
-                             */
-                            seed?: number;
-                            /**
-                             * @description Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.
-                             * @default true
-                             */
-                            semiSupervised?: boolean;
-                            /**
-                             * @description How the queue ranks items for human review.
-                             * @default margin
-                             * @enum {string}
-                             */
-                            strategy?: "random" | "least-confidence" | "margin" | "entropy" | "bald" | "diverse";
-                            /** @description Length of every vector (required for vector projects). */
-                            vectorDim?: number;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description The project */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            activeVersion: number | null;
-                            counts?: {
-                                autoLabeled: number;
-                                items: number;
-                                labeled: number;
-                                pending: number;
-                            };
-                            id: string;
-                            labels: string[];
-                            /** @enum {string} */
-                            modality: "image" | "text" | "vector";
-                            name: string;
-                            settings: {
-                                [key: string]: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postProjects"];
         delete?: never;
         options?: never;
         head?: never;
@@ -496,104 +75,51 @@ export interface paths {
          * Get a project with its item counts
          * @description Roles: any role of the project.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The project */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            activeVersion: number | null;
-                            counts?: {
-                                autoLabeled: number;
-                                items: number;
-                                labeled: number;
-                                pending: number;
-                            };
-                            id: string;
-                            labels: string[];
-                            /** @enum {string} */
-                            modality: "image" | "text" | "vector";
-                            name: string;
-                            settings: {
-                                [key: string]: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
+        get: operations["getProject"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a project with its items, labels, predictions, models, jobs, keys and media
+         * @description Roles: admin.
+         */
+        delete: operations["deleteProject"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/agreement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /**
+         * Inter-annotator agreement from the last consolidation: Krippendorff's alpha (nominal), raw pairwise agreement, the annotator-by-annotator matrix
+         * @description Roles: admin, engineer, client.
+         */
+        get: operations["getProjectAgreement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/annotators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per annotator key: labels, gold checks with accuracy and 95% interval, EM-estimated accuracy and recall, median seconds per item, status
+         * @description Roles: admin, engineer, client.
+         */
+        get: operations["getProjectAnnotators"];
         put?: never;
         post?: never;
         delete?: never;
@@ -615,124 +141,27 @@ export interface paths {
          * Queue a label audit: cross-validated confident learning flags likely label errors for a second review (queue?kind=disputed)
          * @description Roles: admin, engineer.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, never>;
-                };
-            };
-            responses: {
-                /** @description Queued */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            jobId: string;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
+        post: operations["postProjectAudit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /**
+         * Deletes and class changes: who (key id), what, when, newest first
+         * @description Roles: admin, engineer.
+         */
+        get: operations["getProjectAuditLog"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -747,91 +176,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every item with its final label and where it came from (human, auto, imported), as JSONL or CSV
+         * Every item with its data, final label, label history, held-out flag and metadata, streamed as JSONL or CSV
          * @description Roles: admin, engineer.
          */
-        get: {
-            parameters: {
-                query?: {
-                    format?: "jsonl" | "csv";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description CSV */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectExport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -847,140 +195,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
         /**
-         * Ingest items (JSON {items: [...]}, or NDJSON one item a line). All or nothing unless ?partial=true.
+         * Browse items with filters, a page at a time (keyset cursor, insertion order)
          * @description Roles: admin, engineer.
          */
-        post: {
-            parameters: {
-                query?: {
-                    partial?: "0" | "1" | "true" | "false";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        items: unknown[];
-                    };
-                    "application/x-ndjson": string;
-                };
-            };
-            responses: {
-                /** @description Stored; pre-labelling is queued */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            accepted: number;
-                            duplicates: number;
-                            rejected: {
-                                error: string;
-                                index: number;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectItems"];
+        put?: never;
+        /**
+         * Ingest items: JSON {items: [...]}, NDJSON one item a line (streamed; each line at most the body limit), or multipart/form-data (image files, .jsonl/.csv files of items, and an optional "items" part of per-file fields matched by file name; a file's externalId defaults to its name). All or nothing unless ?partial=true.
+         * @description Roles: admin, engineer.
+         */
+        post: operations["postProjectItems"];
         delete?: never;
         options?: never;
         head?: never;
@@ -998,119 +223,14 @@ export interface paths {
          * One item with its prediction and its whole label history
          * @description Roles: admin, engineer, annotator.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    itemId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The item */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                [key: string]: unknown;
-                            };
-                            externalId: string | null;
-                            id: string;
-                            labels: {
-                                agreedWithModel: boolean | null;
-                                createdAt: string;
-                                keyId: string | null;
-                                label: string;
-                                /** @enum {string} */
-                                source: "human" | "auto" | "imported";
-                            }[];
-                            prediction?: {
-                                confidence: number;
-                                label: string;
-                                modelVersion: number;
-                                probs: {
-                                    [key: string]: number;
-                                };
-                                uncertainty: number;
-                            };
-                            /** @enum {string} */
-                            split: "pool" | "gold";
-                            /** @enum {string} */
-                            status: "pending" | "labeled" | "auto";
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectItem"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete an item with its labels, predictions and media
+         * @description Roles: admin, engineer.
+         */
+        delete: operations["deleteProjectItem"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1129,129 +249,27 @@ export interface paths {
          * Store a human label (a correction is a new row; the same request repeated is stored once)
          * @description Roles: admin, annotator, engineer.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    itemId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        label: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Stored */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            agreedWithModel: boolean | null;
-                            itemId: string;
-                            label: string;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
+        post: operations["postProjectItemLabel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/items/{itemId}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /**
+         * An image item's picture: the thumbnail (256 px), the preview (1024 px; both JPEG) or the original as uploaded
+         * @description Roles: admin, engineer, annotator.
+         */
+        get: operations["getProjectItemMedia"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1271,126 +289,7 @@ export interface paths {
          * Give a leased item back to the queue (skip) before its lease ends
          * @description Roles: admin, annotator.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    itemId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, never>;
-                };
-            };
-            responses: {
-                /** @description Released */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            itemId: string;
-                            released: boolean;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postProjectItemRelease"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1408,105 +307,7 @@ export interface paths {
          * The project's recent jobs, newest first
          * @description Roles: admin, engineer.
          */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Jobs */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            jobs: {
-                                createdAt: string;
-                                error?: string;
-                                finishedAt: string | null;
-                                id: string;
-                                /** @enum {string} */
-                                kind: "train" | "prelabel" | "audit";
-                                modelVersion?: number;
-                                progress: number;
-                                projectId: string;
-                                startedAt: string | null;
-                                /** @enum {string} */
-                                status: "queued" | "running" | "succeeded" | "failed";
-                            }[];
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectJobs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1526,217 +327,13 @@ export interface paths {
          * List the project's keys (no secrets)
          * @description Roles: admin.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Keys */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectKeys"];
         put?: never;
         /**
          * Create an API key for the project (the secret is shown only in this answer)
          * @description Roles: admin.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                        /** @enum {string} */
-                        role: "engineer" | "annotator" | "client";
-                    };
-                };
-            };
-            responses: {
-                /** @description The key */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            id: string;
-                            key: string;
-                            name: string;
-                            projectId: string;
-                            role: string;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postProjectKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1757,87 +354,7 @@ export interface paths {
          * Revoke a key
          * @description Roles: admin.
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    keyId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Revoked */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        delete: operations["deleteProjectKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1854,90 +371,7 @@ export interface paths {
          * The Label Studio label_config that matches this project (paste it into a new Label Studio project)
          * @description Roles: admin, engineer.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The config */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            labelConfig: string;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectLabelStudioConfig"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1957,88 +391,7 @@ export interface paths {
          * Every item as a Label Studio task (JSON), one record per annotation (JSON-MIN), or its CSV
          * @description Roles: admin, engineer.
          */
-        get: {
-            parameters: {
-                query?: {
-                    format?: "json" | "json-min" | "csv";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description CSV */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectLabelStudioExport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2060,136 +413,27 @@ export interface paths {
          * Import a Label Studio JSON export: tasks become items, annotations labels (with their history), ground truth gold
          * @description Roles: admin, engineer.
          */
-        post: {
-            parameters: {
-                query?: {
-                    partial?: "0" | "1" | "true" | "false";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": unknown[] | {
-                        labelConfig?: string;
-                        tasks: unknown[];
-                    };
-                };
-            };
-            responses: {
-                /** @description What was stored */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            accepted: number;
-                            duplicates: number;
-                            labels: number;
-                            rejected: {
-                                error: string;
-                                index: number;
-                            }[];
-                            tasks: number;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
+        post: operations["postProjectLabelStudioImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        get?: never;
+        put?: never;
+        /**
+         * Add classes and rename classes (renames apply to every stored label and prediction)
+         * @description Roles: admin, engineer.
+         */
+        post: operations["postProjectLabels"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2207,86 +451,7 @@ export interface paths {
          * The calling key's view of the project: its role, labels it gave today and in all, queue size, the active model and its gold accuracy
          * @description Roles: any role of the project.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Session summary */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2306,144 +471,7 @@ export interface paths {
          * Accuracy of the active version on the gold set, label counts, history across versions
          * @description Roles: admin, engineer, client.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Metrics */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            autoLabel: {
-                                confidenceLevel: number;
-                                enabled: boolean;
-                                estimatedAccuracy: number | null;
-                                goldItemsAboveThreshold: number;
-                                interval: (number)[] | null;
-                                items: number;
-                                reason?: string;
-                                targetAccuracy: number;
-                                thresholds: {
-                                    [key: string]: number;
-                                };
-                            };
-                            confusedPairs: {
-                                count: number;
-                                label: string;
-                                predicted: string;
-                                rate: number;
-                                text: string;
-                            }[];
-                            gold: {
-                                accuracy: number | null;
-                                calibration: {
-                                    accuracy: number | null;
-                                    confidence: number | null;
-                                    lower: number;
-                                    n: number;
-                                    upper: number;
-                                }[];
-                                confusion: number[][];
-                                ece: number | null;
-                                n: number;
-                                perClass: {
-                                    [key: string]: {
-                                        f1: number;
-                                        precision: number;
-                                        recall: number;
-                                        support: number;
-                                    };
-                                };
-                            };
-                            history: {
-                                accuracy: number | null;
-                                createdAt: string;
-                                humanLabels: number;
-                                version: number;
-                            }[];
-                            labels: {
-                                auto: number;
-                                disputed: number;
-                                human: number;
-                                imported: number;
-                                pending: number;
-                            };
-                            modelVersion: number | null;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2463,102 +491,7 @@ export interface paths {
          * Model versions with their metrics, and which one is active
          * @description Roles: admin, engineer, client.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Versions */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            active: number | null;
-                            versions: {
-                                active: boolean;
-                                createdAt: string;
-                                jobId: string | null;
-                                metrics: {
-                                    [key: string]: unknown;
-                                };
-                                /** @enum {string} */
-                                status: "ready" | "rejected";
-                                trainedOnLabels: number;
-                                version: number;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectModels"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2580,125 +513,7 @@ export interface paths {
          * Serve this version (roll forward or back); the pool is re-scored with it
          * @description Roles: admin, engineer.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    version: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, never>;
-                };
-            };
-            responses: {
-                /** @description Activated */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            active: number;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postProjectModelActivate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2718,133 +533,7 @@ export interface paths {
          * Predict labels for new items with the active model (nothing is stored)
          * @description Roles: admin, client, engineer.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        items: unknown[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Predictions */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            modelVersion: number;
-                            predictions: {
-                                confidence: number;
-                                label: string;
-                                probs: {
-                                    [key: string]: number;
-                                };
-                            }[];
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postProjectPredict"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2862,116 +551,7 @@ export interface paths {
          * Lease the items most worth a human look (highest uncertainty; a random sample before any model)
          * @description Roles: admin, annotator.
          */
-        get: {
-            parameters: {
-                query?: {
-                    kind?: "uncertain" | "disputed";
-                    limit?: number;
-                    strategy?: "random" | "least-confidence" | "margin" | "entropy" | "bald" | "diverse";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Leased items */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                data: {
-                                    [key: string]: unknown;
-                                };
-                                dispute?: {
-                                    by: string | null;
-                                    label: string;
-                                    score: number;
-                                    source: string;
-                                    suggested: string;
-                                };
-                                id: string;
-                                leaseExpiresAt: string;
-                                prediction: {
-                                    confidence: number;
-                                    label: string;
-                                    modelVersion: number;
-                                    probs: {
-                                        [key: string]: number;
-                                    };
-                                } | null;
-                                uncertainty: number | null;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getProjectQueue"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2997,233 +577,7 @@ export interface paths {
          * Change project settings (strategy, retrainEvery, goldFraction, ...)
          * @description Roles: admin, engineer.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        settings: {
-                            /**
-                             * @description Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.
-                             * @default 200
-                             */
-                            auditEvery?: number;
-                            /**
-                             * @description Times an audit repeats its 4-fold cross-validation (other folds, other seeds) and averages the out-of-sample predictions: each repeat costs 4 trainings; 2 flags fewer labels the model only happens to confuse.
-                             * @default 2
-                             */
-                            auditRepeats?: number;
-                            /**
-                             * @default {
-                             *       "enabled": false,
-                             *       "targetAccuracy": 0.95,
-                             *       "confidenceLevel": 0.95
-                             *     }
-                             */
-                            autoLabel?: {
-                                /**
-                                 * @description ...as the lower bound of a Clopper-Pearson interval at this confidence.
-                                 * @default 0.95
-                                 */
-                                confidenceLevel?: number;
-                                /**
-                                 * @description Label confident pool items automatically.
-                                 * @default false
-                                 */
-                                enabled?: boolean;
-                                /**
-                                 * @description Machine labels must reach this accuracy on held-out human labels...
-                                 * @default 0.95
-                                 */
-                                targetAccuracy?: number;
-                            };
-                            /**
-                             * @description 1 = grayscale, 3 = RGB.
-                             * @default 1
-                             */
-                            channels?: 1 | 3;
-                            /** @description Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model's uncertainty is mostly noise). Default: 200 for images, 0 (uncertainty from the first model on) for text and vectors. */
-                            coldStartLabels?: number;
-                            /** @description An audit disputes a label when the model gives it less than this fraction of its class's typical self-confidence (default 0.1 / (classes - 1)); higher flags more labels, catching more errors at the cost of more second reviews. */
-                            disputeBelow?: number;
-                            /** @description Training epochs (default: chosen by the model). */
-                            epochs?: number;
-                            /**
-                             * @description Share of the pool reserved as held-out evaluation data when no gold set was imported.
-                             * @default 0.1
-                             */
-                            goldFraction?: number;
-                            /**
-                             * @description Images are resized to this height.
-                             * @default 28
-                             */
-                            imageHeight?: number;
-                            /**
-                             * @description Images are resized to this width before the model sees them.
-                             * @default 28
-                             */
-                            imageWidth?: number;
-                            /** @description Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated. */
-                            learningRate?: number;
-                            /** @description Queue lease length; defaults to the server setting (10 minutes). */
-                            leaseSeconds?: number;
-                            /**
-                             * @description Training needs at least this many human labels over at least 2 classes.
-                             * @default 10
-                             */
-                            minLabelsToTrain?: number;
-                            /**
-                             * @description Retrain automatically after this many new human labels; 0 turns it off.
-                             * @default 50
-                             */
-                            retrainEvery?: number;
-                            /**
-                             * @description Seed for model initialisation and sampling.
-                             * @default 1
-                             */
-                            seed?: number;
-                            /**
-                             * @description Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.
-                             * @default true
-                             */
-                            semiSupervised?: boolean;
-                            /**
-                             * @description How the queue ranks items for human review.
-                             * @default margin
-                             * @enum {string}
-                             */
-                            strategy?: "random" | "least-confidence" | "margin" | "entropy" | "bald" | "diverse";
-                            /** @description Length of every vector (required for vector projects). */
-                            vectorDim?: number;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description The project */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            activeVersion: number | null;
-                            counts?: {
-                                autoLabeled: number;
-                                items: number;
-                                labeled: number;
-                                pending: number;
-                            };
-                            id: string;
-                            labels: string[];
-                            /** @enum {string} */
-                            modality: "image" | "text" | "vector";
-                            name: string;
-                            settings: {
-                                [key: string]: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["patchProjectSettings"];
         trace?: never;
     };
     "/api/projects/{id}/train": {
@@ -3239,124 +593,71 @@ export interface paths {
          * Queue a training job (409 not_enough_labels with too few labels; an already queued job is returned)
          * @description Roles: admin, engineer.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, never>;
-                };
-            };
-            responses: {
-                /** @description Queued */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            jobId: string;
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Missing or invalid API key. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description The key lacks the role or project. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Not found. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Body over the size limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Wrong content type. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
+        post: operations["postProjectTrain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /**
+         * The project's webhooks (without secrets)
+         * @description Roles: admin, engineer.
+         */
+        get: operations["getProjectWebhooks"];
+        put?: never;
+        /**
+         * Register a URL for events (version.activated, job.finished, label.disputed); deliveries are signed with HMAC-SHA256 and retried with backoff
+         * @description Roles: admin, engineer.
+         */
+        post: operations["postProjectWebhooks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/webhooks/{webhookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a webhook and its delivery records
+         * @description Roles: admin, engineer.
+         */
+        delete: operations["deleteProjectWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/webhooks/{webhookId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recent deliveries of a webhook, newest first: status, attempts, the last answer or error
+         * @description Roles: admin, engineer.
+         */
+        get: operations["getProjectWebhookDeliveries"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3374,55 +675,149 @@ export interface paths {
          * Liveness: database and tfjs backend
          * @description Roles: none.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Healthy */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            backend: string;
-                            db: string;
-                            /** @enum {string} */
-                            status: "ok";
-                        };
-                    };
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Database unavailable */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getHealth"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/{projectId}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Label Studio ML backend: health (no model loaded)
+         * @description Roles: none.
+         */
+        get: operations["getLabelStudioHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/{projectId}/job_status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label Studio ML backend: the status of a training job
+         * @description Roles: none.
+         */
+        post: operations["postLabelStudioJobStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/{projectId}/predict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label Studio ML backend: one prediction per task, score = 1 - uncertainty; tasks are stored as pool items
+         * @description Roles: none.
+         */
+        post: operations["postLabelStudioPredict"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/{projectId}/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label Studio ML backend: check the label_config against the project, answer the version's name
+         * @description Roles: none.
+         */
+        post: operations["postLabelStudioSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/{projectId}/train": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label Studio ML backend: legacy Start training with the exported labelled tasks
+         * @description Roles: none.
+         */
+        post: operations["postLabelStudioTrain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/{projectId}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Label Studio ML backend: the ready versions, newest first
+         * @description Roles: none.
+         */
+        get: operations["getLabelStudioVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/{projectId}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label Studio ML backend: annotations become labels, START_TRAINING queues a training job
+         * @description Roles: none.
+         */
+        post: operations["postLabelStudioWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3437,42 +832,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Prometheus metrics
+         * Prometheus metrics (docs/operations.md)
          * @description Roles: none.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Text exposition format */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Invalid input; nothing was changed. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3484,7 +847,15 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        Error: {
+            error: {
+                code: string;
+                details?: unknown;
+                message: string;
+            };
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -3492,4 +863,4492 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                jobId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        createdAt: string;
+                        error?: string;
+                        finishedAt: string | null;
+                        id: string;
+                        /** @enum {string} */
+                        kind: "train" | "prelabel" | "audit" | "consolidate";
+                        modelVersion?: number;
+                        progress: number;
+                        projectId: string;
+                        selection?: {
+                            chosen: string;
+                            method: string;
+                            reason: string;
+                        };
+                        startedAt: string | null;
+                        /** @enum {string} */
+                        status: "queued" | "running" | "succeeded" | "failed";
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getOpenApi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OpenAPI 3 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Projects */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        projects: {
+                            activeVersion: number | null;
+                            counts?: {
+                                autoLabeled: number;
+                                items: number;
+                                labeled: number;
+                                pending: number;
+                            };
+                            id: string;
+                            labels: string[];
+                            /** @enum {string} */
+                            modality: "image" | "text" | "vector";
+                            name: string;
+                            settings: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    labels: string[];
+                    /** @enum {string} */
+                    modality: "image" | "text" | "vector";
+                    name: string;
+                    settings?: {
+                        /**
+                         * @description Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.
+                         * @default 200
+                         */
+                        auditEvery?: number;
+                        /**
+                         * @description Times an audit repeats its 4-fold cross-validation (other folds, other seeds) and averages the out-of-sample predictions: each repeat costs 4 trainings; 2 flags fewer labels the model only happens to confuse.
+                         * @default 2
+                         */
+                        auditRepeats?: number;
+                        /**
+                         * @default {
+                         *       "enabled": false,
+                         *       "targetAccuracy": 0.95,
+                         *       "confidenceLevel": 0.95
+                         *     }
+                         */
+                        autoLabel?: {
+                            /**
+                             * @description ...as the lower bound of a Clopper-Pearson interval at this confidence.
+                             * @default 0.95
+                             */
+                            confidenceLevel?: number;
+                            /**
+                             * @description Label confident pool items automatically.
+                             * @default false
+                             */
+                            enabled?: boolean;
+                            /**
+                             * @description Machine labels must reach this accuracy on held-out human labels...
+                             * @default 0.95
+                             */
+                            targetAccuracy?: number;
+                        };
+                        /**
+                         * @description 1 = grayscale, 3 = RGB.
+                         * @default 1
+                         */
+                        channels?: 1 | 3;
+                        /** @description Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model's uncertainty is mostly noise). Default for images: until the model proves itself on held-out labels (docs/active-learning.md); 0 (uncertainty from the first model on) for text and vectors. */
+                        coldStartLabels?: number;
+                        /** @description An audit disputes a label when the model gives it less than this fraction of its class's typical self-confidence (default 0.1 / (classes - 1)); higher flags more labels, catching more errors at the cost of more second reviews. */
+                        disputeBelow?: number;
+                        /** @description Training epochs (default: chosen by the model). */
+                        epochs?: number;
+                        /**
+                         * @description Share of the pool reserved as held-out evaluation data when no gold set was imported.
+                         * @default 0.1
+                         */
+                        goldFraction?: number;
+                        /**
+                         * @description How a picture of another shape becomes the model input: letterbox (whole picture, padded with black) or crop (centre crop). Fixed at creation.
+                         * @default letterbox
+                         * @enum {string}
+                         */
+                        imageFit?: "letterbox" | "crop";
+                        /**
+                         * @description Images are resized to this height.
+                         * @default 28
+                         */
+                        imageHeight?: number;
+                        /**
+                         * @description Images are resized to this width before the model sees them.
+                         * @default 28
+                         */
+                        imageWidth?: number;
+                        /** @description Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated. */
+                        learningRate?: number;
+                        /** @description Queue lease length; defaults to the server setting (10 minutes). */
+                        leaseSeconds?: number;
+                        /**
+                         * @description Training needs at least this many human labels over at least 2 classes.
+                         * @default 10
+                         */
+                        minLabelsToTrain?: number;
+                        /**
+                         * @description Which model to train: 'auto' picks among the modality's candidates by k-fold cross-validation on the human labels at each retrain (images: when the labels have doubled since the last pick); or a candidate to force: text 'tfidf-lr', 'ngram-mlp', 'ngram-lex'; vectors 'linear', 'mlp'; images 'cnn', 'cnn-ensemble'.
+                         * @default auto
+                         * @enum {string}
+                         */
+                        model?: "auto" | "tfidf-lr" | "ngram-mlp" | "ngram-lex" | "mlp" | "linear" | "cnn" | "cnn-ensemble";
+                        /**
+                         * @default {
+                         *       "goldCheckShare": 0.05,
+                         *       "labelsPerItem": 1,
+                         *       "adaptiveOverlap": false,
+                         *       "overlapShare": 0,
+                         *       "maxLabelsPerItem": 5,
+                         *       "showAnnotatorNames": false
+                         *     }
+                         */
+                        quality?: {
+                            /**
+                             * @description Ask another (distinct, blind) annotator while no class leads by 2 votes or the consolidated posterior is below 0.9, up to maxLabelsPerItem.
+                             * @default false
+                             */
+                            adaptiveOverlap?: boolean;
+                            /**
+                             * @description Share of the items served to an annotator that are hidden gold checks (imported gold items, never twice to one key); a new annotator's first 20 items include 5.
+                             * @default 0.05
+                             */
+                            goldCheckShare?: number;
+                            /**
+                             * @description Labels from distinct annotators every pool item gets before it counts as done.
+                             * @default 1
+                             */
+                            labelsPerItem?: number;
+                            /**
+                             * @description Cap on labels per item under adaptive overlap.
+                             * @default 5
+                             */
+                            maxLabelsPerItem?: number;
+                            /**
+                             * @description Share of pool items that always get at least 2 labels, to calibrate annotators against each other (0.1 is a good start).
+                             * @default 0
+                             */
+                            overlapShare?: number;
+                            /**
+                             * @description Clients see annotator names in GET /annotators (otherwise key ids only).
+                             * @default false
+                             */
+                            showAnnotatorNames?: boolean;
+                        };
+                        /**
+                         * @description Retrain automatically after this many new human labels; 0 turns it off.
+                         * @default 50
+                         */
+                        retrainEvery?: number;
+                        /**
+                         * @description Seed for model initialisation and sampling.
+                         * @default 1
+                         */
+                        seed?: number;
+                        /**
+                         * @description Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.
+                         * @default true
+                         */
+                        semiSupervised?: boolean;
+                        /**
+                         * @description How the queue ranks items for human review (default margin). Set, it is used as soon as a model exists; unset, image projects first spread their labels over the data until the model proves itself on held-out labels.
+                         * @enum {string}
+                         */
+                        strategy?: "random" | "least-confidence" | "margin" | "entropy" | "bald" | "diverse";
+                        /**
+                         * @description Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.
+                         * @default {
+                         *       "allowHosts": [],
+                         *       "maxBytes": 52428800,
+                         *       "timeoutMs": 15000
+                         *     }
+                         */
+                        urlImport?: {
+                            /**
+                             * @description Host names (exact, or "*.example.com" for its subdomains) that {"url": ...} items may be fetched from; empty turns URL import off.
+                             * @default []
+                             */
+                            allowHosts?: string[];
+                            /**
+                             * @description Largest file fetched, in bytes.
+                             * @default 52428800
+                             */
+                            maxBytes?: number;
+                            /**
+                             * @description Longest a fetch may take, in milliseconds.
+                             * @default 15000
+                             */
+                            timeoutMs?: number;
+                        };
+                        /** @description Length of every vector (required for vector projects). */
+                        vectorDim?: number;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The project */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        activeVersion: number | null;
+                        counts?: {
+                            autoLabeled: number;
+                            items: number;
+                            labeled: number;
+                            pending: number;
+                        };
+                        id: string;
+                        labels: string[];
+                        /** @enum {string} */
+                        modality: "image" | "text" | "vector";
+                        name: string;
+                        settings: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The project */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        activeVersion: number | null;
+                        counts?: {
+                            autoLabeled: number;
+                            items: number;
+                            labeled: number;
+                            pending: number;
+                        };
+                        id: string;
+                        labels: string[];
+                        /** @enum {string} */
+                        modality: "image" | "text" | "vector";
+                        name: string;
+                        settings: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectAgreement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Agreement */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        alpha: number | null;
+                        computedAt: string | null;
+                        matrix: {
+                            agreement: (number | null)[][];
+                            annotators: string[];
+                            shared: number[][];
+                        };
+                        /** @enum {string} */
+                        note?: "not_consolidated_yet" | "no_overlap";
+                        overlappingItems: number;
+                        pairwise: number | null;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectAnnotators: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Annotator scores */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        annotators: {
+                            estimatedAccuracy: number | null;
+                            /** @enum {string} */
+                            estimateNote?: "no_overlap" | "not_consolidated_yet";
+                            goldAccuracy: number | null;
+                            goldChecks: number;
+                            interval: (number)[];
+                            keyId: string;
+                            labels: number;
+                            medianSeconds: number | null;
+                            name?: string;
+                            pausedAtCheck: number | null;
+                            recall: {
+                                [key: string]: number;
+                            } | null;
+                            /** @enum {string} */
+                            status: "onboarding" | "ok" | "watch" | "paused";
+                        }[];
+                        consolidation: {
+                            at: string;
+                            flaggedGold?: {
+                                contradicting: number;
+                                goldLabel: string;
+                                itemId: string;
+                                strongAnswers: number;
+                                suggestedLabel: string;
+                            }[];
+                            votes: number;
+                        } | null;
+                        team: {
+                            goldAccuracy: number | null;
+                            goldChecks: number;
+                            interval: (number)[];
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectAudit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        jobId: string;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectAuditLog: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Audit entries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        entries: {
+                            action: string;
+                            createdAt: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            id: string;
+                            keyId: string | null;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectExport: {
+        parameters: {
+            query?: {
+                format?: "jsonl" | "csv";
+                /** @description media: embed each image (base64) besides its URL */
+                include?: "media";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON lines, or CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectItems: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description true: an open dispute from a label audit */
+                disputed?: "true" | "false";
+                holdout?: "true" | "false";
+                label?: string;
+                limit?: number;
+                maxConfidence?: number;
+                minConfidence?: number;
+                /** @description The active model's predicted label */
+                predicted?: string;
+                /** @description Case-insensitive substring of the text or the externalId */
+                q?: string;
+                source?: "human" | "auto" | "imported";
+                split?: "pool" | "gold";
+                status?: "pending" | "labeled" | "auto";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of items; nextCursor is null on the last page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            createdAt: string;
+                            disputed: boolean;
+                            externalId: string | null;
+                            holdout: boolean;
+                            id: string;
+                            label: string | null;
+                            meta: {
+                                [key: string]: unknown;
+                            } | null;
+                            prediction: {
+                                confidence: number | null;
+                                label: string;
+                                modelVersion: number | null;
+                            } | null;
+                            /** @enum {string|null} */
+                            source: "human" | "auto" | "imported" | null;
+                            /** @enum {string} */
+                            split: "pool" | "gold";
+                            /** @enum {string} */
+                            status: "pending" | "labeled" | "auto";
+                            text?: string;
+                            thumbUrl?: string;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectItems: {
+        parameters: {
+            query?: {
+                partial?: "0" | "1" | "true" | "false";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    items: {
+                        /** @description with pixels; 1 when absent */
+                        channels?: 1 | 3;
+                        externalId?: string;
+                        /** @description with pixels */
+                        height?: number;
+                        /** @description image projects: base64 PNG or JPEG, a data: URL allowed */
+                        image?: string;
+                        label?: string;
+                        meta?: {
+                            [key: string]: unknown;
+                        };
+                        /** @description image projects: raw pixels, row-major HWC */
+                        pixels?: number[];
+                        /** @enum {string} */
+                        split?: "pool" | "gold";
+                        /** @description text projects */
+                        text?: string;
+                        url?: unknown;
+                        /** @description vector projects: settings.vectorDim numbers */
+                        vector?: number[];
+                        /** @description with pixels */
+                        width?: number;
+                    }[];
+                };
+                "application/x-ndjson": string;
+                "multipart/form-data": {
+                    /** @description Image files (JPEG, PNG, WebP, GIF, TIFF), or .jsonl/.csv files of items */
+                    file?: string[];
+                    /** @description JSON: [{"file": "<name>", ...fields}] or {"<name>": {...fields}}, fields as in an Item */
+                    items?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Stored; pre-labelling is queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accepted: number;
+                        duplicates: number;
+                        rejected: {
+                            error: string;
+                            index: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A file, an NDJSON line or the whole upload is over its limit (refused before reading when the length is declared) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                itemId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The item */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            [key: string]: unknown;
+                        };
+                        externalId: string | null;
+                        id: string;
+                        labels: {
+                            agreedWithModel: boolean | null;
+                            createdAt: string;
+                            keyId: string | null;
+                            label: string;
+                            /** @enum {string} */
+                            source: "human" | "auto" | "imported";
+                        }[];
+                        meta: {
+                            [key: string]: unknown;
+                        } | null;
+                        prediction?: {
+                            confidence: number;
+                            label: string;
+                            modelVersion: number;
+                            probs: {
+                                [key: string]: number;
+                            };
+                            uncertainty: number;
+                        };
+                        /** @enum {string} */
+                        split: "pool" | "gold";
+                        /** @enum {string} */
+                        status: "pending" | "labeled" | "auto";
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteProjectItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                itemId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectItemLabel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                itemId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    label: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        agreedWithModel: boolean | null;
+                        itemId: string;
+                        label: string;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectItemMedia: {
+        parameters: {
+            query?: {
+                /** @description thumb: 256 px; preview: 1024 px (JPEG); original: the file as uploaded. */
+                size?: "thumb" | "preview" | "original";
+            };
+            header?: never;
+            path: {
+                id: string;
+                itemId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image bytes (Cache-Control private, immutable; ETag) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such item, or not an image item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectItemRelease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                itemId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Released */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        itemId: string;
+                        released: boolean;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectJobs: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Jobs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        jobs: {
+                            createdAt: string;
+                            error?: string;
+                            finishedAt: string | null;
+                            id: string;
+                            /** @enum {string} */
+                            kind: "train" | "prelabel" | "audit" | "consolidate";
+                            modelVersion?: number;
+                            progress: number;
+                            projectId: string;
+                            selection?: {
+                                chosen: string;
+                                method: string;
+                                reason: string;
+                            };
+                            startedAt: string | null;
+                            /** @enum {string} */
+                            status: "queued" | "running" | "succeeded" | "failed";
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @enum {string} */
+                    role: "engineer" | "annotator" | "client";
+                };
+            };
+        };
+        responses: {
+            /** @description The key */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        key: string;
+                        name: string;
+                        projectId: string;
+                        role: string;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteProjectKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                keyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectLabelStudioConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The config */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        labelConfig: string;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectLabelStudioExport: {
+        parameters: {
+            query?: {
+                format?: "json" | "json-min" | "csv";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Label Studio JSON or JSON-MIN, or CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectLabelStudioImport: {
+        parameters: {
+            query?: {
+                partial?: "0" | "1" | "true" | "false";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": unknown[] | {
+                    labelConfig?: string;
+                    tasks: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description What was stored */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accepted: number;
+                        duplicates: number;
+                        labels: number;
+                        rejected: {
+                            error: string;
+                            index: number;
+                        }[];
+                        tasks: number;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectLabels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    add?: string[];
+                    rename?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The project; retrainNeeded is true while the active model predates an added class */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        activeVersion: number | null;
+                        counts?: {
+                            autoLabeled: number;
+                            items: number;
+                            labeled: number;
+                            pending: number;
+                        };
+                        id: string;
+                        labels: string[];
+                        /** @enum {string} */
+                        modality: "image" | "text" | "vector";
+                        name: string;
+                        retrainNeeded: boolean;
+                        settings: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Session summary */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        autoLabel: {
+                            confidenceLevel: number;
+                            enabled: boolean;
+                            estimatedAccuracy: number | null;
+                            goldItemsAboveThreshold: number;
+                            interval: (number)[] | null;
+                            items: number;
+                            reason?: string;
+                            targetAccuracy: number;
+                            thresholds: {
+                                [key: string]: number;
+                            };
+                        };
+                        confusedPairs: {
+                            count: number;
+                            label: string;
+                            predicted: string;
+                            rate: number;
+                            text: string;
+                        }[];
+                        gold: {
+                            accuracy: number | null;
+                            calibration: {
+                                accuracy: number | null;
+                                confidence: number | null;
+                                lower: number;
+                                n: number;
+                                upper: number;
+                            }[];
+                            confusion: number[][];
+                            /** @description false while a re-score on the current gold set is pending */
+                            currentGoldSet: boolean;
+                            ece: number | null;
+                            /** @description 95% Clopper-Pearson interval of the accuracy */
+                            interval: (number)[] | null;
+                            n: number;
+                            perClass: {
+                                [key: string]: {
+                                    f1: number;
+                                    precision: number;
+                                    recall: number;
+                                    support: number;
+                                };
+                            };
+                        };
+                        history: {
+                            /** @description On the current gold set (when currentGoldSet) */
+                            accuracy: number | null;
+                            atTraining: {
+                                accuracy: number | null;
+                                n: number;
+                            };
+                            createdAt: string;
+                            currentGoldSet: boolean;
+                            humanLabels: number;
+                            /** @description 95% Clopper-Pearson interval of the accuracy */
+                            interval: (number)[] | null;
+                            n: number;
+                            version: number;
+                        }[];
+                        labels: {
+                            auto: number;
+                            disputed: number;
+                            human: number;
+                            imported: number;
+                            pending: number;
+                        };
+                        modelVersion: number | null;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Versions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        active: number | null;
+                        goldSet: {
+                            n: number;
+                        };
+                        versions: {
+                            active: boolean;
+                            createdAt: string;
+                            currentGold: {
+                                accuracy: number | null;
+                                currentGoldSet: boolean;
+                                /** @description 95% Clopper-Pearson interval of the accuracy */
+                                interval: (number)[] | null;
+                                n: number;
+                            };
+                            jobId: string | null;
+                            metrics: {
+                                [key: string]: unknown;
+                            };
+                            model: {
+                                arch: string;
+                                candidate: string;
+                                candidates: {
+                                    candidate: string;
+                                    k: number;
+                                    mean: number;
+                                    sd: number;
+                                }[];
+                                cv: {
+                                    k: number;
+                                    mean: number;
+                                    sd: number;
+                                } | null;
+                                /** @enum {string} */
+                                method: "cv" | "reused" | "forced" | "fallback";
+                                reason: string;
+                            } | null;
+                            /** @enum {string} */
+                            status: "ready" | "rejected";
+                            trainedOnLabels: number;
+                            version: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectModelActivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Activated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        active: number;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectPredict: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    items: {
+                        /** @description with pixels; 1 when absent */
+                        channels?: 1 | 3;
+                        /** @description with pixels */
+                        height?: number;
+                        /** @description image projects: base64 PNG or JPEG, a data: URL allowed */
+                        image?: string;
+                        /** @description image projects: raw pixels, row-major HWC */
+                        pixels?: number[];
+                        /** @description text projects */
+                        text?: string;
+                        /** @description vector projects: settings.vectorDim numbers */
+                        vector?: number[];
+                        /** @description with pixels */
+                        width?: number;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Predictions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        modelVersion: number;
+                        predictions: {
+                            confidence: number;
+                            label: string;
+                            probs: {
+                                [key: string]: number;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectQueue: {
+        parameters: {
+            query?: {
+                /** @description disputed: human labels the model strongly disputes, for a second review */
+                kind?: "uncertain" | "disputed";
+                limit?: number;
+                strategy?: "random" | "least-confidence" | "margin" | "entropy" | "bald" | "diverse";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Leased items */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            dispute?: {
+                                by: string | null;
+                                label: string;
+                                score: number;
+                                source: string;
+                                suggested: string;
+                            };
+                            externalId: string | null;
+                            id: string;
+                            leaseExpiresAt: string;
+                            meta: {
+                                [key: string]: unknown;
+                            } | null;
+                            prediction: {
+                                confidence: number;
+                                label: string;
+                                modelVersion: number;
+                                probs: {
+                                    [key: string]: number;
+                                };
+                            } | null;
+                            uncertainty: number | null;
+                        }[];
+                        /** @description Only with an empty list: unlabelled items remain that this key may get later (busy for a moment, or leased to others); ask again after this many milliseconds. A bare empty list means nothing is left for this key. */
+                        retryAfterMs?: number;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchProjectSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    settings: {
+                        /**
+                         * @description Audit the human labels for likely errors after every this many new labels (cross-validated); 0 turns it off.
+                         * @default 200
+                         */
+                        auditEvery?: number;
+                        /**
+                         * @description Times an audit repeats its 4-fold cross-validation (other folds, other seeds) and averages the out-of-sample predictions: each repeat costs 4 trainings; 2 flags fewer labels the model only happens to confuse.
+                         * @default 2
+                         */
+                        auditRepeats?: number;
+                        /**
+                         * @default {
+                         *       "enabled": false,
+                         *       "targetAccuracy": 0.95,
+                         *       "confidenceLevel": 0.95
+                         *     }
+                         */
+                        autoLabel?: {
+                            /**
+                             * @description ...as the lower bound of a Clopper-Pearson interval at this confidence.
+                             * @default 0.95
+                             */
+                            confidenceLevel?: number;
+                            /**
+                             * @description Label confident pool items automatically.
+                             * @default false
+                             */
+                            enabled?: boolean;
+                            /**
+                             * @description Machine labels must reach this accuracy on held-out human labels...
+                             * @default 0.95
+                             */
+                            targetAccuracy?: number;
+                        };
+                        /**
+                         * @description 1 = grayscale, 3 = RGB.
+                         * @default 1
+                         */
+                        channels?: 1 | 3;
+                        /** @description Until the project has this many human labels, the queue picks typical items from the regions its labels do not cover yet, not the most uncertain ones (a weak model's uncertainty is mostly noise). Default for images: until the model proves itself on held-out labels (docs/active-learning.md); 0 (uncertainty from the first model on) for text and vectors. */
+                        coldStartLabels?: number;
+                        /** @description An audit disputes a label when the model gives it less than this fraction of its class's typical self-confidence (default 0.1 / (classes - 1)); higher flags more labels, catching more errors at the cost of more second reviews. */
+                        disputeBelow?: number;
+                        /** @description Training epochs (default: chosen by the model). */
+                        epochs?: number;
+                        /**
+                         * @description Share of the pool reserved as held-out evaluation data when no gold set was imported.
+                         * @default 0.1
+                         */
+                        goldFraction?: number;
+                        /**
+                         * @description How a picture of another shape becomes the model input: letterbox (whole picture, padded with black) or crop (centre crop). Fixed at creation.
+                         * @default letterbox
+                         * @enum {string}
+                         */
+                        imageFit?: "letterbox" | "crop";
+                        /**
+                         * @description Images are resized to this height.
+                         * @default 28
+                         */
+                        imageHeight?: number;
+                        /**
+                         * @description Images are resized to this width before the model sees them.
+                         * @default 28
+                         */
+                        imageWidth?: number;
+                        /** @description Adam step size (default: chosen by the model). Too large a value diverges; a diverged model is stored as rejected and never activated. */
+                        learningRate?: number;
+                        /** @description Queue lease length; defaults to the server setting (10 minutes). */
+                        leaseSeconds?: number;
+                        /**
+                         * @description Training needs at least this many human labels over at least 2 classes.
+                         * @default 10
+                         */
+                        minLabelsToTrain?: number;
+                        /**
+                         * @description Which model to train: 'auto' picks among the modality's candidates by k-fold cross-validation on the human labels at each retrain (images: when the labels have doubled since the last pick); or a candidate to force: text 'tfidf-lr', 'ngram-mlp', 'ngram-lex'; vectors 'linear', 'mlp'; images 'cnn', 'cnn-ensemble'.
+                         * @default auto
+                         * @enum {string}
+                         */
+                        model?: "auto" | "tfidf-lr" | "ngram-mlp" | "ngram-lex" | "mlp" | "linear" | "cnn" | "cnn-ensemble";
+                        /**
+                         * @default {
+                         *       "goldCheckShare": 0.05,
+                         *       "labelsPerItem": 1,
+                         *       "adaptiveOverlap": false,
+                         *       "overlapShare": 0,
+                         *       "maxLabelsPerItem": 5,
+                         *       "showAnnotatorNames": false
+                         *     }
+                         */
+                        quality?: {
+                            /**
+                             * @description Ask another (distinct, blind) annotator while no class leads by 2 votes or the consolidated posterior is below 0.9, up to maxLabelsPerItem.
+                             * @default false
+                             */
+                            adaptiveOverlap?: boolean;
+                            /**
+                             * @description Share of the items served to an annotator that are hidden gold checks (imported gold items, never twice to one key); a new annotator's first 20 items include 5.
+                             * @default 0.05
+                             */
+                            goldCheckShare?: number;
+                            /**
+                             * @description Labels from distinct annotators every pool item gets before it counts as done.
+                             * @default 1
+                             */
+                            labelsPerItem?: number;
+                            /**
+                             * @description Cap on labels per item under adaptive overlap.
+                             * @default 5
+                             */
+                            maxLabelsPerItem?: number;
+                            /**
+                             * @description Share of pool items that always get at least 2 labels, to calibrate annotators against each other (0.1 is a good start).
+                             * @default 0
+                             */
+                            overlapShare?: number;
+                            /**
+                             * @description Clients see annotator names in GET /annotators (otherwise key ids only).
+                             * @default false
+                             */
+                            showAnnotatorNames?: boolean;
+                        };
+                        /**
+                         * @description Retrain automatically after this many new human labels; 0 turns it off.
+                         * @default 50
+                         */
+                        retrainEvery?: number;
+                        /**
+                         * @description Seed for model initialisation and sampling.
+                         * @default 1
+                         */
+                        seed?: number;
+                        /**
+                         * @description Also learn from the unlabelled pool (confident pseudo-labels), not only from human labels.
+                         * @default true
+                         */
+                        semiSupervised?: boolean;
+                        /**
+                         * @description How the queue ranks items for human review (default margin). Set, it is used as soon as a model exists; unset, image projects first spread their labels over the data until the model proves itself on held-out labels.
+                         * @enum {string}
+                         */
+                        strategy?: "random" | "least-confidence" | "margin" | "entropy" | "bald" | "diverse";
+                        /**
+                         * @description Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.
+                         * @default {
+                         *       "allowHosts": [],
+                         *       "maxBytes": 52428800,
+                         *       "timeoutMs": 15000
+                         *     }
+                         */
+                        urlImport?: {
+                            /**
+                             * @description Host names (exact, or "*.example.com" for its subdomains) that {"url": ...} items may be fetched from; empty turns URL import off.
+                             * @default []
+                             */
+                            allowHosts?: string[];
+                            /**
+                             * @description Largest file fetched, in bytes.
+                             * @default 52428800
+                             */
+                            maxBytes?: number;
+                            /**
+                             * @description Longest a fetch may take, in milliseconds.
+                             * @default 15000
+                             */
+                            timeoutMs?: number;
+                        };
+                        /** @description Length of every vector (required for vector projects). */
+                        vectorDim?: number;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The project */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        activeVersion: number | null;
+                        counts?: {
+                            autoLabeled: number;
+                            items: number;
+                            labeled: number;
+                            pending: number;
+                        };
+                        id: string;
+                        labels: string[];
+                        /** @enum {string} */
+                        modality: "image" | "text" | "vector";
+                        name: string;
+                        settings: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectTrain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        jobId: string;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Webhooks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhooks: {
+                            createdAt: string;
+                            events: string[];
+                            id: string;
+                            url: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    events: ("version.activated" | "job.finished" | "label.disputed")[];
+                    /** @description The signing secret; a random one is made (and shown once) when left out */
+                    secret?: string;
+                    url: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The webhook, with its secret (shown only here) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        createdAt: string;
+                        events: string[];
+                        id: string;
+                        secret: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteProjectWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deliveries: {
+                            attempts: number;
+                            createdAt: string;
+                            deliveredAt: string | null;
+                            event: string;
+                            id: string;
+                            lastError: string | null;
+                            lastStatusCode: number | null;
+                            nextAttemptAt: string | null;
+                            /** @enum {string} */
+                            status: "pending" | "delivered" | "failed";
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Healthy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        backend: string;
+                        db: string;
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getLabelStudioHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Label Studio's answer (docs/label-studio.md) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input, with Label Studio's `detail` beside the error shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postLabelStudioJobStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Label Studio's answer (docs/label-studio.md) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input, with Label Studio's `detail` beside the error shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postLabelStudioPredict: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Label Studio's answer (docs/label-studio.md) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input, with Label Studio's `detail` beside the error shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postLabelStudioSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Label Studio's answer (docs/label-studio.md) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input, with Label Studio's `detail` beside the error shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postLabelStudioTrain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Label Studio's answer (docs/label-studio.md) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input, with Label Studio's `detail` beside the error shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getLabelStudioVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Label Studio's answer (docs/label-studio.md) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input, with Label Studio's `detail` beside the error shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postLabelStudioWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Label Studio's answer (docs/label-studio.md) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input, with Label Studio's `detail` beside the error shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Text exposition format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+}

@@ -115,7 +115,7 @@ async function runArm(
     key: string;
   };
   const strip = ({ label: _l, split: _s, ...rest }: Record<string, unknown>) => rest;
-  const items = [...data.pool.map(strip), ...data.gold.map((g) => ({ ...strip(g), split: 'gold', label: g.label }))];
+  const items: Record<string, unknown>[] = [...data.pool.map(strip), ...data.gold.map((g) => ({ ...strip(g), split: 'gold', label: g.label }))];
   for (let i = 0; i < items.length; i += 1000) ok(await api.POST('/api/projects/{id}/items', { ...params, body: { items: items.slice(i, i + 1000) } }));
   // Item id -> externalId, from the export (the queue names items by id).
   const exported = await api.GET('/api/projects/{id}/export', { params: { path: { id: project.id }, query: { format: 'jsonl' } }, parseAs: 'text' });
