@@ -74,8 +74,9 @@ export async function dateImportedLabels(db: DbOrTx, projectId: string, rows: { 
   if (rows.length === 0) return;
   await queryRows(
     db,
-    sql`update labels as l set created_at = u.at
-        from unnest(${sql.param(rows.map((r) => r.itemId))}::text[], ${sql.param(rows.map((r) => r.at.toISOString()))}::timestamptz[]) as u(id, at)
+    // Times go as text and are cast in SQL: postgres.js cannot bind a timestamptz[] parameter (only PGlite could).
+    sql`update labels as l set created_at = u.at::timestamptz
+        from unnest(${sql.param(rows.map((r) => r.itemId))}::text[], ${sql.param(rows.map((r) => r.at.toISOString()))}::text[]) as u(id, at)
         where l.item_id = u.id and l.project_id = ${projectId} and l.source = 'imported'`,
   );
 }
