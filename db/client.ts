@@ -47,7 +47,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const { drizzle } = await import('drizzle-orm/postgres-js');
     const { migrate } = await import('drizzle-orm/postgres-js/migrator');
     const client = postgres(opts.databaseUrl, {
-      max: opts.poolSize ?? 10,
+      // At least 2: migrations hold one connection for the advisory lock while they run on another.
+      max: Math.max(2, opts.poolSize ?? 10),
       onnotice: () => {},
       // Fail fast while the server is down, so requests answer 503 instead of hanging.
       connect_timeout: 5,

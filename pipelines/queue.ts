@@ -158,8 +158,8 @@ export async function leaseQueue(
     }
   }
   // Exploration (pipelines/exploration.ts): a share of each uncertainty batch goes to random items, more
-  // when the last retrains did not raise gold accuracy.
-  if (project.activeVersion !== null && !coldStart && strategy !== 'random') {
+  // when the last retrains did not raise gold accuracy. A strategy asked for explicitly is served as asked.
+  if (project.activeVersion !== null && !coldStart && strategy !== 'random' && !explicit) {
     const m = explorationCount(opts.limit, await projectExplorationShare(ctx, project), settings.seed + humanLabels);
     if (m > 0) {
       const main = candidates ?? (await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit })).map((r) => r.id);

@@ -105,6 +105,8 @@ async function runArm(
     seed: o.seed,
     ...(vectorDim ? { vectorDim } : {}),
     ...(o.model ? { model: o.model } : {}),
+    // The simulated annotator is an oracle: scoring it with hidden gold checks would only spend its labels.
+    quality: { goldCheckShare: 0 },
     ...(arm === 'random' ? { strategy: 'random' } : {}),
   };
   const project = ok(await api.POST('/api/projects', { body: { name: `simulate ${arm}`, modality: data.modality, labels: data.labels, settings } })) as {

@@ -81,9 +81,10 @@ describe('the README tour runs as written', () => {
     const lines = result.stdout.trim().split('\n');
     // Ingest: 10 items accepted.
     expect(JSON.parse(lines.find((l) => l.includes('"accepted"'))!)).toMatchObject({ accepted: 10, duplicates: 0, rejected: [] });
-    // Eight labels stored, both classes among them.
+    // The eight pool items labelled (and any hidden gold checks the queue mixed in), both classes among them.
     const labels = lines.filter((l) => l === 'great' || l === 'other');
-    expect(labels).toHaveLength(8);
+    expect(labels.length).toBeGreaterThanOrEqual(8);
+    expect(labels.length).toBeLessThanOrEqual(10);
     expect(new Set(labels)).toEqual(new Set(['great', 'other']));
     expect(lines).toContain('training job: succeeded');
     const accuracy = Number(lines[lines.indexOf('training job: succeeded') + 1]);
