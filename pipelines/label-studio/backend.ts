@@ -171,22 +171,22 @@ function round4(x: number): number {
 async function predictBestEffort(ctx: PipelineContext, project: ProjectRow, inputs: Record<string, unknown>[]) {
   type Out = Awaited<ReturnType<typeof predictItems>>['predictions'][number] | string;
   const out: Out[] = new Array(inputs.length);
-  let todo = inputs.map((_, i) => i);
-  for (let attempt = 0; attempt < 2 && todo.length; attempt++) {
+  let remaining = inputs.map((_, i) => i);
+  for (let attempt = 0; attempt < 2 && remaining.length; attempt++) {
     try {
       const res = await predictItems(
         ctx,
         project,
-        todo.map((i) => inputs[i]),
+        remaining.map((i) => inputs[i]),
       );
-      todo.forEach((i, j) => (out[i] = res.predictions[j]));
+      remaining.forEach((i, j) => (out[i] = res.predictions[j]));
       return out;
     } catch (e) {
       const rejected = (e as ValidationError).details as { rejected?: { index: number; error: string }[] } | undefined;
       if (!(e instanceof ValidationError) || !rejected?.rejected) throw e;
       const bad = new Set(rejected.rejected.map((r) => r.index));
-      for (const r of rejected.rejected) out[todo[r.index]] = r.error;
-      todo = todo.filter((_, j) => !bad.has(j));
+      for (const r of rejected.rejected) out[remaining[r.index]] = r.error;
+      remaining = remaining.filter((_, j) => !bad.has(j));
     }
   }
   return out;
