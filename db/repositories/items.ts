@@ -508,17 +508,27 @@ export async function leaseDisputed(db: DbOrTx, q: { projectId: string; keyId: s
     .orderBy(desc(items.disputeScore), asc(items.seq))
     .limit(q.limit)
     .for('update', { skipLocked: true });
+  return markLeased(db, rows, q.keyId, q.expiresAt);
+}
+
+/** Leases rows the caller selected and locked to `keyId` until `expiresAt`, and returns them as leased. */
+export async function markLeased<T extends { id: string }>(
+  db: DbOrTx,
+  rows: T[],
+  keyId: string,
+  expiresAt: Date,
+): Promise<(T & { leasedBy: string; leaseExpiresAt: Date })[]> {
   if (rows.length)
     await db
       .update(items)
-      .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
+      .set({ leasedBy: keyId, leaseExpiresAt: expiresAt })
       .where(
         inArray(
           items.id,
           rows.map((r) => r.id),
         ),
       );
-  return rows.map((r) => ({ ...r, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
+  return rows.map((r) => ({ ...r, leasedBy: keyId, leaseExpiresAt: expiresAt }));
 }
 
 /** Who gave each item's current label (the latest label row), for showing disputes. */

@@ -5,7 +5,7 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { apiKeys, consolidatedLabels, goldChecks, items, labels, qualityFits } from '../schema.ts';
-import type { ItemRow } from './items.ts';
+import { markLeased, type ItemRow } from './items.ts';
 import { queryRows, writeInChunks } from './rows.ts';
 
 export type GoldCheckRow = typeof goldChecks.$inferSelect;
@@ -209,18 +209,12 @@ export async function leaseOverlapItems(
     )
     .limit(q.limit)
     .for('update', { of: items, skipLocked: true });
-  const picked = rows.map((r) => r.item);
-  if (picked.length)
-    await db
-      .update(items)
-      .set({ leasedBy: q.keyId, leaseExpiresAt: q.expiresAt })
-      .where(
-        inArray(
-          items.id,
-          picked.map((p) => p.id),
-        ),
-      );
-  return picked.map((p) => ({ ...p, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
+  return markLeased(
+    db,
+    rows.map((r) => r.item),
+    q.keyId,
+    q.expiresAt,
+  );
 }
 
 export async function insertFit(db: DbOrTx, projectId: string, labelCount: number, params: Record<string, unknown>): Promise<QualityFitRow> {
