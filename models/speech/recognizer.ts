@@ -87,7 +87,15 @@ export interface PocketsphinxPoolOptions {
   binaryPath?: string;
   /** Extra arguments for every worker (pocketsphinx flags, e.g. ['-beam', '1e-60']). */
   workerArgs?: string[];
+  /** Told of worker starts, clip hand-outs and exits (for logs and metrics; pipelines pass their logger). */
+  onEvent?: (event: PoolEvent) => void;
 }
+
+/** What the pool tells `onEvent`. `clip` is the raw path; `retry` says whether a dead worker's clip is queued again. */
+export type PoolEvent =
+  | { type: 'start'; pid: number | undefined; version: number }
+  | { type: 'dispatch'; pid: number | undefined; clip: string; attempt: number }
+  | { type: 'exit'; pid: number | undefined; version: number; code: number | null; signal: string | null; clip?: string; retry: boolean };
 
 interface Job {
   id: string;
@@ -136,9 +144,11 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
   let nextId = 0;
   let closed = false;
   let loading: Promise<void> = Promise.resolve();
+  const emit = (event: PoolEvent) => opts.onEvent?.(event);
 
   const startWorker = (gen: Generation): Worker => {
     const child = spawn(binary, gen.args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    emit({ type: 'start', pid: child.pid, version: gen.version });
     let markReady!: () => void;
     let failStart!: (err: Error) => void;
     const w: Worker = {
@@ -218,6 +228,8 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
     clearTimeout(w.timer);
     if (!w.isReady) w.gen.startFailures++;
     const job = w.job;
+    const retry = !!job && !closed && job.attempts === 0;
+    emit({ type: 'exit', pid: w.child.pid, version: w.gen.version, code, signal, clip: job?.rawPath, retry });
     if (job) {
       w.job = null;
       job.attempts++;
@@ -259,6 +271,7 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
         w.timedOut = true;
         w.child.kill('SIGKILL');
       }, job.timeoutMs);
+      emit({ type: 'dispatch', pid: w.child.pid, clip: job.rawPath, attempt: job.attempts + 1 });
       w.child.stdin.write(`${JSON.stringify({ id: job.id, raw: job.rawPath })}\n`);
     }
   };
