@@ -99,7 +99,7 @@ export function addWhiteNoise(pcm: Pcm16, snrDb: number, seed: number, signalSta
   const prng = createPrng(seed);
   for (let i = 0; i < out.length; i++) {
     const v = Math.round(pcm.samples[i] + sd * prng.normal());
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    out[i] = Math.min(32767, Math.max(-32768, v)); // an Int16Array store wraps; clip instead
   }
   return { ...pcm, samples: out };
 }
