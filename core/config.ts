@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -20,6 +21,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** How often the job runner polls the jobs table, in milliseconds. */
   jobPollMs: number;
+  /** Speech recogniser worker processes per loaded model (transcription projects). */
+  speechWorkers: number;
   /** Failed authentications allowed per client address per minute (and in a burst); 0 turns the limit off. */
   authFailLimit: number;
   /** Label Studio's base URL and API key, for fetching task images in the ML-backend adapter. */
@@ -71,6 +74,7 @@ const envSchema = z.object({
     .default(600),
   FURROW_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   FURROW_JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  FURROW_SPEECH_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   FURROW_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
   LABEL_STUDIO_URL: z
     .string()
@@ -122,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseSeconds: e.FURROW_LEASE_SECONDS,
     logLevel: e.FURROW_LOG_LEVEL,
     jobPollMs: e.FURROW_JOB_POLL_MS,
+    speechWorkers: e.FURROW_SPEECH_WORKERS ?? Math.max(1, Math.min(4, os.availableParallelism())),
     authFailLimit: e.FURROW_AUTH_FAIL_LIMIT,
     labelStudioUrl: e.LABEL_STUDIO_URL,
     labelStudioApiKey: e.LABEL_STUDIO_API_KEY,

@@ -77,3 +77,38 @@ export function describeError(err: unknown, withStack = false): string {
 function cut(text: string, max = MAX_ERROR_TEXT): string {
   return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
 }
+
+/**
+ * The speech engine (pocketsphinx, its headers, a C compiler) is not installed, so the recogniser cannot start.
+ * The message names the Debian packages to install.
+ */
+export class SpeechEngineUnavailableError extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(503, 'speech_engine_unavailable', message, details);
+  }
+}
+
+/** Why a clip could not be transcribed: the worker crashed or hung twice, rejected the audio, or the pool closed. */
+export type TranscriptionFailure = 'crashed' | 'timeout' | 'rejected' | 'closed';
+
+/**
+ * A clip could not be transcribed. `reason` says why; `exitCode`/`signal` describe the worker's last exit when it
+ * died on the clip. Audio the decoder rejects is the client's problem (422); a crash, a hang or a closed pool is ours.
+ */
+export class TranscriptionError extends AppError {
+  constructor(
+    message: string,
+    readonly reason: TranscriptionFailure,
+    readonly exitCode: number | null = null,
+    readonly signal: string | null = null,
+  ) {
+    super(reason === 'rejected' ? 422 : 500, 'transcription_failed', message, { reason, exitCode, signal });
+  }
+}
+
+/** A speech model could not be built or loaded (its workers did not start); the previous model keeps serving. */
+export class SpeechModelError extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(500, 'speech_model_failed', message, details);
+  }
+}

@@ -17,7 +17,7 @@ const tsz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date'
 export const projects = pgTable('projects', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
-  modality: text('modality').$type<'image' | 'text' | 'vector'>().notNull(),
+  modality: text('modality').$type<'image' | 'text' | 'vector' | 'audio'>().notNull(),
   labels: jsonb('labels').$type<string[]>().notNull(),
   settings: jsonb('settings').$type<Record<string, unknown>>().notNull(),
   /** The model version that serves predictions; null before the first training. */
@@ -111,8 +111,14 @@ export const predictions = pgTable(
       .notNull()
       .references(() => items.id, { onDelete: 'cascade' }),
     modelVersion: integer('model_version').notNull(),
+    /** Class probabilities in the project's label order; empty for transcriptions. */
     probs: real('probs').array().notNull(),
+    /** The predicted class, or a transcription's text. */
     label: text('label').notNull(),
+    /** Transcriptions: per word {word, start, end, confidence} (seconds, word posterior); null for classes. */
+    words: jsonb('words').$type<{ word: string; start: number; end: number; confidence: number }[]>(),
+    /** Transcriptions: why the recogniser could not transcribe the clip (it was retried once); null when it did. */
+    error: text('error'),
     confidence: real('confidence').notNull(),
     uncertainty: real('uncertainty').notNull(),
     createdAt: tsz('created_at').notNull().defaultNow(),

@@ -16,6 +16,8 @@ export const MIN_AUDIT_LABELS = 40;
 
 /** Queues a label audit unless one is already waiting. */
 export async function requestAudit(ctx: PipelineContext, project: ProjectRow, reason: 'manual' | 'auto'): Promise<JobRow> {
+  if (project.modality === 'audio')
+    throw new ConflictError('Label audits compare classes; a transcription project has none (its gold clips score the transcripts).', 'not_supported');
   const waiting = await queuedJobs(ctx.db, project.id, 'audit');
   if (waiting.length) return waiting[0];
   const examples = await auditableExamples(ctx.db, project.id);

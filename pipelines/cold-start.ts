@@ -1,7 +1,7 @@
-import type { Modality } from '../core/types.ts';
+import type { ProjectModality } from '../core/types.ts';
 import { normaliseRows } from '../models/clustering.ts';
 import { clopperPearsonLower } from './autolabel.ts';
-import { modelInputOf } from './inputs.ts';
+import { classifierModality, modelInputOf } from './inputs.ts';
 
 /** Dimensions of the hashed bag of words used to spread out a cold-start text sample. */
 const TEXT_DIM = 512;
@@ -14,9 +14,10 @@ const IMAGE_SIDE = 7;
  */
 export function rawFeatures(
   rows: { input: Uint8Array | null; data: Record<string, unknown> }[],
-  modality: Modality,
+  projectModality: ProjectModality,
   image?: { width: number; height: number; channels: number },
 ): { dim: number; data: Float32Array } {
+  const modality = classifierModality(projectModality);
   if (!rows.length) return { dim: 0, data: new Float32Array(0) };
   let dim: number;
   let fill: (r: (typeof rows)[number], out: Float32Array) => void;

@@ -5,6 +5,7 @@ import type PQueue from 'p-queue';
 import type { MediaStore } from '../media/media-store.ts';
 import type { ModelRunner } from '../models/model-runner.ts';
 import type { EmbeddingCache } from './embedding-cache.ts';
+import type { SpeechEngine } from './speech/engine.ts';
 
 /** What every pipeline function gets: the database, the model runner, config and a logger. No module state. */
 export interface PipelineContext {
@@ -18,6 +19,8 @@ export interface PipelineContext {
   embeddings: EmbeddingCache;
   /** Originals, previews and thumbnails of image items. */
   media: MediaStore;
+  /** The speech recogniser of transcription projects; null where its Debian packages are not installed. */
+  speech: SpeechEngine | null;
   /** Called after a job is enqueued so the in-process runner picks it up without waiting for a poll. */
   onJobQueued?: () => void;
   /** Called after webhook deliveries are queued, so the dispatcher sends them without waiting for a poll. */

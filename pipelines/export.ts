@@ -26,6 +26,10 @@ export interface ExportRow {
   text?: string;
   vector?: number[];
   mediaUrl?: string;
+  /** Transcription projects name `label` and `predictedLabel` so (the model's draft), and give the clip's URL. */
+  transcript?: string | null;
+  predictedTranscript?: string | null;
+  audioUrl?: string;
   /** With include=media: the image as ingested (base64 or data: URL). */
   image?: string;
 }
@@ -63,6 +67,7 @@ const num = (n: number | null) => (n === null || !Number.isFinite(n) ? 'null' : 
 function dataFields(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): [keyof ExportRow, string][] {
   if (project.modality === 'text') return [['text', str(r.text ?? '')]];
   if (project.modality === 'vector') return [['vector', r.vectorJson ?? 'null']];
+  if (project.modality === 'audio') return [['audioUrl', str(mediaUrl(project.id, r.id, 'original'))]];
   const out: [keyof ExportRow, string][] = [['mediaUrl', str(mediaUrl(project.id, r.id, 'original'))]];
   if (opts.includeMedia) out.push(['image', str(embeddedImage(r))]);
   return out;
@@ -70,13 +75,14 @@ function dataFields(project: ProjectRow, r: ExportItemRow, opts: ExportOptions):
 
 /** One row's fields in export order, each as JSON text. */
 function fields(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): [keyof ExportRow, string][] {
+  const audio = project.modality === 'audio';
   return [
     ['id', str(r.id)],
     ['externalId', str(r.externalId)],
     ['split', str(r.split)],
-    ['label', str(r.label)],
+    [audio ? 'transcript' : 'label', str(r.label)],
     ['source', str(r.labelSource)],
-    ['predictedLabel', str(r.predLabel)],
+    [audio ? 'predictedTranscript' : 'predictedLabel', str(r.predLabel)],
     ['confidence', num(r.confidence)],
     ['modelVersion', num(r.predVersion)],
     ['holdout', r.holdout ? 'true' : 'false'],
@@ -95,13 +101,14 @@ export function jsonLine(project: ProjectRow, r: ExportItemRow, opts: ExportOpti
 
 /** The CSV columns of a project: the common ones, then its modality's data column(s). */
 export function csvColumns(project: ProjectRow, opts: ExportOptions = {}): (keyof ExportRow)[] {
+  const audio = project.modality === 'audio';
   const common: (keyof ExportRow)[] = [
     'id',
     'externalId',
     'split',
-    'label',
+    audio ? 'transcript' : 'label',
     'source',
-    'predictedLabel',
+    audio ? 'predictedTranscript' : 'predictedLabel',
     'confidence',
     'modelVersion',
     'holdout',
@@ -109,7 +116,15 @@ export function csvColumns(project: ProjectRow, opts: ExportOptions = {}): (keyo
     'labels',
   ];
   const data: (keyof ExportRow)[] =
-    project.modality === 'text' ? ['text'] : project.modality === 'vector' ? ['vector'] : opts.includeMedia ? ['mediaUrl', 'image'] : ['mediaUrl'];
+    project.modality === 'text'
+      ? ['text']
+      : project.modality === 'vector'
+        ? ['vector']
+        : audio
+          ? ['audioUrl']
+          : opts.includeMedia
+            ? ['mediaUrl', 'image']
+            : ['mediaUrl'];
   return [...common, ...data];
 }
 
@@ -130,6 +145,7 @@ function csvRow(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): str
   ];
   if (project.modality === 'text') values.push(r.text ?? '');
   else if (project.modality === 'vector') values.push(r.vectorJson);
+  else if (project.modality === 'audio') values.push(mediaUrl(project.id, r.id, 'original'));
   else {
     values.push(mediaUrl(project.id, r.id, 'original'));
     if (opts.includeMedia) values.push(embeddedImage(r));

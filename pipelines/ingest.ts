@@ -11,6 +11,9 @@ import { checkImageItemFields, prepareItemData, type PreparedItem } from './inpu
 import { IMAGE_CONCURRENCY, mapLimited, prepareImage, storeMedia, type PendingMedia } from './media.ts';
 import { fetchImage } from './url-import.ts';
 import { enqueuePrelabel } from './prelabel.ts';
+import { normalizeTranscript } from '../models/speech/text.ts';
+import { prepareAudio } from './speech/audio.ts';
+import { MAX_TRANSCRIPT_CHARS } from './speech/limits.ts';
 import { resolveSettings } from './settings.ts';
 
 /**
@@ -47,6 +50,13 @@ export const itemSchema = z
     vector: z.unknown().optional(),
     /** Image projects: an http(s) URL to fetch (opt-in: settings.urlImport.allowHosts). */
     url: z.unknown().optional(),
+    /** Transcription projects: the clip, base64 (a data: URL allowed), unless sent as a multipart file. */
+    audio: z.unknown().optional(),
+    /** Transcription projects: the clip's transcript (required on gold clips), stored normalised. */
+    transcript: z
+      .string()
+      .max(MAX_TRANSCRIPT_CHARS * 2)
+      .optional(),
     meta: metaSchema.optional(),
   })
   .strict();
@@ -122,6 +132,18 @@ async function ingest(
         return;
       }
       const it = env.data;
+      if (project.modality === 'audio') {
+        try {
+          candidates.push({ index, it: { ...it, label: checkAudioItem(value as Record<string, unknown>, it, opts.pending?.has(index) ?? false) } });
+        } catch (e) {
+          rejected.push({ index, error: errorMessage(e) });
+        }
+        return;
+      }
+      if (it.transcript !== undefined || it.audio !== undefined) {
+        rejected.push({ index, error: '"audio" and "transcript" are for transcription (audio) projects.' });
+        return;
+      }
       if (it.label !== undefined && !labelSet.has(it.label)) {
         rejected.push({ index, error: `Unknown label "${it.label}"; this project's labels are: ${project.labels.join(', ')}.` });
         return;
@@ -163,6 +185,25 @@ async function ingest(
             : await prepareImage(ctx, { kind: 'fields', raw: value }, settings);
         images[c.index] = m;
         c.data = { data: { media: m.ref }, input: m.input };
+      } catch (e) {
+        rejected.push({ index: c.index, error: errorMessage(e) });
+      }
+    });
+  }
+  if (project.modality === 'audio') {
+    // sox converts a few clips at a time, in child processes: the event loop stays free.
+    await mapLimited(candidates, IMAGE_CONCURRENCY, async (c) => {
+      try {
+        const pending = opts.pending?.get(c.index);
+        const m = pending
+          ? await pending
+          : await prepareAudio(
+              ctx,
+              { kind: 'fields', raw: raw[c.index] as Record<string, unknown> },
+              { maxClipSeconds: settings.transcription.maxClipSeconds },
+            );
+        images[c.index] = m;
+        c.data = { data: { media: m.ref }, input: null };
       } catch (e) {
         rejected.push({ index: c.index, error: errorMessage(e) });
       }
@@ -244,6 +285,23 @@ async function ingest(
     duplicates: prepared.length - inserted + inBatchDuplicates,
     rejected: rejected.sort((a, b) => a.index - b.index),
   };
+}
+
+/**
+ * Checks a transcription item's fields (the clip itself is read afterwards) and returns its transcript,
+ * normalised, as the item's label; undefined when it has none.
+ */
+function checkAudioItem(raw: Record<string, unknown>, it: z.infer<typeof itemSchema>, hasFile: boolean): string | undefined {
+  if (it.label !== undefined) throw new ValidationError('A transcription item carries "transcript", not "label".');
+  for (const k of ['text', 'image', 'pixels', 'vector', 'url'] as const)
+    if (raw[k] !== undefined) throw new ValidationError(`This is a transcription project: send {audio} (or a file) and an optional "transcript", not "${k}".`);
+  if (raw.audio === undefined && !hasFile) throw new ValidationError('A transcription item needs "audio" (base64 WAV, FLAC, Ogg, MP3 or AIFF) or a file.');
+  if (raw.audio !== undefined && hasFile) throw new ValidationError('Send the clip as "audio" or as a file, not both.');
+  const transcript = it.transcript === undefined ? undefined : normalizeTranscript(it.transcript);
+  if (transcript !== undefined && transcript.length > MAX_TRANSCRIPT_CHARS)
+    throw new ValidationError(`The transcript is longer than ${MAX_TRANSCRIPT_CHARS} characters; split the clip.`);
+  if (it.split === 'gold' && transcript === undefined) throw new ValidationError('A gold clip must carry its reference "transcript".');
+  return transcript;
 }
 
 /**

@@ -1,13 +1,23 @@
 import { ValidationError } from '../core/errors.ts';
-import type { Modality, ModelInput } from '../core/types.ts';
+import type { Modality, ModelInput, ProjectModality } from '../core/types.ts';
 import type { ModelSpec } from '../models/classifier.ts';
 import type { ProjectSettings } from './settings.ts';
 
 /** Largest text item accepted, in characters. */
 export const MAX_TEXT_CHARS = 100_000;
 
+/**
+ * A project's modality where only a classifier's can be: audio projects transcribe (pipelines/speech) and never
+ * reach the classifier's code, so meeting one here is a bug, not bad input.
+ */
+export function classifierModality(m: ProjectModality): Modality {
+  if (m === 'audio') throw new Error('an audio (transcription) project has no classifier');
+  return m;
+}
+
 /** The classifier spec for a project. */
-export function modelSpecFor(p: { modality: Modality; labels: string[] }, s: ProjectSettings): ModelSpec {
+export function modelSpecFor(project: { modality: ProjectModality; labels: string[] }, s: ProjectSettings): ModelSpec {
+  const p = { modality: classifierModality(project.modality), labels: project.labels };
   if (p.modality === 'image') return { modality: 'image', labels: p.labels, width: s.imageWidth, height: s.imageHeight, channels: s.channels };
   if (p.modality === 'vector') return { modality: 'vector', labels: p.labels, dim: s.vectorDim };
   return { modality: 'text', labels: p.labels };
@@ -24,7 +34,7 @@ export interface PreparedItem {
  * Validates one ItemData against the project's modality and turns it into stored data plus model-ready bytes.
  * Throws ValidationError with a message a person can act on.
  */
-export function prepareItemData(raw: Record<string, unknown>, modality: Modality, s: ProjectSettings): PreparedItem {
+export function prepareItemData(raw: Record<string, unknown>, modality: ProjectModality, s: ProjectSettings): PreparedItem {
   const has = (k: string) => raw[k] !== undefined;
   if (modality === 'text') {
     if (has('image') || has('pixels') || has('vector')) throw new ValidationError('This is a text project: send {text}, not an image or a vector.');
@@ -47,6 +57,7 @@ export function prepareItemData(raw: Record<string, unknown>, modality: Modality
     }
     return { data: { vector: v }, input: new Uint8Array(f.buffer) };
   }
+  if (modality === 'audio') throw new RangeError('prepareItemData does not read audio: use prepareAudio (pipelines/speech/audio.ts).');
   checkImageItemFields(raw);
   // Image bytes are read asynchronously with sharp, off the event loop: pipelines/media.ts prepareImage.
   throw new RangeError('prepareItemData does not read images: use prepareImage (pipelines/media.ts).');
@@ -59,7 +70,8 @@ export function checkImageItemFields(raw: Record<string, unknown>): void {
 }
 
 /** The model-ready input of a stored item. */
-export function modelInputOf(row: { input: Uint8Array | null; data: Record<string, unknown> }, modality: Modality): ModelInput {
+export function modelInputOf(row: { input: Uint8Array | null; data: Record<string, unknown> }, projectModality: ProjectModality): ModelInput {
+  const modality = classifierModality(projectModality);
   if (modality === 'text') return String(row.data.text ?? '');
   if (!row.input) throw new Error('stored item has no model input');
   if (modality === 'vector') {

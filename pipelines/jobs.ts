@@ -5,6 +5,8 @@ import { runAudit } from './audit.ts';
 import { runPrelabel } from './prelabel.ts';
 import { runConsolidation } from './quality/service.ts';
 import { runTrain } from './train.ts';
+import { runAdapt, runTranscribe } from './speech/transcription.ts';
+import { findProject } from '../db/repositories/projects.ts';
 import { emitWebhookEvent } from './webhooks.ts';
 
 export interface JobRunnerOptions {
@@ -26,7 +28,19 @@ export interface JobRunner {
 }
 
 type Handler = (ctx: PipelineContext, job: JobRow, progress: (p: number) => Promise<void>) => Promise<{ modelVersion: number | null }>;
-const HANDLERS: Record<JobKind, Handler> = { train: runTrain, prelabel: runPrelabel, audit: runAudit, consolidate: runConsolidation };
+
+/** Transcription projects train and pre-label with the speech recogniser (pipelines/speech), the others with tfjs. */
+const byModality =
+  (classifier: Handler, audio: Handler): Handler =>
+  async (ctx, job, progress) =>
+    ((await findProject(ctx.db, job.projectId))?.modality === 'audio' ? audio : classifier)(ctx, job, progress);
+
+const HANDLERS: Record<JobKind, Handler> = {
+  train: byModality(runTrain, runAdapt),
+  prelabel: byModality(runPrelabel, runTranscribe),
+  audit: runAudit,
+  consolidate: runConsolidation,
+};
 
 /**
  * Runs persisted jobs in this process: one loop per kind (so a long training never delays pre-labelling),

@@ -25,6 +25,8 @@ export interface MediaRef {
   /** Which smaller variants exist (a picture no larger than a variant has none; the original serves). */
   preview: boolean;
   thumb: boolean;
+  /** Audio items (type audio/wav, 16 kHz mono): the clip's length; width and height are 0. */
+  durationMs?: number;
 }
 
 /** The `data` of an image item in the API: where to get its pictures. */
@@ -241,6 +243,7 @@ export function mediaUrl(projectId: string, itemId: string, size: MediaVariant):
 export function dataView(projectId: string, itemId: string, data: Record<string, unknown>): Record<string, unknown> {
   const ref = mediaRefOf(data);
   if (!ref && typeof data.image !== 'string') return data;
+  if (ref?.type.startsWith('audio/')) return { audioUrl: mediaUrl(projectId, itemId, 'original'), durationMs: ref.durationMs ?? 0 };
   const view: MediaView & Record<string, unknown> = {
     thumbUrl: mediaUrl(projectId, itemId, 'thumb'),
     previewUrl: mediaUrl(projectId, itemId, 'preview'),

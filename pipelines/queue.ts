@@ -24,6 +24,7 @@ import { versionRef } from './model-ref.ts';
 import { dataView } from './media.ts';
 import { diverseBatch } from './strategies.ts';
 import { explorationCount, mixExploration, projectExplorationShare } from './exploration.ts';
+import { transcriptionView } from './speech/transcription.ts';
 import { leaseQualityItems, mixIntoBatch, topUpWithOverlap } from './quality/service.ts';
 import type { ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
@@ -45,8 +46,8 @@ export interface QueueEntry {
   /** The metadata sent at ingest, null if none. */
   meta: Record<string, unknown> | null;
   data: Record<string, unknown>;
-  /** The model's guess, pre-filled for the annotator; null before any model exists. */
-  prediction: { label: string; confidence: number; probs: Record<string, number>; modelVersion: number } | null;
+  /** The model's guess, pre-filled for the annotator (a transcription's text and words); null before any model exists. */
+  prediction: { label: string; confidence: number; probs: Record<string, number>; modelVersion: number } | ReturnType<typeof transcriptionView> | null;
   uncertainty: number | null;
   leaseExpiresAt: string;
   /** On the disputed queue: the human label under review, who gave it, and the label the model suggests. */
@@ -89,14 +90,18 @@ export async function leaseQueue(
   if (quality.length >= opts.limit) return toEntries(ctx, project, quality);
   opts = { ...opts, limit: opts.limit - quality.length };
   let candidates: string[] | undefined;
+  // Transcription projects rank clips by the recogniser's confidence alone (uncertainty = 1 - confidence):
+  // no cold start, embeddings, classes or exploration, which are a classifier's.
+  const classifier = project.modality !== 'audio';
   // Labels count from the first one, model or not: the cold start must not re-pick regions that labels given
   // (or imported) before the first training already cover.
-  const counts = strategy !== 'random' ? await trainableCountsByLabel(ctx.db, project.id) : new Map<string, number>();
+  const counts = classifier && strategy !== 'random' ? await trainableCountsByLabel(ctx.db, project.id) : new Map<string, number>();
   const humanLabels = [...counts.values()].reduce((a, b) => a + b, 0);
   const coldStartLabels = settings.coldStartLabels ?? DEFAULT_COLD_START_LABELS[project.modality];
   // A strategy asked for (in the request, or chosen in the settings) is used as soon as there is a model.
   const explicit = opts.strategy !== undefined || settings.strategyChosen;
   const coldStart =
+    classifier &&
     strategy !== 'random' &&
     (project.activeVersion === null ||
       (!explicit &&
@@ -124,7 +129,7 @@ export async function leaseQueue(
     }
   }
   // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.
-  if (strategy === 'diverse' && project.activeVersion !== null && !coldStart) {
+  if (classifier && strategy === 'diverse' && project.activeVersion !== null && !coldStart) {
     const pool = await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: Math.max(DIVERSE_CANDIDATES_PER_ITEM * opts.limit, 100) });
     if (pool.length > opts.limit) {
       const emb = await ctx.runner.embed(
@@ -141,7 +146,7 @@ export async function leaseQueue(
   }
   // Class-balance guard: a class with almost no human labels gets a few slots for the items the model
   // thinks most likely belong to it, so rare classes are confirmed (or corrected) early.
-  if (project.activeVersion !== null && strategy !== 'random') {
+  if (classifier && project.activeVersion !== null && strategy !== 'random') {
     const rare = project.labels.filter((l) => (counts.get(l) ?? 0) < BALANCE_MIN_LABELS);
     if (rare.length) {
       const slots = Math.max(1, Math.floor(opts.limit * BALANCE_MAX_SHARE));
@@ -159,7 +164,7 @@ export async function leaseQueue(
   }
   // Exploration (pipelines/exploration.ts): a share of each uncertainty batch goes to random items, more
   // when the last retrains did not raise gold accuracy. A strategy asked for explicitly is served as asked.
-  if (project.activeVersion !== null && !coldStart && strategy !== 'random' && !explicit) {
+  if (classifier && project.activeVersion !== null && !coldStart && strategy !== 'random' && !explicit) {
     const m = explorationCount(opts.limit, await projectExplorationShare(ctx, project), settings.seed + humanLabels);
     if (m > 0) {
       const main = candidates ?? (await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit })).map((r) => r.id);
@@ -248,14 +253,16 @@ async function toEntries(
       externalId: r.externalId,
       meta: r.meta ?? null,
       data: dataView(project.id, r.id, r.data),
-      prediction: p
-        ? {
-            label: p.label,
-            confidence: p.confidence,
-            probs: Object.fromEntries(project.labels.map((l, i) => [l, p.probs[i] ?? 0])),
-            modelVersion: p.modelVersion,
-          }
-        : null,
+      prediction: !p
+        ? null
+        : project.modality === 'audio'
+          ? transcriptionView(p)
+          : {
+              label: p.label,
+              confidence: p.confidence,
+              probs: Object.fromEntries(project.labels.map((l, i) => [l, p.probs[i] ?? 0])),
+              modelVersion: p.modelVersion,
+            },
       uncertainty: r.uncertainty,
       leaseExpiresAt: (r.leaseExpiresAt as Date).toISOString(),
       ...(dispute ? { dispute: dispute(r) } : {}),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Modality } from '../core/types.ts';
+import type { ProjectModality } from '../core/types.ts';
 import { CANDIDATE_NAMES } from '../models/selection.ts';
 
 /** Query strategies a project or a queue request may pick. */
@@ -42,6 +42,53 @@ export const qualitySettingsSchema = z
   .strict()
   .refine((q) => q.maxLabelsPerItem >= q.labelsPerItem, { message: 'maxLabelsPerItem must be at least labelsPerItem', path: ['maxLabelsPerItem'] });
 export type QualitySettings = z.infer<typeof qualitySettingsSchema>;
+
+/** Audio transcription projects (docs/transcription.md). */
+export const TRANSCRIPTION_DEFAULTS = {
+  lmWeight: 0.5,
+  maxClipSeconds: 120,
+  goldCheckMaxWer: 0.1,
+  autoAccept: { enabled: false, targetWer: 0.05, confidenceLevel: 0.95 },
+};
+export const transcriptionSettingsSchema = z
+  .object({
+    lmWeight: z
+      .number()
+      .min(0.05)
+      .max(0.95)
+      .default(0.5)
+      .describe(
+        "Weight of the project's own language model (built from its corrected transcripts at each retrain) against general English; the rest keeps phrasing the corrections never showed recognisable.",
+      ),
+    maxClipSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(600)
+      .default(120)
+      .describe('Longest clip accepted, in seconds (the recogniser decodes a clip as one utterance; split long recordings).'),
+    goldCheckMaxWer: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .describe("A hidden gold check passes when the annotator's transcript has at most this word error rate against the reference."),
+    autoAccept: z
+      .object({
+        enabled: z.boolean().default(false).describe('Accept confident pre-transcriptions without a human (marked auto).'),
+        targetWer: z
+          .number()
+          .min(0.001)
+          .max(0.5)
+          .default(0.05)
+          .describe("Accepted transcripts' word error rate, measured on the gold clips at least as confident, must stay under this..."),
+        confidenceLevel: z.number().min(0.5).max(0.999).default(0.95).describe('...as the upper bound of a bootstrap interval at this confidence.'),
+      })
+      .strict()
+      .default({ enabled: false, targetWer: 0.05, confidenceLevel: 0.95 }),
+  })
+  .strict();
+export type TranscriptionSettings = z.infer<typeof transcriptionSettingsSchema>;
 
 /**
  * A project's settings. Unknown keys are refused (a typo must not be silently ignored); every field has a
@@ -160,6 +207,7 @@ export const projectSettingsSchema = z
       .default(1)
       .describe('Seed for model initialisation and sampling.'),
     quality: qualitySettingsSchema.default(QUALITY_DEFAULTS),
+    transcription: transcriptionSettingsSchema.default(TRANSCRIPTION_DEFAULTS).describe('Audio transcription projects (docs/transcription.md).'),
   })
   .strict();
 
@@ -167,7 +215,7 @@ export const projectSettingsSchema = z
  * coldStartLabels when the project does not set it, by modality: `proof` = until the model proves itself on
  * held-out labels (pipelines/cold-start.ts, docs/active-learning.md).
  */
-export const DEFAULT_COLD_START_LABELS: Record<Modality, number | 'proof'> = { image: 'proof', text: 0, vector: 0 };
+export const DEFAULT_COLD_START_LABELS: Record<ProjectModality, number | 'proof'> = { image: 'proof', text: 0, vector: 0, audio: 0 };
 
 /** The strategy of a project that does not choose one. */
 export const DEFAULT_STRATEGY: Strategy = 'margin';

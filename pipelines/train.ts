@@ -10,7 +10,7 @@ import { chooseModel } from './model-selection.ts';
 import { mergeJobPayload } from '../db/repositories/jobs.ts';
 import type { SelectionRecord } from '../models/selection.ts';
 import { currentScore, fingerprintOf } from './rescore.ts';
-import { modelInputOf, modelSpecFor } from './inputs.ts';
+import { classifierModality, modelInputOf, modelSpecFor } from './inputs.ts';
 import { maybeAutoAudit } from './audit.ts';
 import { enqueuePrelabel } from './prelabel.ts';
 import { resolveSettings } from './settings.ts';
@@ -25,9 +25,13 @@ export async function requestTraining(ctx: PipelineContext, project: ProjectRow,
   const job = await transactionWithRetry(ctx.db, async (tx) => {
     await lockProject(tx, project.id);
     const { n, classes } = await countTrainable(tx, project.id);
-    if (n < settings.minLabelsToTrain || classes < 2)
+    // A transcription project learns from its transcripts, which are no classes.
+    const transcription = project.modality === 'audio';
+    if (n < settings.minLabelsToTrain || (!transcription && classes < 2))
       throw new ConflictError(
-        `Training needs at least ${settings.minLabelsToTrain} human labels over at least 2 classes; this project has ${n} over ${classes}.`,
+        transcription
+          ? `Training needs at least ${settings.minLabelsToTrain} corrected transcripts; this project has ${n}.`
+          : `Training needs at least ${settings.minLabelsToTrain} human labels over at least 2 classes; this project has ${n} over ${classes}.`,
         'not_enough_labels',
         { labels: n, classes, needed: settings.minLabelsToTrain },
       );
@@ -111,7 +115,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   // the reason recorded, never an error.
   const [latest] = await listVersions(ctx.db, project.id);
   const { spec, selection } = await chooseModel(ctx, {
-    modality: project.modality,
+    modality: classifierModality(project.modality),
     base,
     setting: settings.model,
     seed: settings.seed,

@@ -23,6 +23,11 @@ import { createWebhookDispatcher } from '../pipelines/webhooks.ts';
 import { createApp } from './app.ts';
 import { createMetrics } from './metrics.ts';
 import { createWorkerApp } from './worker-app.ts';
+import os from 'node:os';
+import path from 'node:path';
+import { speechEngineAvailable } from '../models/speech/native.ts';
+import { createPocketsphinxPool } from '../models/speech/recognizer.ts';
+import { createSpeechEngine } from '../pipelines/speech/engine.ts';
 import { describeError } from '../core/errors.ts';
 import { sqlState } from '../db/retry.ts';
 
@@ -68,6 +73,13 @@ export async function startServer(
     work: createWorkQueue(),
     embeddings: new EmbeddingCache(),
     media: createMediaStore(config.mediaDir),
+    speech: speechEngineAvailable()
+      ? createSpeechEngine({
+          workDir: path.join(os.tmpdir(), `furrow-speech-models-${process.pid}`),
+          poolSize: config.speechWorkers,
+          createRecognizer: (model, workDir) => createPocketsphinxPool({ size: config.speechWorkers, workDir, model }),
+        })
+      : null,
     onJobQueued,
     onWebhookQueued: () => hooks?.wake(),
   };
@@ -135,6 +147,7 @@ export async function startServer(
     await listener?.unlisten().catch(() => {});
     await Promise.race([Promise.all([jobs?.stop(), hooks?.stop()]), new Promise((r) => setTimeout(r, 5_000))]);
     await runner.close();
+    await ctx.speech?.close();
     await database.close();
     throw e;
   }
@@ -166,6 +179,7 @@ export async function startServer(
         await listener?.unlisten().catch(() => {});
         await Promise.race([Promise.all([jobs?.stop(), hooks?.stop()]), new Promise((r) => setTimeout(r, 5_000))]);
         await runner.close();
+        await ctx.speech?.close();
         await database.close();
       })();
       return closing;

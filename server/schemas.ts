@@ -12,15 +12,33 @@ const labelName = z.string().trim().min(1).max(200);
 export const createProjectBody = z
   .object({
     name: z.string().trim().min(1).max(200),
-    modality: z.enum(['image', 'text', 'vector']),
+    modality: z.enum(['image', 'text', 'vector', 'audio']),
+    task: z
+      .enum(['classification', 'transcription'])
+      .optional()
+      .describe('classification (image, text, vector projects; the default) or transcription (audio projects, which have no labels)'),
     labels: z
       .array(labelName)
       .min(2)
       .max(1000)
-      .refine((l) => new Set(l).size === l.length, 'labels must be unique'),
+      .refine((l) => new Set(l).size === l.length, 'labels must be unique')
+      .optional()
+      .describe('The classes (2-1000); required for classification, absent for transcription'),
     settings: projectSettingsSchema.partial().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, c) => {
+    const transcription = b.modality === 'audio';
+    if (b.task !== undefined && (b.task === 'transcription') !== transcription)
+      c.addIssue({
+        code: 'custom',
+        path: ['task'],
+        message: transcription ? 'audio projects are transcription projects' : `${b.modality} projects are classification projects`,
+      });
+    if (transcription && b.labels !== undefined) c.addIssue({ code: 'custom', path: ['labels'], message: 'a transcription project has no labels' });
+    if (!transcription && b.labels === undefined)
+      c.addIssue({ code: 'custom', path: ['labels'], message: 'a classification project needs its labels (2 or more)' });
+  });
 
 export const updateSettingsBody = z.object({ settings: projectSettingsSchema.partial() }).strict();
 
@@ -61,7 +79,12 @@ export const queueQuery = z
   })
   .strict();
 
-export const labelBody = z.object({ label: z.string().min(1).max(512) }).strict();
+export const labelBody = z.union([
+  z.object({ label: z.string().min(1).max(512) }).strict(),
+  z
+    .object({ transcript: z.string().max(10_000).describe('Transcription projects: the corrected transcript (normalised: lower case, no punctuation)') })
+    .strict(),
+]);
 export const trainBody = z.object({}).strict();
 export const predictBody = z.object({ items: z.array(z.unknown()) }).strict();
 export const predictBodyDoc = z.object({ items: z.array(itemDataDoc.strict()).min(1).max(MAX_PREDICT_ITEMS) }).strict();
@@ -80,7 +103,8 @@ export const errorResponse = z.object({
 export const projectResponse = z.object({
   id: z.string(),
   name: z.string(),
-  modality: z.enum(['image', 'text', 'vector']),
+  modality: z.enum(['image', 'text', 'vector', 'audio']),
+  task: z.enum(['classification', 'transcription']),
   labels: z.array(z.string()),
   settings: z.record(z.string(), z.unknown()),
   activeVersion: z.number().int().nullable(),
@@ -93,6 +117,14 @@ export const ingestResponse = z.object({
   rejected: z.array(z.object({ index: z.number().int(), error: z.string() })),
 });
 const prediction = z.object({ label: z.string(), confidence: z.number(), probs: z.record(z.string(), z.number()) });
+/** A transcription project's draft: the text, its confidence (mean word posterior) and each word's times and posterior. */
+const transcriptionPrediction = z.object({
+  text: z.string(),
+  confidence: z.number(),
+  words: z.array(z.object({ word: z.string(), start: z.number().describe('seconds'), end: z.number(), confidence: z.number() })),
+  modelVersion: z.number().int(),
+  error: z.string().optional().describe('Why the recogniser could not transcribe the clip (it was retried once)'),
+});
 export const queueResponse = z.object({
   items: z.array(
     z.object({
@@ -100,7 +132,7 @@ export const queueResponse = z.object({
       externalId: z.string().nullable(),
       meta: z.record(z.string(), z.unknown()).nullable(),
       data: z.record(z.string(), z.unknown()),
-      prediction: prediction.extend({ modelVersion: z.number().int() }).nullable(),
+      prediction: z.union([prediction.extend({ modelVersion: z.number().int() }), transcriptionPrediction]).nullable(),
       uncertainty: z.number().nullable(),
       leaseExpiresAt: z.string(),
       dispute: z.object({ label: z.string(), by: z.string().nullable(), source: z.string(), suggested: z.string(), score: z.number() }).optional(),
@@ -114,7 +146,10 @@ export const queueResponse = z.object({
       'Only with an empty list: unlabelled items remain that this key may get later (busy for a moment, or leased to others); ask again after this many milliseconds. A bare empty list means nothing is left for this key.',
     ),
 });
-export const labelResponse = z.object({ itemId: z.string(), label: z.string(), agreedWithModel: z.boolean().nullable() });
+export const labelResponse = z.union([
+  z.object({ itemId: z.string(), label: z.string(), agreedWithModel: z.boolean().nullable() }),
+  z.object({ itemId: z.string(), transcript: z.string(), wordEdits: z.number().int().nullable().describe("Words changed from the model's draft") }),
+]);
 export const jobAccepted = z.object({ jobId: z.string() });
 export const jobResponse = z.object({
   id: z.string(),
@@ -159,7 +194,40 @@ const goldMetrics = z.object({
   ),
 });
 const interval = z.tuple([z.number(), z.number()]).nullable().describe('95% Clopper-Pearson interval of the accuracy');
-export const metricsResponse = z.object({
+const transcriptionScore = z.object({
+  n: z.number().int(),
+  refWords: z.number().int(),
+  wer: z.number().nullable().describe('Corpus word error rate: all word errors over all reference words'),
+  cer: z.number().nullable(),
+  interval: z.tuple([z.number(), z.number()]).nullable().describe('95% bootstrap interval of wer over clips'),
+});
+/** GET /metrics of a transcription project. */
+export const transcriptionMetricsResponse = z.object({
+  modelVersion: z.number().int().nullable(),
+  gold: transcriptionScore,
+  labels: z.object({ human: z.number(), auto: z.number(), pending: z.number(), imported: z.number() }),
+  autoAccept: z
+    .object({
+      enabled: z.boolean(),
+      threshold: z.number().nullable(),
+      n: z.number().int(),
+      wer: z.number().nullable(),
+      upper: z.number().nullable(),
+      target: z.number(),
+    })
+    .nullable(),
+  history: z.array(
+    z.object({
+      version: z.number().int(),
+      humanLabels: z.number().int(),
+      wer: z.number().nullable(),
+      cer: z.number().nullable(),
+      activated: z.boolean(),
+      createdAt: z.string(),
+    }),
+  ),
+});
+export const classificationMetricsResponse = z.object({
   modelVersion: z.number().int().nullable(),
   gold: goldMetrics.extend({ interval, currentGoldSet: z.boolean().describe('false while a re-score on the current gold set is pending') }),
   confusedPairs: z.array(z.object({ label: z.string(), predicted: z.string(), count: z.number().int(), rate: z.number(), text: z.string() })),
@@ -188,6 +256,7 @@ export const metricsResponse = z.object({
     }),
   ),
 });
+export const metricsResponse = z.union([classificationMetricsResponse, transcriptionMetricsResponse]);
 export const modelsResponse = z.object({
   active: z.number().int().nullable(),
   goldSet: z.object({ n: z.number().int() }),

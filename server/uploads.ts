@@ -16,6 +16,7 @@ import type { PipelineContext } from '../pipelines/context.ts';
 import { MAX_ITEMS_PER_REQUEST } from '../pipelines/ingest.ts';
 import { IMAGE_CONCURRENCY, prepareImage, type PendingMedia } from '../pipelines/media.ts';
 import { resolveSettings } from '../pipelines/settings.ts';
+import { prepareAudio } from '../pipelines/speech/audio.ts';
 
 /** What a streamed body turned into: items for ingestItems, plus the images already being read. */
 export interface StreamedBatch {
@@ -331,7 +332,12 @@ export async function readMultipart(ctx: PipelineContext, project: ProjectRow, r
               limitBytes: fileLimit,
             });
           await slot();
-          const p = prepareImage(ctx, { kind: 'file', path: temp.path, name, temp: true }, settings).finally(release);
+          const file = { kind: 'file', path: temp.path, name, temp: true } as const;
+          const p = (
+            project.modality === 'audio'
+              ? prepareAudio(ctx, file, { maxClipSeconds: settings.transcription.maxClipSeconds })
+              : prepareImage(ctx, file, settings)
+          ).finally(release);
           p.catch(() => {}); // awaited by ingest; this only keeps an early failure from being "unhandled"
           batch.pending.set(index, p);
         })().catch(fail),

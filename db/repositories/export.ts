@@ -44,7 +44,10 @@ export async function exportPage(db: DbOrTx, projectId: string, afterSeq: number
       holdout: items.holdout,
       label: items.label,
       labelSource: items.labelSource,
-      predLabel: items.predLabel,
+      // A transcription keeps no class on the item: its text is the prediction row's (pipelines/speech).
+      predLabel: sql<
+        string | null
+      >`coalesce(${items.predLabel}, (select p.label from predictions p where p.item_id = "items"."id" and p.model_version = "items"."pred_version"))`,
       confidence: items.confidence,
       predVersion: items.predVersion,
       text: sql<string | null>`${items.data}->>'text'`,

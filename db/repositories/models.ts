@@ -1,4 +1,4 @@
-import { and, desc, eq, max } from 'drizzle-orm';
+import { and, desc, eq, max, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { modelVersions } from '../schema.ts';
 
@@ -49,4 +49,12 @@ export async function loadWeights(db: DbOrTx, projectId: string, version: number
     .from(modelVersions)
     .where(and(eq(modelVersions.projectId, projectId), eq(modelVersions.version, version)));
   return row?.weights;
+}
+
+/** Merges keys into one version's metrics (a re-score on today's gold set); the rest of the version is immutable. */
+export async function mergeVersionMetrics(db: DbOrTx, projectId: string, version: number, patch: Record<string, unknown>): Promise<void> {
+  await db
+    .update(modelVersions)
+    .set({ metrics: sql`${modelVersions.metrics} || ${JSON.stringify(patch)}::jsonb` })
+    .where(and(eq(modelVersions.projectId, projectId), eq(modelVersions.version, version)));
 }

@@ -7,7 +7,7 @@
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { ValidationError } from '../../core/errors.ts';
-import type { Modality } from '../../core/types.ts';
+import type { ProjectModality } from '../../core/types.ts';
 
 /** The one classification control Furrow answers for: where results go and where the input is read. */
 export interface ChoicesControl {
@@ -112,7 +112,7 @@ export function findChoicesControl(xml: string): ChoicesControl | null {
  * null for a config with no `<Choices>` at all (nothing to check yet). A mismatch is a 400 that says what
  * differs, which Label Studio shows in its Model settings form.
  */
-export function checkLabelConfig(xml: string, project: { modality: Modality; labels: string[] }): ChoicesControl | null {
+export function checkLabelConfig(xml: string, project: { modality: ProjectModality; labels: string[] }): ChoicesControl | null {
   const control = findChoicesControl(xml);
   if (!control) return null;
   const wanted = project.modality === 'image' ? 'Image' : project.modality === 'text' ? 'Text' : null;

@@ -140,13 +140,15 @@ export async function answerGoldItem(
   item: ItemRow,
   label: string,
   now: Date,
+  /** Whether the answer is right, when that is not "equals the gold label" (a transcript within a WER tolerance). */
+  correct?: boolean,
 ): Promise<{ itemId: string; label: string; agreedWithModel: boolean | null } | null> {
   const check = await findGoldCheck(tx, item.id, key.id);
   if (!check) {
     if (key.role !== 'annotator') return null;
     throw new ConflictError('Another annotator labelled this item after your lease on it ran out; your decision was not stored.', 'already_labeled');
   }
-  if (check.answer !== label) await recordGoldAnswer(tx, check.id, label, label === item.label, now);
+  if (check.answer !== label) await recordGoldAnswer(tx, check.id, label, correct ?? label === item.label, now);
   return { itemId: item.id, label, agreedWithModel: item.predLabel === null ? null : item.predLabel === label };
 }
 

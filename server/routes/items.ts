@@ -1,10 +1,10 @@
-import { NotFoundError, UnsupportedMediaTypeError } from '../../core/errors.ts';
+import { NotFoundError, UnsupportedMediaTypeError, ValidationError } from '../../core/errors.ts';
 import { findItem, findPrediction, itemLabels } from '../../db/repositories/items.ts';
 import type { PipelineContext } from '../../pipelines/context.ts';
 import { ingestItems } from '../../pipelines/ingest.ts';
 import { dataView, openItemMedia } from '../../pipelines/media.ts';
 import { readMultipart, readNdjson, removeFiles } from '../uploads.ts';
-import { labelItem } from '../../pipelines/labeling.ts';
+import { labelItem, transcribeItem } from '../../pipelines/labeling.ts';
 import { leaseQueuePage, releaseLease } from '../../pipelines/queue.ts';
 import { pipeline } from 'node:stream/promises';
 import { blindItemView } from '../../pipelines/quality/service.ts';
@@ -164,9 +164,16 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
       project: true,
       body: labelBody,
       responses: [{ status: 200, description: 'Stored', schema: labelResponse }],
-      handler: async ({ project, principal, params, body }) => ({
-        body: await labelItem(ctx, project!, { id: principal!.keyId, role: principal!.role }, params.itemId, body.label),
-      }),
+      handler: async ({ project, principal, params, body }) => {
+        const key = { id: principal!.keyId, role: principal!.role };
+        if (project!.modality === 'audio') {
+          if (!('transcript' in body)) throw new ValidationError('A transcription project takes {"transcript": "..."}.', undefined, 'invalid_request');
+          return { body: await transcribeItem(ctx, project!, key, params.itemId, body.transcript) };
+        }
+        if (!('label' in body)) throw new ValidationError('A classification project takes {"label": "..."}.', undefined, 'invalid_request');
+        const r = await labelItem(ctx, project!, key, params.itemId, body.label);
+        return { body: { itemId: r.itemId, label: r.label, agreedWithModel: r.agreedWithModel } };
+      },
     }),
     route({
       method: 'post',

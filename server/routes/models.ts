@@ -3,6 +3,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { recentJobs, type JobRow } from '../../db/repositories/jobs.ts';
 import type { PipelineContext } from '../../pipelines/context.ts';
 import { activateVersion, metricsReport, modelsReport } from '../../pipelines/report.ts';
+import { transcriptionMetrics } from '../../pipelines/speech/transcription.ts';
 import { requestTraining } from '../../pipelines/train.ts';
 import { requestAudit } from '../../pipelines/audit.ts';
 import { route, type RouteDef } from '../route.ts';
@@ -100,7 +101,9 @@ export function modelRoutes(ctx: PipelineContext): RouteDef[] {
       project: true,
       query: emptyQuery,
       responses: [{ status: 200, description: 'Metrics', schema: metricsResponse }],
-      handler: async ({ project }) => ({ body: await metricsReport(ctx, project!) }),
+      handler: async ({ project }) => ({
+        body: project!.modality === 'audio' ? await transcriptionMetrics(ctx, project!) : await metricsReport(ctx, project!),
+      }),
     }),
   ];
 }

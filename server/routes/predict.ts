@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { exportChunks } from '../../pipelines/export.ts';
 import { predictItems } from '../../pipelines/predict.ts';
+import { predictTranscriptions } from '../../pipelines/speech/transcription.ts';
 import { route, type RouteDef } from '../route.ts';
 import { exportQuery, predictBody, predictBodyDoc, predictResponse } from '../schemas.ts';
 
@@ -18,7 +19,9 @@ export function predictRoutes(ctx: PipelineContext): RouteDef[] {
       body: predictBody,
       docBody: predictBodyDoc,
       responses: [{ status: 200, description: 'Predictions', schema: predictResponse }],
-      handler: async ({ project, body }) => ({ body: await predictItems(ctx, project!, body.items) }),
+      handler: async ({ project, body }) => ({
+        body: project!.modality === 'audio' ? await predictTranscriptions(ctx, project!, body.items) : await predictItems(ctx, project!, body.items),
+      }),
     }),
     route({
       method: 'get',

@@ -6,6 +6,7 @@ import { insertProject, listProjects, projectCounts, updateSettings, type Projec
 import { createProjectKey } from '../../pipelines/access.ts';
 import type { PipelineContext } from '../../pipelines/context.ts';
 import { enqueuePrelabel } from '../../pipelines/prelabel.ts';
+import { createTranscriptionProject } from '../../pipelines/speech/transcription.ts';
 import { applySettingsPatch, projectSettingsSchema, resolveSettings } from '../../pipelines/settings.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { route, type RouteDef } from '../route.ts';
@@ -13,7 +14,15 @@ import { createKeyBody, createProjectBody, emptyQuery, keyResponse, projectRespo
 import { z } from 'zod';
 
 export function projectView(p: ProjectRow) {
-  return { id: p.id, name: p.name, modality: p.modality, labels: p.labels, settings: p.settings, activeVersion: p.activeVersion };
+  return {
+    id: p.id,
+    name: p.name,
+    modality: p.modality,
+    task: p.modality === 'audio' ? ('transcription' as const) : ('classification' as const),
+    labels: p.labels,
+    settings: p.settings,
+    activeVersion: p.activeVersion,
+  };
 }
 
 export function projectRoutes(ctx: PipelineContext): RouteDef[] {
@@ -30,7 +39,10 @@ export function projectRoutes(ctx: PipelineContext): RouteDef[] {
         const settings = projectSettingsSchema.parse(body.settings ?? {});
         if (body.modality === 'vector' && settings.vectorDim === undefined)
           throw new ValidationError('A vector project needs settings.vectorDim (the length of every vector).', undefined, 'missing_vector_dim');
-        const p = await insertProject(ctx.db, { name: body.name, modality: body.modality, labels: body.labels, settings });
+        const p =
+          body.modality === 'audio'
+            ? await createTranscriptionProject(ctx, { name: body.name, settings })
+            : await insertProject(ctx.db, { name: body.name, modality: body.modality, labels: body.labels ?? [], settings });
         return { status: 201, body: projectView(p) };
       },
     }),

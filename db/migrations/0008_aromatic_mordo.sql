@@ -1,0 +1,2 @@
+ALTER TABLE "predictions" ADD COLUMN "words" jsonb;--> statement-breakpoint
+ALTER TABLE "predictions" ADD COLUMN "error" text;
