@@ -605,7 +605,11 @@ function renderWords(entry) {
   const words = entry?.item.prediction?.words ?? [];
   if (!words.length) {
     list.replaceChildren(
-      h('li', { className: 'muted small words-empty' }, entry?.item.prediction ? 'The draft has no words.' : 'No draft yet: nothing to highlight.'),
+      h(
+        'li',
+        { className: 'muted small words-empty' },
+        entry?.item.prediction ? 'The model heard no words in this clip.' : 'No draft yet: nothing to highlight.',
+      ),
     );
     return;
   }
@@ -1031,7 +1035,7 @@ function renderItem() {
   const p = entry.item.prediction;
   const input = box();
   input.value = entry.draft ?? entry.previous ?? p?.text ?? '';
-  input.placeholder = p ? '' : 'No draft for this clip: type what you hear.';
+  input.placeholder = p?.text ? '' : p ? 'The model heard no words: type what you hear.' : 'No draft for this clip: type what you hear.';
   if (entry.error) showBoxError(entry.error);
   else hideBoxError();
   renderWords(entry);
