@@ -141,6 +141,17 @@ describe.skipIf(!speechEngineAvailable())('transcription projects', () => {
       const again = await s.call('POST', `/api/projects/${P}/items/${e.id}/label`, { key: annotator, body: { transcript: text } });
       expect(again.body).toEqual(r.body);
     }
+    // Hidden gold checks among the first items (onboarding): scored by WER against the reference, not by equality.
+    const checks = [...byId.entries()].filter(([id]) => id.startsWith('g'));
+    expect(checks.length).toBeGreaterThan(0);
+    for (const [i, [id, e]] of checks.entries()) {
+      const ref = GOLD[Number(id.slice(1))];
+      const answer = i === 0 ? `${ref.toUpperCase()}.` : 'something else entirely';
+      expect((await s.call('POST', `/api/projects/${P}/items/${e.id}/label`, { key: annotator, body: { transcript: answer } })).status).toBe(200);
+    }
+    const ann = (await s.call('GET', `/api/projects/${P}/annotators`)).body.annotators[0];
+    expect(ann.goldChecks).toBe(checks.length);
+    expect(ann.goldAccuracy).toBeCloseTo(1 / checks.length, 6);
     const m = await s.call('GET', `/api/projects/${P}/metrics`);
     expect(m.status).toBe(200);
     expect(m.body.modelVersion).toBe(1);
