@@ -33,8 +33,10 @@ describe('GET /api/openapi.json', () => {
         expect(ops).toContain(op);
       const create = r.body.paths['/api/projects'].post;
       const schema = create.requestBody.content['application/json'].schema;
-      expect(schema.properties.modality.enum).toEqual(['image', 'text', 'vector']);
-      expect(schema.required).toEqual(expect.arrayContaining(['name', 'modality', 'labels']));
+      expect(schema.properties.modality.enum).toEqual(['image', 'text', 'vector', 'audio']);
+      // labels: required for classification, absent for transcription (checked by the route, documented on the field).
+      expect(schema.required).toEqual(expect.arrayContaining(['name', 'modality']));
+      expect(schema.properties.labels.description).toMatch(/required for classification/);
       expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '403']));
       const queue = r.body.paths['/api/projects/{id}/queue'].get;
       expect(queue.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['id', 'limit']));

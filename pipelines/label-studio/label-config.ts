@@ -18,7 +18,8 @@ export interface ChoicesControl {
   /** The task data key the object reads (`value="$text"` → `text`). */
   dataKey: string;
   /** `Image` or `Text` (other object tags are not classified by Furrow). */
-  objectType: 'Image' | 'Text' | 'HyperText';
+  /** Audio: a transcription project's <TextArea> target (exports only). */
+  objectType: 'Image' | 'Text' | 'HyperText' | 'Audio';
   /** The choices in config order. */
   labels: string[];
 }

@@ -4,7 +4,7 @@
  * export as Label Studio JSON, JSON-MIN and CSV, and the `label_config` that matches a Furrow project.
  */
 import { ValidationError } from '../../core/errors.ts';
-import { applyHumanLabel, insertLabelRows, itemsPage, type ItemRow, type LabelRow } from '../../db/repositories/items.ts';
+import { applyHumanLabel, insertLabelRows, itemsPage, predictionsFor, type ItemRow, type LabelRow } from '../../db/repositories/items.ts';
 import { dateImportedLabels, itemsByExternalId, labelsOfItems } from '../../db/repositories/label-studio.ts';
 import type { ProjectRow } from '../../db/repositories/projects.ts';
 import type { PipelineContext } from '../context.ts';
@@ -15,6 +15,9 @@ import type { LabelStudioMedia } from './media.ts';
 
 /** The names Furrow uses in configs and exports it writes: `<Text name="text" value="$text">` and so on. */
 export function defaultControl(project: Pick<ProjectRow, 'modality' | 'labels'>): ChoicesControl {
+  // A transcription project's transcript is a <TextArea> on the <Audio> (exports only: Label Studio's own
+  // transcription projects look like this, so an export opens there as is).
+  if (project.modality === 'audio') return { fromName: 'transcription', toName: 'audio', dataKey: 'audio', objectType: 'Audio', labels: [] };
   const image = project.modality === 'image';
   return {
     fromName: 'label',
@@ -31,6 +34,8 @@ function xmlAttr(s: string): string {
 
 /** The `label_config` to paste into a new Label Studio project for this Furrow project. */
 export function labelConfigFor(project: Pick<ProjectRow, 'modality' | 'labels'>): string {
+  if (project.modality === 'audio')
+    return '<View>\n  <Audio name="audio" value="$audio"/>\n  <TextArea name="transcription" toName="audio" editable="true" maxSubmissions="1" rows="3"/>\n</View>';
   if (project.modality !== 'image' && project.modality !== 'text')
     throw new ValidationError(`Label Studio has no object tag for ${project.modality} items.`, undefined, 'label_config_mismatch');
   const c = defaultControl(project);
@@ -200,7 +205,11 @@ function dataOf(project: ProjectRow, row: ItemRow, control: ChoicesControl): Rec
   return { [control.dataKey]: value };
 }
 
-function resultOf(control: ChoicesControl, label: string) {
+function resultOf(
+  control: ChoicesControl,
+  label: string,
+): { from_name: string; to_name: string; type: string; value: { choices?: string[]; text?: string[] } }[] {
+  if (control.objectType === 'Audio') return [{ from_name: control.fromName, to_name: control.toName, type: 'textarea', value: { text: [label] } }];
   return [{ from_name: control.fromName, to_name: control.toName, type: 'choices', value: { choices: [label] } }];
 }
 
@@ -234,6 +243,16 @@ export async function* exportTasks(ctx: PipelineContext, project: ProjectRow, pa
       ctx.db,
       page.map((r) => r.id),
     );
+    // A transcription's text is on its prediction row, not on the item.
+    const drafts = new Map<string, string>();
+    if (project.modality === 'audio')
+      for (const v of new Set(page.map((r) => r.predVersion).filter((v): v is number => v !== null)))
+        for (const [id, p] of await predictionsFor(
+          ctx.db,
+          page.filter((r) => r.predVersion === v).map((r) => r.id),
+          v,
+        ))
+          drafts.set(id, p.label);
     for (const row of page) {
       const id = taskIdOf(row);
       const rows: LabelRow[] = (history.get(row.id) ?? []).filter((l) => l.source !== 'auto');
@@ -254,12 +273,12 @@ export async function* exportTasks(ctx: PipelineContext, project: ProjectRow, pa
           completed_by: l.keyId,
         })),
         predictions:
-          row.predVersion !== null && row.predLabel !== null
+          row.predVersion !== null && (row.predLabel ?? drafts.get(row.id)) !== undefined && (row.predLabel ?? drafts.get(row.id)) !== null
             ? [
                 {
                   model_version: modelVersionName({ activeVersion: row.predVersion }),
                   score: Math.round((1 - (row.uncertainty ?? 1)) * 1e4) / 1e4,
-                  result: resultOf(control, row.predLabel),
+                  result: resultOf(control, (row.predLabel ?? drafts.get(row.id)) as string),
                 },
               ]
             : [],
@@ -280,7 +299,7 @@ export function minRecords(project: ProjectRow, task: LabelStudioTaskOut): Recor
   return [...task.annotations].reverse().map((a) => ({
     ...task.data,
     id,
-    [control.fromName]: a.result[0].value.choices[0],
+    [control.fromName]: a.result[0].value.choices?.[0] ?? a.result[0].value.text?.[0],
     annotator: a.completed_by,
     annotation_id: a.id,
     created_at: a.created_at,

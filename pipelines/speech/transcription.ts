@@ -112,7 +112,8 @@ export async function transcribeStored(
     const t = await transcribeWav(engine, await readAll(obj.body), clip.durationMs ?? 0, ref);
     return { itemId, text: t.text, confidence: t.confidence, words: t.words };
   } catch (e) {
-    if (e instanceof AppError) throw e;
+    // No recogniser at all is the server's problem, not the clip's: the job fails with what to install.
+    if (e instanceof AppError && e.code === 'speech_unavailable') throw e;
     ctx.logger.warn('clip not transcribed', { projectId, itemId, error: describeError(e) });
     return { itemId, text: '', confidence: 0, words: [], error: describeError(e) };
   }

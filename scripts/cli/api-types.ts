@@ -1021,11 +1021,13 @@ export interface operations {
                             id: string;
                             labels: string[];
                             /** @enum {string} */
-                            modality: "image" | "text" | "vector";
+                            modality: "image" | "text" | "vector" | "audio";
                             name: string;
                             settings: {
                                 [key: string]: unknown;
                             };
+                            /** @enum {string} */
+                            task: "classification" | "transcription";
                         }[];
                     };
                 };
@@ -1087,9 +1089,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    labels: string[];
+                    /** @description The classes (2-1000); required for classification, absent for transcription */
+                    labels?: string[];
                     /** @enum {string} */
-                    modality: "image" | "text" | "vector";
+                    modality: "image" | "text" | "vector" | "audio";
                     name: string;
                     settings?: {
                         /**
@@ -1236,6 +1239,60 @@ export interface operations {
                          */
                         strategy?: "random" | "least-confidence" | "margin" | "entropy" | "bald" | "diverse";
                         /**
+                         * @description Audio transcription projects (docs/transcription.md).
+                         * @default {
+                         *       "lmWeight": 0.5,
+                         *       "maxClipSeconds": 120,
+                         *       "goldCheckMaxWer": 0.1,
+                         *       "autoAccept": {
+                         *         "enabled": false,
+                         *         "targetWer": 0.05,
+                         *         "confidenceLevel": 0.95
+                         *       }
+                         *     }
+                         */
+                        transcription?: {
+                            /**
+                             * @default {
+                             *       "enabled": false,
+                             *       "targetWer": 0.05,
+                             *       "confidenceLevel": 0.95
+                             *     }
+                             */
+                            autoAccept?: {
+                                /**
+                                 * @description ...as the upper bound of a bootstrap interval at this confidence.
+                                 * @default 0.95
+                                 */
+                                confidenceLevel?: number;
+                                /**
+                                 * @description Accept confident pre-transcriptions without a human (marked auto).
+                                 * @default false
+                                 */
+                                enabled?: boolean;
+                                /**
+                                 * @description Accepted transcripts' word error rate, measured on the gold clips at least as confident, must stay under this...
+                                 * @default 0.05
+                                 */
+                                targetWer?: number;
+                            };
+                            /**
+                             * @description A hidden gold check passes when the annotator's transcript has at most this word error rate against the reference.
+                             * @default 0.1
+                             */
+                            goldCheckMaxWer?: number;
+                            /**
+                             * @description Weight of the project's own language model (built from its corrected transcripts at each retrain) against general English; the rest keeps phrasing the corrections never showed recognisable.
+                             * @default 0.5
+                             */
+                            lmWeight?: number;
+                            /**
+                             * @description Longest clip accepted, in seconds (the recogniser decodes a clip as one utterance; split long recordings).
+                             * @default 120
+                             */
+                            maxClipSeconds?: number;
+                        };
+                        /**
                          * @description Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.
                          * @default {
                          *       "allowHosts": [],
@@ -1263,6 +1320,11 @@ export interface operations {
                         /** @description Length of every vector (required for vector projects). */
                         vectorDim?: number;
                     };
+                    /**
+                     * @description classification (image, text, vector projects; the default) or transcription (audio projects, which have no labels)
+                     * @enum {string}
+                     */
+                    task?: "classification" | "transcription";
                 };
             };
         };
@@ -1284,11 +1346,13 @@ export interface operations {
                         id: string;
                         labels: string[];
                         /** @enum {string} */
-                        modality: "image" | "text" | "vector";
+                        modality: "image" | "text" | "vector" | "audio";
                         name: string;
                         settings: {
                             [key: string]: unknown;
                         };
+                        /** @enum {string} */
+                        task: "classification" | "transcription";
                     };
                 };
             };
@@ -1385,11 +1449,13 @@ export interface operations {
                         id: string;
                         labels: string[];
                         /** @enum {string} */
-                        modality: "image" | "text" | "vector";
+                        modality: "image" | "text" | "vector" | "audio";
                         name: string;
                         settings: {
                             [key: string]: unknown;
                         };
+                        /** @enum {string} */
+                        task: "classification" | "transcription";
                     };
                 };
             };
@@ -2127,6 +2193,7 @@ export interface operations {
             content: {
                 "application/json": {
                     items: {
+                        audio?: unknown;
                         /** @description with pixels; 1 when absent */
                         channels?: 1 | 3;
                         externalId?: string;
@@ -2144,6 +2211,7 @@ export interface operations {
                         split?: "pool" | "gold";
                         /** @description text projects */
                         text?: string;
+                        transcript?: string;
                         url?: unknown;
                         /** @description vector projects: settings.vectorDim numbers */
                         vector?: number[];
@@ -2445,6 +2513,9 @@ export interface operations {
             content: {
                 "application/json": {
                     label: string;
+                } | {
+                    /** @description Transcription projects: the corrected transcript (normalised: lower case, no punctuation) */
+                    transcript: string;
                 };
             };
         };
@@ -2459,6 +2530,11 @@ export interface operations {
                         agreedWithModel: boolean | null;
                         itemId: string;
                         label: string;
+                    } | {
+                        itemId: string;
+                        transcript: string;
+                        /** @description Words changed from the model's draft */
+                        wordEdits: number | null;
                     };
                 };
             };
@@ -3384,12 +3460,14 @@ export interface operations {
                         id: string;
                         labels: string[];
                         /** @enum {string} */
-                        modality: "image" | "text" | "vector";
+                        modality: "image" | "text" | "vector" | "audio";
                         name: string;
                         retrainNeeded: boolean;
                         settings: {
                             [key: string]: unknown;
                         };
+                        /** @enum {string} */
+                        task: "classification" | "transcription";
                     };
                 };
             };
@@ -3622,6 +3700,39 @@ export interface operations {
                         labels: {
                             auto: number;
                             disputed: number;
+                            human: number;
+                            imported: number;
+                            pending: number;
+                        };
+                        modelVersion: number | null;
+                    } | {
+                        autoAccept: {
+                            enabled: boolean;
+                            n: number;
+                            target: number;
+                            threshold: number | null;
+                            upper: number | null;
+                            wer: number | null;
+                        } | null;
+                        gold: {
+                            cer: number | null;
+                            /** @description 95% bootstrap interval of wer over clips */
+                            interval: (number)[] | null;
+                            n: number;
+                            refWords: number;
+                            /** @description Corpus word error rate: all word errors over all reference words */
+                            wer: number | null;
+                        };
+                        history: {
+                            activated: boolean;
+                            cer: number | null;
+                            createdAt: string;
+                            humanLabels: number;
+                            version: number;
+                            wer: number | null;
+                        }[];
+                        labels: {
+                            auto: number;
                             human: number;
                             imported: number;
                             pending: number;
@@ -4069,14 +4180,27 @@ export interface operations {
                             meta: {
                                 [key: string]: unknown;
                             } | null;
-                            prediction: {
+                            prediction: ({
                                 confidence: number;
                                 label: string;
                                 modelVersion: number;
                                 probs: {
                                     [key: string]: number;
                                 };
-                            } | null;
+                            } | {
+                                confidence: number;
+                                /** @description Why the recogniser could not transcribe the clip (it was retried once) */
+                                error?: string;
+                                modelVersion: number;
+                                text: string;
+                                words: {
+                                    confidence: number;
+                                    end: number;
+                                    /** @description seconds */
+                                    start: number;
+                                    word: string;
+                                }[];
+                            }) | null;
                             uncertainty: number | null;
                         }[];
                         /** @description Only with an empty list: unlabelled items remain that this key may get later (busy for a moment, or leased to others); ask again after this many milliseconds. A bare empty list means nothing is left for this key. */
@@ -4297,6 +4421,60 @@ export interface operations {
                          */
                         strategy?: "random" | "least-confidence" | "margin" | "entropy" | "bald" | "diverse";
                         /**
+                         * @description Audio transcription projects (docs/transcription.md).
+                         * @default {
+                         *       "lmWeight": 0.5,
+                         *       "maxClipSeconds": 120,
+                         *       "goldCheckMaxWer": 0.1,
+                         *       "autoAccept": {
+                         *         "enabled": false,
+                         *         "targetWer": 0.05,
+                         *         "confidenceLevel": 0.95
+                         *       }
+                         *     }
+                         */
+                        transcription?: {
+                            /**
+                             * @default {
+                             *       "enabled": false,
+                             *       "targetWer": 0.05,
+                             *       "confidenceLevel": 0.95
+                             *     }
+                             */
+                            autoAccept?: {
+                                /**
+                                 * @description ...as the upper bound of a bootstrap interval at this confidence.
+                                 * @default 0.95
+                                 */
+                                confidenceLevel?: number;
+                                /**
+                                 * @description Accept confident pre-transcriptions without a human (marked auto).
+                                 * @default false
+                                 */
+                                enabled?: boolean;
+                                /**
+                                 * @description Accepted transcripts' word error rate, measured on the gold clips at least as confident, must stay under this...
+                                 * @default 0.05
+                                 */
+                                targetWer?: number;
+                            };
+                            /**
+                             * @description A hidden gold check passes when the annotator's transcript has at most this word error rate against the reference.
+                             * @default 0.1
+                             */
+                            goldCheckMaxWer?: number;
+                            /**
+                             * @description Weight of the project's own language model (built from its corrected transcripts at each retrain) against general English; the rest keeps phrasing the corrections never showed recognisable.
+                             * @default 0.5
+                             */
+                            lmWeight?: number;
+                            /**
+                             * @description Longest clip accepted, in seconds (the recogniser decodes a clip as one utterance; split long recordings).
+                             * @default 120
+                             */
+                            maxClipSeconds?: number;
+                        };
+                        /**
                          * @description Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.
                          * @default {
                          *       "allowHosts": [],
@@ -4345,11 +4523,13 @@ export interface operations {
                         id: string;
                         labels: string[];
                         /** @enum {string} */
-                        modality: "image" | "text" | "vector";
+                        modality: "image" | "text" | "vector" | "audio";
                         name: string;
                         settings: {
                             [key: string]: unknown;
                         };
+                        /** @enum {string} */
+                        task: "classification" | "transcription";
                     };
                 };
             };

@@ -11,6 +11,12 @@ import { parse } from 'csv-parse';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff']);
 export const TEXT_EXTENSIONS = new Set(['.txt', '.md']);
+/** Clips for transcription projects (the server converts them with sox). */
+export const AUDIO_EXTENSIONS = new Set(['.wav', '.flac', '.ogg', '.mp3', '.aiff', '.aif']);
+const isItemFile = (name: string) => {
+  const ext = path.extname(name).toLowerCase();
+  return IMAGE_EXTENSIONS.has(ext) || TEXT_EXTENSIONS.has(ext) || AUDIO_EXTENSIONS.has(ext);
+};
 
 export type ImportSource =
   | { kind: 'folder'; files: string[]; root: string }
@@ -25,7 +31,7 @@ async function walk(dir: string, out: string[]): Promise<void> {
     if (e.name.startsWith('.')) continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) await walk(p, out);
-    else if (e.isFile() && (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()) || TEXT_EXTENSIONS.has(path.extname(e.name).toLowerCase()))) out.push(p);
+    else if (e.isFile() && isItemFile(e.name)) out.push(p);
   }
 }
 
@@ -60,6 +66,7 @@ export async function folderItem(root: string, file: string, opts: { labelsFromF
   const item: Record<string, unknown> = { externalId: rel };
   const ext = path.extname(file).toLowerCase();
   if (IMAGE_EXTENSIONS.has(ext)) item.image = (await readFile(file)).toString('base64');
+  else if (AUDIO_EXTENSIONS.has(ext)) item.audio = (await readFile(file)).toString('base64');
   else item.text = await readFile(file, 'utf8');
   if (opts.labelsFromFolders) {
     const parent = path.basename(path.dirname(file));
@@ -109,6 +116,7 @@ export async function* csvItems(file: string): AsyncGenerator<Record<string, unk
           throw new Error(`${base}:${row}: column ${k} must hold JSON`);
         }
       } else if (k === 'image' && IMAGE_EXTENSIONS.has(path.extname(v).toLowerCase())) item.image = (await readFile(path.resolve(dir, v))).toString('base64');
+      else if (k === 'audio' && AUDIO_EXTENSIONS.has(path.extname(v).toLowerCase())) item.audio = (await readFile(path.resolve(dir, v))).toString('base64');
       else item[k] = v;
     }
     if (item.externalId === undefined) item.externalId = `${base}:${row}`;

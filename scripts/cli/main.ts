@@ -120,19 +120,15 @@ export function buildCli(): Command {
   projects
     .command('create <name>')
     .description('create a project (admin key)')
-    .requiredOption('--modality <modality>', 'image, text or vector')
-    .requiredOption('--labels <labels>', 'comma-separated class names')
+    .requiredOption('--modality <modality>', 'image, text, vector or audio (audio: a transcription project)')
+    .option('--labels <labels>', 'comma-separated class names (classification projects)')
     .option('--settings <json>', 'project settings as JSON', '{}')
-    .action(async (name: string, o: { modality: 'image' | 'text' | 'vector'; labels: string; settings: string }, cmd: Command) => {
-      const body = {
-        name,
-        modality: o.modality,
-        labels: o.labels
-          .split(',')
-          .map((l) => l.trim())
-          .filter(Boolean),
-        settings: JSON.parse(o.settings),
-      };
+    .action(async (name: string, o: { modality: 'image' | 'text' | 'vector' | 'audio'; labels?: string; settings: string }, cmd: Command) => {
+      const labels = o.labels
+        ?.split(',')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const body = { name, modality: o.modality, ...(labels ? { labels } : {}), settings: JSON.parse(o.settings) };
       print(ok(await client(cmd).POST('/api/projects', { body })));
     });
 

@@ -141,6 +141,17 @@ describe.skipIf(!speechEngineAvailable())('transcription projects', () => {
       const again = await s.call('POST', `/api/projects/${P}/items/${e.id}/label`, { key: annotator, body: { transcript: text } });
       expect(again.body).toEqual(r.body);
     }
+    // Hidden gold checks among the first items (onboarding): scored by WER against the reference, not by equality.
+    const checks = [...byId.entries()].filter(([id]) => id.startsWith('g'));
+    expect(checks.length).toBeGreaterThan(0);
+    for (const [i, [id, e]] of checks.entries()) {
+      const ref = GOLD[Number(id.slice(1))];
+      const answer = i === 0 ? `${ref.toUpperCase()}.` : 'something else entirely';
+      expect((await s.call('POST', `/api/projects/${P}/items/${e.id}/label`, { key: annotator, body: { transcript: answer } })).status).toBe(200);
+    }
+    const ann = (await s.call('GET', `/api/projects/${P}/annotators`)).body.annotators[0];
+    expect(ann.goldChecks).toBe(checks.length);
+    expect(ann.goldAccuracy).toBeCloseTo(1 / checks.length, 6);
     const m = await s.call('GET', `/api/projects/${P}/metrics`);
     expect(m.status).toBe(200);
     expect(m.body.modelVersion).toBe(1);
@@ -171,6 +182,15 @@ describe.skipIf(!speechEngineAvailable())('transcription projects', () => {
     expect(recognised.length).toBeGreaterThanOrEqual(2);
     const pool = exported.filter((r: any) => r.split === 'pool');
     expect(pool.every((r: any) => r.source === 'human' && r.modelVersion === 2)).toBe(true);
+    // The same as Label Studio tasks: <TextArea> results on the <Audio>, the model's draft as a prediction.
+    const config = await s.call('GET', `/api/projects/${P}/label-studio/config`);
+    expect(config.body.labelConfig).toMatch(/<TextArea name="transcription" toName="audio"/);
+    const tasks = (await s.call('GET', `/api/projects/${P}/label-studio/export?format=json`)).body;
+    const task = tasks.find((t: any) => t.meta.externalId === 'p0');
+    expect(task.data.audio).toMatch(/\/media\?size=original$/);
+    expect(task.annotations.at(-1).result).toEqual([{ from_name: 'transcription', to_name: 'audio', type: 'textarea', value: { text: [POOL[0]] } }]);
+    expect(task.predictions[0]).toMatchObject({ model_version: 'furrow-v2', result: [{ type: 'textarea' }] });
+    expect(task.predictions[0].result[0].value.text[0].length).toBeGreaterThan(0);
   }, 620_000);
 
   it('transcribes clips sent to /predict without storing them', async () => {
