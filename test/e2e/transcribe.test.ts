@@ -340,6 +340,46 @@ describe.skipIf(!hasChromium)('the transcription page in Chromium', () => {
     expect(await storedTranscripts(id)).toEqual(['call nine one one now']);
   });
 
+  it('a lost connection loses nothing and stores nothing twice', async () => {
+    const { page, context } = await open();
+    let id = await waitForItem(page);
+    // The server stores the transcript but the answer is lost on the way back: the page sends it again, and the
+    // server answers the repeat without storing it twice.
+    let dropped = 0;
+    await page.route('**/label', async (route) => {
+      if (dropped < 1) {
+        dropped++;
+        await route.fetch();
+        await route.abort('connectionreset');
+      } else await route.continue();
+    });
+    const sent: [string, string][] = [];
+    await page.keyboard.press('e');
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type('lost answer');
+    sent.push([id, 'lost answer']);
+    await page.keyboard.press('Control+Enter');
+    id = await waitForItem(page, id);
+    await waitSaved(page);
+    expect(dropped).toBe(1);
+
+    // Offline: transcripts wait in the browser, the page says so, and they are sent when it is back.
+    await context.setOffline(true);
+    for (const text of ['offline one', 'offline two']) {
+      await page.keyboard.press('Control+a');
+      await page.keyboard.type(text);
+      sent.push([id, text]);
+      await page.keyboard.press('Control+Enter');
+      id = await waitForItem(page, id);
+    }
+    await see(page.locator('#sync'), 'Offline');
+    expect(await page.evaluate(() => document.body.dataset.pending)).toBe('2');
+    await context.setOffline(false);
+    await waitSaved(page);
+    await see(page.locator('#sync'), 'All transcripts saved');
+    for (const [item, text] of sent) expect(await storedTranscripts(item)).toEqual([text]);
+  });
+
   it('the review page sends an audio project here; a key without the annotator role is told so', async () => {
     const o = await openPage(browser, s.url, `/ui/review?project=${projectId}`, keys.annotator);
     opened.push(o);
