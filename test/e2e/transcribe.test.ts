@@ -194,7 +194,7 @@ describe.skipIf(!hasChromium || !speechEngineAvailable())('the transcription pag
     await see(page.locator('#stage-empty'), 'Only skipped clips are left');
     const confidences = shown.map((d) => d?.confidence ?? 0);
     expect(confidences).toEqual([...confidences].sort((a, b) => a - b));
-    // With the speech engine installed, the spoken clip came with words to check.
+    // The spoken clip came with words (and their confidences) to check.
     if (spoken) expect(shown.some((d) => d && d.words.length > 0)).toBe(true);
   });
 
