@@ -49,6 +49,7 @@ const state = {
   /** @type {{ itemId: string, transcript: string, previous: string | null }[]} */ outbox: [],
   /** `${itemId}\u0000${transcript}` → 'pending' | 'saved' | 'rejected', for the recent list */ sendState: new Map(),
   /** `${itemId}\u0000${transcript}` → the server's count of words changed from the draft */ wordEdits: new Map(),
+  /** `${itemId}\u0000${transcript}` → the transcript as stored (normalised: lower case, no punctuation) */ stored: new Map(),
   sending: false,
   sendFailures: 0,
   wakeSender: /** @type {null | (() => void)} */ (null),
@@ -481,13 +482,22 @@ function toggleRate() {
 let frame = 0;
 function tick() {
   frame = 0;
-  if (state.stopAt && player.currentTime >= state.stopAt) {
-    state.stopAt = 0;
-    player.pause();
-  }
+  checkStop();
   drawWave();
   renderClock();
   if (!player.paused) frame = requestAnimationFrame(tick);
+}
+
+/** Pauses at `state.stopAt`; checked on every frame and by a timer aimed at it (frames stop in a hidden tab). */
+let stopTimer = 0;
+function checkStop() {
+  clearTimeout(stopTimer);
+  if (!state.stopAt || player.paused) return;
+  const left = state.stopAt - player.currentTime;
+  if (left <= 0.01) {
+    state.stopAt = 0;
+    player.pause();
+  } else stopTimer = setTimeout(checkStop, (left / (player.playbackRate || 1)) * 1000);
 }
 
 function drawWave() {
@@ -806,6 +816,7 @@ async function pumpOutbox() {
         persistOutbox();
         state.sendFailures = 0;
         state.sendState.set(key, 'saved');
+        if (typeof answer?.transcript === 'string') state.stored.set(key, answer.transcript);
         if (Number.isFinite(answer?.wordEdits)) {
           state.wordEdits.set(key, answer.wordEdits);
           state.wordEditsThisSession += answer.wordEdits;
@@ -1149,7 +1160,11 @@ function renderRecent() {
         'li',
         { className: cls, dataset: { item: r.entry.item.id } },
         h('span', { className: 'thumb thumb-text clip-chip' }, `${seconds.toFixed(0)}s`),
-        h('span', { className: 'recent-label' }, r.transcript === null ? '—' : r.transcript || '(no speech)'),
+        h(
+          'span',
+          { className: 'recent-label' },
+          r.transcript === null ? '—' : (state.stored.get(`${r.entry.item.id}\u0000${r.transcript}`) ?? r.transcript) || '(no speech)',
+        ),
         h('span', { className: 'recent-status' }, status),
       );
     }),
@@ -1265,6 +1280,7 @@ function setupControls() {
   });
   for (const ev of ['play', 'pause', 'ended', 'seeked', 'loadedmetadata', 'ratechange']) {
     player.addEventListener(ev, () => {
+      checkStop();
       if (!player.paused && !frame) frame = requestAnimationFrame(tick);
       drawWave();
       renderClock();
