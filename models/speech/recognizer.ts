@@ -311,6 +311,7 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
           () => 0,
         ));
       const timeoutMs = Math.max(floor, (durationMs / 1000) * perSecond);
+      if (closed) throw new TranscriptionError('The recogniser was closed.', 'closed');
       if (current.workers.size === 0 && current.startFailures >= MAX_START_FAILURES) {
         current.startFailures = 0; // a new request tries the workers again
         replenish();
