@@ -129,6 +129,39 @@ try {
     cpuSecondsPerAudioSecond: dres.reduce((s, r) => s + r.cpuMs, 0) / 1000 / clips.reduce((s, c) => s + statSync(c.raw).size / 32000, 0),
     hyps: dres.map((r) => r.text),
   };
+  // MLLR from 8 espeak clips (the voice furthest from the model), tested on 4 held-out espeak clips
+  const speak = (text: string, name: string) => {
+    execFileSync('espeak-ng', ['-v', 'en-us', '-s', '170', '-w', join(dir, `${name}.wav`), text]);
+    return { text, rawPath: toRaw(join(dir, `${name}.wav`), join(dir, `${name}.raw`)) };
+  };
+  const train = [
+    'please add twelve crates of celeriac',
+    'we need six boxes of leeks for the bistro',
+    'invoice the market for twenty pallets of celeriac',
+    'send three cases of tatsoi on monday',
+    'the kale is out of stock',
+    'add two boxes of tatsoi to the order',
+    'deliver forty crates of squash on friday',
+    'we are out of celeriac until next week',
+  ].map((t, i) => speak(t, `mt${i}`));
+  const test = [
+    'please add four crates of celeriac',
+    'send ten boxes of leeks to the market',
+    'we need more tatsoi on friday',
+    'invoice the bistro for six cases of kale',
+  ].map((t, i) => speak(t, `me${i}`));
+  const espeakWer = async () => corpusWer(await Promise.all(test.map(async (c) => ({ ref: c.text, hyp: (await pool.transcribe(c.rawPath)).text }))));
+  const trainText = train.map((c) => c.text);
+  await pool.load(await buildSpeechModel({ version: 2, sentences: trainText }));
+  const lmOnly = await espeakWer();
+  t0 = process.hrtime.bigint();
+  const withMllr = await buildSpeechModel({ version: 3, sentences: trainText, clips: train, workDir: join(dir, 'mllr') });
+  const coldMs = ms(t0);
+  t0 = process.hrtime.bigint();
+  await buildSpeechModel({ version: 4, sentences: trainText, clips: train, workDir: join(dir, 'mllr') });
+  const warmMs = ms(t0);
+  await pool.load(withMllr);
+  out.mllrEspeak = { werLmOnly: lmOnly, werLmPlusMllr: await espeakWer(), buildMsFirst: coldMs, buildMsAfter: warmMs };
   await pool.close();
   console.log(JSON.stringify(out, null, 2));
 } finally {

@@ -326,6 +326,10 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
         if (closed) throw new TranscriptionError('The recogniser was closed.', 'closed');
         const gen = await newGeneration(model);
         await startGeneration(gen);
+        if (closed) {
+          for (const w of gen.workers) w.child.kill('SIGKILL');
+          throw new TranscriptionError('The recogniser was closed.', 'closed');
+        }
         const old = current;
         current = gen;
         for (const w of old.workers) {
