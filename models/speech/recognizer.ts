@@ -83,8 +83,10 @@ export interface PocketsphinxPoolOptions {
   timeoutFloorMs?: number;
   /** A worker must print `{"ready":true}` within this long (default 60,000 ms). */
   startTimeoutMs?: number;
-  /** A prebuilt worker binary; by default it is built by native.ts. */
+  /** A prebuilt worker binary; by default it is built by native.ts into `binaryCacheDir`. */
   binaryPath?: string;
+  /** Where native.ts caches the built worker (default `<os.tmpdir()>/furrow-speech`). */
+  binaryCacheDir?: string;
   /** Extra arguments for every worker (pocketsphinx flags, e.g. ['-beam', '1e-60']). */
   workerArgs?: string[];
   /** Told of worker starts, clip hand-outs and exits (for logs and metrics; pipelines pass their logger). */
@@ -138,7 +140,7 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
   const perSecond = opts.timeoutMsPerAudioSecond ?? 10_000;
   const floor = opts.timeoutFloorMs ?? 30_000;
   const startTimeout = opts.startTimeoutMs ?? 60_000;
-  const binary = opts.binaryPath ?? (await ensureWorkerBinary());
+  const binary = opts.binaryPath ?? (await ensureWorkerBinary({ cacheDir: opts.binaryCacheDir }));
   const queue: Job[] = [];
   const live = new Set<Worker>();
   let nextId = 0;

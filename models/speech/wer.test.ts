@@ -11,6 +11,7 @@ describe('alignWords', () => {
 
   it('is 0 for identical text and 1 when every word is substituted', () => {
     expect(alignWords('a b c', 'A, b. C!').wer).toBe(0);
+    expect(alignWords('take the m one', 'take the m1').substitutions).toBe(1); // recogniser output never throws
     expect(alignWords(['a', 'b'], ['c', 'd'])).toMatchObject({ substitutions: 2, wer: 1, hypWordWrong: [true, true] });
   });
 

@@ -1,8 +1,14 @@
 /**
  * Word and character error rates by Levenshtein alignment, plus the per-word flags that word-level confidence
- * AUC needs. Inputs are transcripts (normalised here with `tokens`) or token arrays.
+ * AUC needs. Inputs are transcripts (cleaned here with `cleanTranscript`, which never throws: recogniser output may
+ * hold cmudict entries such as "m1") or token arrays.
  */
-import { tokens } from './text.ts';
+import { cleanTranscript } from './text.ts';
+
+const tokens = (s: string) => {
+  const text = cleanTranscript(s);
+  return text === '' ? [] : text.split(' ');
+};
 
 /** Counts from aligning a hypothesis to a reference. `wer` = (S + D + I) / max(refWords, 1). */
 export interface Alignment {
