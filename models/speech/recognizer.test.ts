@@ -125,6 +125,30 @@ describe('pocketsphinx pool: isolation and model swaps (fake worker)', () => {
   });
 });
 
+describe('createPocketsphinxPool start-up', () => {
+  it('rejects with SpeechModelError when its first model cannot start, and leaves nothing running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'furrow-pool-start-'));
+    const events: PoolEvent[] = [];
+    try {
+      writeFileSync(join(dir, 'fake-worker.mjs'), FAKE_WORKER);
+      chmodSync(join(dir, 'fake-worker.mjs'), 0o755);
+      const err = await createPocketsphinxPool({
+        size: 2,
+        workDir: join(dir, 'models'),
+        binaryPath: join(dir, 'fake-worker.mjs'),
+        model: { version: 1, domainArpa: 'FAIL' },
+        onEvent: (e) => events.push(e),
+      }).catch((e) => e);
+      expect(err).toBeInstanceOf(SpeechModelError);
+      await new Promise((res) => setTimeout(res, 500)); // past the first restart back-off: none may happen
+      expect(events.filter((e) => e.type === 'start')).toHaveLength(2);
+      await expect(createPocketsphinxPool({ workDir: join(dir, 'm2'), binaryPath: join(dir, 'missing') })).rejects.toThrow(/ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('createFakeRecognizer', () => {
   it('answers from its map, records loads and rejects on request', async () => {
     const fake = createFakeRecognizer({ transcripts: { '/a.raw': 'hello there', '/b.raw': '!reject' }, confidence: 0.8 });

@@ -297,7 +297,12 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
   };
 
   let current: Generation = await newGeneration(opts.model ?? { version: 0 });
-  await startGeneration(current);
+  try {
+    await startGeneration(current);
+  } catch (err) {
+    closed = true; // no pool to hand back: nothing may restart its workers
+    throw err;
+  }
 
   return {
     size,
