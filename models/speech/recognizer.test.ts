@@ -11,7 +11,8 @@ import { corpusWer } from './wer.ts';
 
 /**
  * A stand-in worker speaking psworker's protocol, so the pool's isolation rules are tested without the engine.
- * Clip basenames choose its behaviour: crash-once-* (segfault the first time), crash-always, hang, bad, slow-*.
+ * Clip basenames choose its behaviour: crash-once-* (segfault the first time), crash-always, hang (idle forever),
+ * spin (busy forever), bad, slow-*.
  * A model whose domain LM file says FAIL exits before it is ready.
  */
 const FAKE_WORKER = `#!/usr/bin/env node
@@ -28,6 +29,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (name.startsWith('crash-once') && !existsSync(raw + '.crashed')) { writeFileSync(raw + '.crashed', ''); process.kill(process.pid, 'SIGSEGV'); }
   else if (name === 'crash-always') process.kill(process.pid, 'SIGSEGV');
   else if (name === 'hang') {}
+  else if (name === 'spin') for (;;) {}
   else if (name === 'bad') console.log(JSON.stringify({ id, error: 'cannot open the audio file' }));
   else if (name.startsWith('slow')) setTimeout(answer, 300);
   else answer();
@@ -45,7 +47,7 @@ describe('pocketsphinx pool: isolation and model swaps (fake worker)', () => {
     binaryPath = join(dir, 'fake-worker.mjs');
     writeFileSync(binaryPath, FAKE_WORKER);
     chmodSync(binaryPath, 0o755);
-    pool = await createPocketsphinxPool({ size: 2, workDir: join(dir, 'models'), binaryPath, timeoutFloorMs: 500, onEvent: (e) => events.push(e) });
+    pool = await createPocketsphinxPool({ size: 2, workDir: join(dir, 'models'), binaryPath, onEvent: (e) => events.push(e) });
   });
   afterAll(async () => {
     await pool?.close();
@@ -74,10 +76,41 @@ describe('pocketsphinx pool: isolation and model swaps (fake worker)', () => {
   });
 
   it('kills and restarts a worker whose clip overruns its timeout, twice → a timeout error', async () => {
-    const err = await pool.transcribe(join(dir, 'hang'), { durationMs: 10 }).catch((e) => e);
-    expect(err).toBeInstanceOf(TranscriptionError);
-    expect(err).toMatchObject({ reason: 'timeout', signal: 'SIGKILL' });
-    expect((await pool.transcribe(join(dir, 'after-hang'))).text).toBe('after-hang');
+    // Its own pool: a 200 ms clip may take 200 ms here, while the next clip claims a minute of audio.
+    // The fake hangs without using CPU, so the wall-time cap (2 × the budget here) is what kills it.
+    const quick = await createPocketsphinxPool({
+      size: 1,
+      workDir: join(dir, 'models-t'),
+      binaryPath,
+      timeoutFloorMs: 0,
+      timeoutMsPerAudioSecond: 1000,
+      timeoutWallFactor: 2,
+    });
+    try {
+      const err = await quick.transcribe(join(dir, 'hang'), { durationMs: 200 }).catch((e) => e);
+      expect(err).toBeInstanceOf(TranscriptionError);
+      expect(err).toMatchObject({ reason: 'timeout', signal: 'SIGKILL' });
+      expect(err.message).toMatch(/past its budget \(200 ms of CPU.*twice/);
+      expect((await quick.transcribe(join(dir, 'after-hang'), { durationMs: 60_000 })).text).toBe('after-hang');
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('a clip that burns CPU is killed on its CPU budget, long before the wall-time cap', async () => {
+    const spin = await createPocketsphinxPool({
+      size: 1,
+      workDir: join(dir, 'models-s'),
+      binaryPath,
+      timeoutFloorMs: 0,
+      timeoutMsPerAudioSecond: 1000,
+      timeoutWallFactor: 10_000, // 50 minutes: only the CPU budget can end this within the test's time
+    });
+    try {
+      await expect(spin.transcribe(join(dir, 'spin'), { durationMs: 300 })).rejects.toMatchObject({ reason: 'timeout', signal: 'SIGKILL' });
+    } finally {
+      await spin.close();
+    }
   });
 
   it('passes a rejected file on as a 422 without retrying it', async () => {
@@ -220,10 +253,11 @@ describe.skipIf(!speechEngineAvailable() || !hasTools || !existsSync(LIBRIVOX))(
   });
 
   it('a bad file is answered with a typed rejection and the worker keeps serving', async () => {
+    const exitsBefore = events.filter((e) => e.type === 'exit').length;
     await expect(pool.transcribe(join(dir, 'missing.raw'))).rejects.toMatchObject({ reason: 'rejected' });
     writeFileSync(join(dir, 'empty.raw'), '');
     await expect(pool.transcribe(join(dir, 'empty.raw'))).rejects.toMatchObject({ reason: 'rejected' });
-    expect(events.some((e) => e.type === 'exit')).toBe(false);
+    expect(events.filter((e) => e.type === 'exit')).toHaveLength(exitsBefore);
   });
 
   it('a worker killed with SIGKILL mid-clip is restarted and the clip answered', async () => {
