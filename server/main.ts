@@ -28,6 +28,7 @@ import path from 'node:path';
 import { speechEngineAvailable } from '../models/speech/native.ts';
 import { createPocketsphinxPool } from '../models/speech/recognizer.ts';
 import { createSpeechEngine } from '../pipelines/speech/engine.ts';
+import { createTranscriptionDemo } from '../pipelines/speech/demo.ts';
 import { describeError } from '../core/errors.ts';
 import { sqlState } from '../db/retry.ts';
 
@@ -102,9 +103,23 @@ export async function startServer(
     });
     if (admin?.generated) print([`Admin key (shown once, store it now): ${admin.secret}`, 'Lost it? Stop the server and run: npm run admin-key -- --reset']);
   }
+  let demoAudio: Promise<void> | undefined;
   if (servesApi && config.demo && opts.loadDemo) {
     const demo = await createDemoProject(ctx, await opts.loadDemo(), { poolSize: 1900, gold: 100 });
-    if (demo) print([`Demo project ${demo.projectId}: 1,900 Fashion-MNIST images to label, 100 gold.`, ...demo.keys.map((k) => `  ${k.role} key: ${k.key}`)]);
+    if (demo) {
+      print([`Demo project ${demo.projectId}: 1,900 Fashion-MNIST images to label, 100 gold.`, ...demo.keys.map((k) => `  ${k.role} key: ${k.key}`)]);
+      // The transcription demo's clips are synthesised first (a few seconds a dozen): in the background, so the
+      // server listens at once; its keys are printed when it is ready.
+      demoAudio = createTranscriptionDemo(ctx, { pool: 60, gold: 20 })
+        .then((d) => {
+          if (d)
+            print([
+              `Demo project ${d.projectId}: 60 spoken phone orders to transcribe at /ui/transcribe, 20 gold.`,
+              ...d.keys.map((k) => `  ${k.role} key: ${k.key}`),
+            ]);
+        })
+        .catch((e) => logger.warn('transcription demo not created', { error: describeError(e) }));
+    }
   }
   jobs?.start();
   hooks?.start();
@@ -177,6 +192,7 @@ export async function startServer(
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });
         await listener?.unlisten().catch(() => {});
+        await demoAudio;
         await Promise.race([Promise.all([jobs?.stop(), hooks?.stop()]), new Promise((r) => setTimeout(r, 5_000))]);
         await runner.close();
         await ctx.speech?.close();

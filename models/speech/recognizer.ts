@@ -5,6 +5,7 @@
  * pocketsphinx 5prealpha segfaults on some inputs (transcription.md §1): a crash costs one restart, not the server.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -77,14 +78,21 @@ export interface PocketsphinxPoolOptions {
   workDir: string;
   /** The model to start with (default: the stock model, version 0). */
   model?: SpeechModel;
-  /** A clip may take this long per second of audio before its worker is killed (default 10,000 ms). */
+  /**
+   * A clip may use this much of its worker's CPU time per second of audio before the worker is killed (default
+   * 10,000 ms, ~30× the measured cost).
+   */
   timeoutMsPerAudioSecond?: number;
   /** ... but never less than this (default 30,000 ms): short clips still pay the search's fixed costs. */
   timeoutFloorMs?: number;
+  /** ... and at most this multiple of that budget in wall time, for a worker that waits instead of working (default 10). */
+  timeoutWallFactor?: number;
   /** A worker must print `{"ready":true}` within this long (default 60,000 ms). */
   startTimeoutMs?: number;
-  /** A prebuilt worker binary; by default it is built by native.ts. */
+  /** A prebuilt worker binary; by default it is built by native.ts into `binaryCacheDir`. */
   binaryPath?: string;
+  /** Where native.ts caches the built worker (default `<os.tmpdir()>/furrow-speech`). */
+  binaryCacheDir?: string;
   /** Extra arguments for every worker (pocketsphinx flags, e.g. ['-beam', '1e-60']). */
   workerArgs?: string[];
   /** Told of worker starts, clip hand-outs and exits (for logs and metrics; pipelines pass their logger). */
@@ -138,7 +146,8 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
   const perSecond = opts.timeoutMsPerAudioSecond ?? 10_000;
   const floor = opts.timeoutFloorMs ?? 30_000;
   const startTimeout = opts.startTimeoutMs ?? 60_000;
-  const binary = opts.binaryPath ?? (await ensureWorkerBinary());
+  const wallFactor = opts.timeoutWallFactor ?? 10;
+  const binary = opts.binaryPath ?? (await ensureWorkerBinary({ cacheDir: opts.binaryCacheDir }));
   const queue: Job[] = [];
   const live = new Set<Worker>();
   let nextId = 0;
@@ -236,7 +245,9 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
       const reason: TranscriptionFailure = w.timedOut ? 'timeout' : 'crashed';
       if (closed) job.reject(new TranscriptionError('The recogniser was closed.', 'closed'));
       else if (job.attempts >= 2) {
-        const how = w.timedOut ? `took longer than ${job.timeoutMs} ms` : `killed the worker (exit ${code ?? signal})`;
+        const how = w.timedOut
+          ? `ran past its budget (${job.timeoutMs} ms of CPU, or ${wallFactor}× that in wall time)`
+          : `killed the worker (exit ${code ?? signal})`;
         job.reject(new TranscriptionError(`${job.rawPath} ${how} twice${w.stderrTail ? `: ${w.stderrTail.trim()}` : ''}`, reason, code, signal));
       } else queue.unshift(job);
     }
@@ -267,13 +278,29 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
       const job = queue.shift()!;
       w.job = job;
       w.timedOut = false;
-      w.timer = setTimeout(() => {
-        w.timedOut = true;
-        w.child.kill('SIGKILL');
-      }, job.timeoutMs);
+      watch(w, job.timeoutMs);
       emit({ type: 'dispatch', pid: w.child.pid, clip: job.rawPath, attempt: job.attempts + 1 });
       w.child.stdin.write(`${JSON.stringify({ id: job.id, raw: job.rawPath })}\n`);
     }
+  };
+
+  /**
+   * Kills `w` once its clip has used `budgetMs` of the worker's CPU time, or `wallFactor` × budget of wall time.
+   * CPU, not wall time, because on a shared machine a starved worker is slow without being stuck: a decoder
+   * that loops burns CPU and is caught, one that waits forever is caught by the wall-time cap.
+   */
+  const watch = (w: Worker, budgetMs: number) => {
+    const pid = w.child.pid;
+    const cpu0 = processCpuMs(pid);
+    const wall0 = Date.now();
+    const check = () => {
+      const used = cpu0 === null ? Date.now() - wall0 : (processCpuMs(pid) ?? Number.POSITIVE_INFINITY) - cpu0;
+      if (used >= budgetMs || Date.now() - wall0 >= budgetMs * wallFactor) {
+        w.timedOut = true;
+        w.child.kill('SIGKILL');
+      } else w.timer = setTimeout(check, Math.max(100, budgetMs - used));
+    };
+    w.timer = setTimeout(check, budgetMs);
   };
 
   const newGeneration = async (model: SpeechModel): Promise<Generation> => ({
@@ -295,7 +322,12 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
   };
 
   let current: Generation = await newGeneration(opts.model ?? { version: 0 });
-  await startGeneration(current);
+  try {
+    await startGeneration(current);
+  } catch (err) {
+    closed = true; // no pool to hand back: nothing may restart its workers
+    throw err;
+  }
 
   return {
     size,
@@ -311,6 +343,7 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
           () => 0,
         ));
       const timeoutMs = Math.max(floor, (durationMs / 1000) * perSecond);
+      if (closed) throw new TranscriptionError('The recogniser was closed.', 'closed');
       if (current.workers.size === 0 && current.startFailures >= MAX_START_FAILURES) {
         current.startFailures = 0; // a new request tries the workers again
         replenish();
@@ -325,6 +358,10 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
         if (closed) throw new TranscriptionError('The recogniser was closed.', 'closed');
         const gen = await newGeneration(model);
         await startGeneration(gen);
+        if (closed) {
+          for (const w of gen.workers) w.child.kill('SIGKILL');
+          throw new TranscriptionError('The recogniser was closed.', 'closed');
+        }
         const old = current;
         current = gen;
         for (const w of old.workers) {
@@ -351,6 +388,19 @@ export async function createPocketsphinxPool(opts: PocketsphinxPoolOptions): Pro
       clearTimeout(force);
     },
   };
+}
+
+/** CPU time (user + system) of a process in ms from /proc, or null where /proc is not readable. */
+function processCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // Fields after the parenthesised command name: state is field 3, utime 14 and stime 15, in clock ticks (100/s).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 /** Writes a model's files to `<workDir>/v<version>/` and returns the worker arguments that load it. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../core/errors.ts';
-import { normalizeTranscript, tokens } from './text.ts';
+import { cleanTranscript, normalizeTranscript, tokens } from './text.ts';
 
 describe('normalizeTranscript', () => {
   it('lower-cases, strips punctuation, splits dashed words and collapses whitespace', () => {
@@ -26,6 +26,10 @@ describe('normalizeTranscript', () => {
     }
     expect(() => normalizeTranscript('price in €')).toThrow(/"€"/);
     expect(() => normalizeTranscript('price in €')).not.toThrow(/numbers as words/);
+  });
+
+  it('cleanTranscript cleans the same way but lets other characters through', () => {
+    expect(cleanTranscript('The M1, Able-Bodied!')).toBe('the m1 able bodied');
   });
 
   it('tokens splits the normalised text; an empty transcript has no tokens', () => {

@@ -16,17 +16,7 @@ const APOSTROPHES = /[\u2018\u2019\u02bc`]/g;
  * remains, e.g. digits: the recogniser's dictionary spells numbers as words.
  */
 export function normalizeTranscript(s: string): string {
-  const text = s
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(APOSTROPHES, "'")
-    .replace(PUNCTUATION, ' ')
-    .replace(DASHES, ' ')
-    .split(/\s+/)
-    .map((w) => w.replace(/^'+|'+$/g, ''))
-    .filter((w) => w !== '')
-    .join(' ');
+  const text = cleanTranscript(s);
   const bad = [...new Set(text.replace(/[a-z' ]/g, ''))];
   if (bad.length > 0) {
     const digits = bad.some((c) => /\d/.test(c));
@@ -38,6 +28,24 @@ export function normalizeTranscript(s: string): string {
     );
   }
   return text;
+}
+
+/**
+ * The same cleaning as `normalizeTranscript` without the character check, for text that is only compared, never
+ * stored or trained on: recogniser output can hold cmudict's odd entries ("m1", "c3"), and scoring must not throw.
+ */
+export function cleanTranscript(s: string): string {
+  return s
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(APOSTROPHES, "'")
+    .replace(PUNCTUATION, ' ')
+    .replace(DASHES, ' ')
+    .split(/\s+/)
+    .map((w) => w.replace(/^'+|'+$/g, ''))
+    .filter((w) => w !== '')
+    .join(' ');
 }
 
 /** The words of a transcript after `normalizeTranscript` (an empty transcript has none). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignWords, cer, corpusWer, wordEdits } from './wer.ts';
+import { alignWords, cer, corpusWer, rocAuc, wordEdits } from './wer.ts';
 
 describe('alignWords', () => {
   it('counts substitutions, deletions and insertions of a minimum alignment', () => {
@@ -11,6 +11,7 @@ describe('alignWords', () => {
 
   it('is 0 for identical text and 1 when every word is substituted', () => {
     expect(alignWords('a b c', 'A, b. C!').wer).toBe(0);
+    expect(alignWords('take the m one', 'take the m1').substitutions).toBe(1); // recogniser output never throws
     expect(alignWords(['a', 'b'], ['c', 'd'])).toMatchObject({ substitutions: 2, wer: 1, hypWordWrong: [true, true] });
   });
 
@@ -39,5 +40,18 @@ describe('cer and wordEdits', () => {
   it('wordEdits counts the words an annotator changed', () => {
     expect(wordEdits('please add twelve crates of celery act', 'please add twelve crates of celeriac')).toBe(2);
     expect(wordEdits('same text', 'Same text.')).toBe(0);
+  });
+});
+
+describe('rocAuc', () => {
+  it('is 1 for a perfect ranking, 0 for a reversed one, 0.5 with ties or one class', () => {
+    expect(rocAuc([0.9, 0.8, 0.1, 0.2], [true, true, false, false])).toBe(1);
+    expect(rocAuc([0.1, 0.2, 0.9, 0.8], [true, true, false, false])).toBe(0);
+    expect(rocAuc([0.5, 0.5, 0.5], [true, false, false])).toBe(0.5);
+    expect(rocAuc([0.3, 0.7], [true, true])).toBe(0.5);
+  });
+
+  it('counts pairs: one of four positive-negative pairs misordered → 0.75', () => {
+    expect(rocAuc([0.9, 0.4, 0.5, 0.1], [true, true, false, false])).toBe(0.75);
   });
 });

@@ -1,8 +1,14 @@
 /**
  * Word and character error rates by Levenshtein alignment, plus the per-word flags that word-level confidence
- * AUC needs. Inputs are transcripts (normalised here with `tokens`) or token arrays.
+ * AUC needs. Inputs are transcripts (cleaned here with `cleanTranscript`, which never throws: recogniser output may
+ * hold cmudict entries such as "m1") or token arrays.
  */
-import { tokens } from './text.ts';
+import { cleanTranscript } from './text.ts';
+
+const tokens = (s: string) => {
+  const text = cleanTranscript(s);
+  return text === '' ? [] : text.split(' ');
+};
 
 /** Counts from aligning a hypothesis to a reference. `wer` = (S + D + I) / max(refWords, 1). */
 export interface Alignment {
@@ -77,4 +83,25 @@ export function cer(ref: string, hyp: string): number {
 export function wordEdits(before: string, after: string): number {
   const a = alignWords(before, after);
   return a.substitutions + a.deletions + a.insertions;
+}
+
+/**
+ * Area under the ROC curve of `scores` for telling `positives` from the rest (Mann-Whitney, ties count half);
+ * 0.5 when either class is empty. For word-level confidence quality: scores = 1 − word confidence,
+ * positives = `alignWords(...).hypWordWrong` (pass the transcription's `words` as the hypothesis array).
+ */
+export function rocAuc(scores: readonly number[], positives: readonly boolean[]): number {
+  const order = scores.map((s, i) => [s, i] as const).sort((a, b) => a[0] - b[0]);
+  let rankSumPos = 0;
+  let nPos = 0;
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j < order.length && order[j][0] === order[i][0]) j++;
+    const midRank = (i + j + 1) / 2; // 1-based average rank of the tie group
+    for (let k = i; k < j; k++) if (positives[order[k][1]]) (rankSumPos += midRank), nPos++;
+    i = j;
+  }
+  const nNeg = order.length - nPos;
+  if (nPos === 0 || nNeg === 0) return 0.5;
+  return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
 }

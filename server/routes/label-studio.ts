@@ -66,6 +66,12 @@ export function labelStudioRouter(deps: LabelStudioRouterDeps): Router {
         authorize(principal, ['engineer'], projectId);
         const project = await findProject(deps.ctx.db, projectId);
         if (!project) throw new NotFoundError('Project');
+        if (project.modality === 'audio')
+          throw new ValidationError(
+            "Furrow's Label Studio ML backend serves classification projects; a transcription project's tasks go through GET /api/projects/:id/label-studio/export.",
+            undefined,
+            'not_supported',
+          );
         const body = req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
         await fn({ project, principal, body, res });
       } catch (e) {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { speechEngineAvailable } from '../../models/speech/native.ts';
 import { synthesizeClip } from '../../pipelines/speech/synthesize.ts';
 import { encodeWav } from '../../pipelines/speech/wav.ts';
-import { startTestServer, waitForIdle, waitForJob, type TestServer } from '../helpers.ts';
+import { ADMIN_KEY, startTestServer, waitForIdle, waitForJob, type TestServer } from '../helpers.ts';
 
 /**
  * Issue 18: a transcription project end to end on the real recogniser (Debian's pocketsphinx), with clips
@@ -191,6 +191,15 @@ describe.skipIf(!speechEngineAvailable())('transcription projects', () => {
     expect(task.annotations.at(-1).result).toEqual([{ from_name: 'transcription', to_name: 'audio', type: 'textarea', value: { text: [POOL[0]] } }]);
     expect(task.predictions[0]).toMatchObject({ model_version: 'furrow-v2', result: [{ type: 'textarea' }] });
     expect(task.predictions[0].result[0].value.text[0].length).toBeGreaterThan(0);
+    // Label Studio's ML backend protocol is for classification: a clear 400, not a server error.
+    const basic = `Basic ${Buffer.from(`ls:${ADMIN_KEY}`).toString('base64')}`;
+    const setup = await fetch(`${s.url}/label-studio/${P}/setup`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(setup.status).toBe(400);
+    expect(((await setup.json()) as any).error.code).toBe('not_supported');
   }, 620_000);
 
   it('transcribes clips sent to /predict without storing them', async () => {
