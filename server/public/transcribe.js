@@ -32,7 +32,7 @@ const PEAK_BUCKETS = 1600;
 const EMPTY_CONFIRM_MS = 4000;
 
 /** @typedef {{ word: string, start: number, end: number, confidence: number }} Word */
-/** @typedef {{ text: string, confidence: number, words: Word[], modelVersion: number }} Draft */
+/** @typedef {{ text: string, confidence: number, words: Word[], modelVersion: number, error?: string }} Draft */
 /** @typedef {{ id: string, data: { audioUrl: string, durationMs: number }, prediction: Draft | null, uncertainty: number | null, leaseExpiresAt: string }} QueueItem */
 /** @typedef {{ url: string | null, peaks: Float32Array, duration: number }} Audio */
 /** @typedef {{ item: QueueItem, previous: string | null, draft?: string, error?: string, audio?: Audio, audioError?: string, loading?: Promise<void> | null }} Entry */
@@ -618,7 +618,11 @@ function renderWords(entry) {
       h(
         'li',
         { className: 'muted small words-empty' },
-        entry?.item.prediction ? 'The model heard no words in this clip.' : 'No draft yet: nothing to highlight.',
+        entry?.item.prediction?.error
+          ? 'No words: the recogniser gave up on this clip.'
+          : entry?.item.prediction
+            ? 'The model heard no words in this clip.'
+            : 'No draft yet: nothing to highlight.',
       ),
     );
     return;
@@ -1046,7 +1050,9 @@ function renderItem() {
   const p = entry.item.prediction;
   const input = box();
   input.value = entry.draft ?? entry.previous ?? p?.text ?? '';
-  input.placeholder = p?.text ? '' : p ? 'The model heard no words: type what you hear.' : 'No draft for this clip: type what you hear.';
+  input.placeholder = p?.text
+    ? ''
+    : `${p?.error ? 'The recogniser could not transcribe this clip' : p ? 'The model heard no words' : 'No draft for this clip'}: type what you hear.`;
   if (entry.error) showBoxError(entry.error);
   else hideBoxError();
   renderWords(entry);
@@ -1088,6 +1094,15 @@ function renderDraft(entry) {
         { className: 'muted small' },
         state.me?.model ? 'The recogniser has not transcribed this clip yet.' : 'No speech model has drafted this clip yet. Type what you hear.',
       ),
+    );
+    return;
+  }
+  if (p.error) {
+    // The recogniser gave up on the clip (it crashed or hung on it twice): it is served first, for a person.
+    el.className = 'draft prelabel none';
+    el.replaceChildren(
+      h('span', { className: 'prelabel-kicker' }, `Model v${p.modelVersion} could not transcribe this clip`),
+      h('p', { className: 'muted small' }, `${p.error} Type what you hear.`),
     );
     return;
   }

@@ -31,6 +31,7 @@ interface Draft {
   confidence: number;
   words: Word[];
   modelVersion: number;
+  error?: string;
 }
 
 /**
@@ -80,15 +81,15 @@ describe.skipIf(!hasChromium || !speechEngineAvailable())('the transcription pag
   /** Every draft the page was served, by item id (null: the clip came without one). */
   const drafts = new Map<string, Draft | null>();
 
-  /** The page with its queue answers recorded; with `standIn`, every clip's draft replaced by STAND_IN_DRAFT. */
-  const open = async ({ key = keys.annotator, standIn = false } = {}) => {
+  /** The page with its queue answers recorded; with `standIn`, every clip's draft replaced by that one. */
+  const open = async ({ key = keys.annotator, standIn = undefined as Draft | undefined } = {}) => {
     const o = await openPage(browser, s.url, `/ui/transcribe?project=${projectId}`, key);
     opened.push(o);
     await o.page.route('**/queue?*', async (route) => {
       const res = await route.fetch();
       const body = await res.json();
       for (const item of body.items ?? []) {
-        if (standIn) item.prediction = STAND_IN_DRAFT;
+        if (standIn) item.prediction = standIn;
         drafts.set(item.id, item.prediction);
       }
       await route.fulfill({ response: res, json: body });
@@ -199,7 +200,7 @@ describe.skipIf(!hasChromium || !speechEngineAvailable())('the transcription pag
   });
 
   it('highlights the low-confidence words and jumps to them from the keyboard; plays, pauses, replays, slows down and seeks', async () => {
-    const { page } = await open({ standIn: true });
+    const { page } = await open({ standIn: STAND_IN_DRAFT });
     const id = await waitForItem(page);
     await page.waitForFunction((want) => document.getElementById('wave')?.dataset.drawn === want, id);
     const draft = STAND_IN_DRAFT;
@@ -340,6 +341,17 @@ describe.skipIf(!hasChromium || !speechEngineAvailable())('the transcription pag
     await waitForItem(page, id);
     await waitSaved(page);
     expect(await storedTranscripts(id)).toEqual(['call nine one one now']);
+  });
+
+  it('a clip the recogniser gave up on says why, and is typed from scratch', async () => {
+    const error = 'The recogniser stopped responding on this clip twice.';
+    const { page } = await open({ standIn: { text: '', confidence: 0, words: [], modelVersion: 1, error } });
+    await waitForItem(page);
+    await see(page.locator('#draft'), 'Model v1 could not transcribe this clip');
+    await see(page.locator('#draft'), error);
+    expect(await boxValue(page)).toBe('');
+    expect(await page.locator('#transcript').getAttribute('placeholder')).toBe('The recogniser could not transcribe this clip: type what you hear.');
+    await see(page.locator('#words'), 'the recogniser gave up');
   });
 
   it('a lost connection loses nothing and stores nothing twice', async () => {
