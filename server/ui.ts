@@ -1,5 +1,5 @@
 /**
- * The web UI: the annotator's review page and the engineer's/client's dashboard, served as plain static files
+ * The web UI: the annotator's review and transcription pages and the engineer's/client's dashboard, served as plain static files
  * (no build step) from server/public, with uPlot served from node_modules so that nothing loads from a CDN.
  * Every answer carries a strict Content-Security-Policy: scripts, styles and connections from this origin
  * only, no inline script; images also from `data:` URLs because queue items carry their pixels inline; audio from
