@@ -1,9 +1,10 @@
 /**
- * The web UI: the annotator's review and transcription pages and the engineer's/client's dashboard, served as plain static files
- * (no build step) from server/public, with uPlot served from node_modules so that nothing loads from a CDN.
- * Every answer carries a strict Content-Security-Policy: scripts, styles and connections from this origin
- * only, no inline script; images also from `data:` URLs because queue items carry their pixels inline; audio from
- * `blob:` URLs because the transcription page fetches clips with the key and plays them from memory.
+ * The web UI: the annotator's review and transcription pages and the engineer's/client's dashboard, served as
+ * plain static files (no build step) from server/public, with uPlot served from node_modules so that nothing
+ * loads from a CDN. Every answer carries a strict Content-Security-Policy: scripts, styles and connections from
+ * this origin only, no inline script; images also from `data:` URLs because queue items carry their pixels
+ * inline; audio from `blob:` URLs because the transcription page fetches clips with the key and plays them from
+ * memory.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
