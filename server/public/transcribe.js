@@ -531,7 +531,8 @@ function drawWave() {
     const low = w.confidence < LOW_CONFIDENCE;
     if (!low && i !== state.wordCursor) return;
     ctx.fillStyle = i === state.wordCursor ? 'rgba(79, 70, 229, 0.18)' : 'rgba(245, 158, 11, 0.2)';
-    ctx.fillRect(xOf(w.start), 0, Math.max(dpr, xOf(w.end) - xOf(w.start)), H);
+    // A pixel's gap between neighbouring words, so that a run of unsure words still reads as words.
+    ctx.fillRect(xOf(w.start) + dpr, 0, Math.max(dpr, xOf(w.end) - xOf(w.start) - dpr), H);
   });
   const playing = player.dataset.item === entry.item.id;
   const headX = playing ? xOf(player.currentTime) : 0;
