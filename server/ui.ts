@@ -1,8 +1,10 @@
 /**
- * The web UI: the annotator's review page and the engineer's/client's dashboard, served as plain static files
- * (no build step) from server/public, with uPlot served from node_modules so that nothing loads from a CDN.
- * Every answer carries a strict Content-Security-Policy: scripts, styles and connections from this origin
- * only, no inline script; images also from `data:` URLs because queue items carry their pixels inline.
+ * The web UI: the annotator's review and transcription pages and the engineer's/client's dashboard, served as
+ * plain static files (no build step) from server/public, with uPlot served from node_modules so that nothing
+ * loads from a CDN. Every answer carries a strict Content-Security-Policy: scripts, styles and connections from
+ * this origin only, no inline script; images also from `data:` URLs because queue items carry their pixels
+ * inline; audio from `blob:` URLs because the transcription page fetches clips with the key and plays them from
+ * memory.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -16,6 +18,7 @@ const CSP = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data: blob:",
+  "media-src 'self' blob:",
   "connect-src 'self'",
   "font-src 'self'",
   "object-src 'none'",
@@ -38,7 +41,7 @@ function uplotDist(): string {
 }
 
 /**
- * Routes: `/` → `/ui`, `/ui` (index), `/ui/review`, `/ui/dashboard`, `/ui/data`, `/ui/assets/*` (server/public),
+ * Routes: `/` → `/ui`, `/ui` (index), `/ui/review`, `/ui/transcribe` (audio projects), `/ui/dashboard`, `/ui/data`, `/ui/assets/*` (server/public),
  * `/ui/vendor/uplot.iife.min.js` and `/ui/vendor/uPlot.min.css`. Mount before the 404 handler.
  */
 export function createUiRouter(): express.Router {
@@ -58,6 +61,7 @@ export function createUiRouter(): express.Router {
   };
   router.get(['/ui', '/ui/'], page('index.html'));
   router.get(['/ui/review', '/ui/review/'], page('review.html'));
+  router.get(['/ui/transcribe', '/ui/transcribe/'], page('transcribe.html'));
   router.get(['/ui/dashboard', '/ui/dashboard/'], page('dashboard.html'));
   router.get(['/ui/data', '/ui/data/'], page('data.html'));
   router.get(['/ui/team', '/ui/team/'], page('team.html'));

@@ -6,7 +6,7 @@
 // once, so a retry after a lost answer never stores a decision twice. Undo reopens the previous item; a
 // different choice there is sent as a correction (a new row in the item's history).
 import { ApiError, backoffMs, describeError } from './api.js';
-import { $, fmtInt, fmtPct, fmtTime, h, hideNotice, linkPages, showNotice, startSession, switchKeyButton } from './session.js';
+import { $, fmtInt, fmtPct, fmtTime, h, hideNotice, isTranscriptionProject, linkPages, showNotice, startSession, switchKeyButton } from './session.js';
 
 const PREFETCH_LOW = 6; // keep at least this many items decoded and ready behind the current one
 const FETCH_BATCH = 12;
@@ -87,6 +87,11 @@ async function main() {
     return;
   }
   const { client, projectId, me } = session;
+  // Audio clips are transcribed, not labelled: their page has its own player and text box (transcribe.js says why).
+  if (isTranscriptionProject(me.project)) {
+    location.replace(`/ui/transcribe?project=${encodeURIComponent(projectId)}`);
+    return;
+  }
   Object.assign(state, { client, projectId, me, project: me.project, labels: me.project.labels });
   linkPages(projectId);
   state.knownModel = me.model?.version ?? null;

@@ -220,7 +220,7 @@ async function pickProject(client) {
                 'a',
                 { href: `${location.pathname}?project=${encodeURIComponent(p.id)}` },
                 h('strong', {}, p.name),
-                h('span', { className: 'muted' }, ` · ${p.modality} · ${p.labels.length} labels`),
+                h('span', { className: 'muted' }, isTranscriptionProject(p) ? ' · audio · transcription' : ` · ${p.modality} · ${p.labels.length} labels`),
               ),
             ),
           ),
@@ -231,6 +231,14 @@ async function pickProject(client) {
   const err = new Error('choose a project');
   err.picking = true;
   throw err;
+}
+
+/**
+ * True for an audio transcription project (`{modality: "audio", task: "transcription"}`), whose clips are reviewed on
+ * /ui/transcribe rather than /ui/review. The task may come at the top level or in the settings.
+ */
+export function isTranscriptionProject(project) {
+  return project?.modality === 'audio' || project?.task === 'transcription' || project?.settings?.task === 'transcription';
 }
 
 /** Keeps links between the two pages on the same project. */
