@@ -48,6 +48,7 @@ export const TRANSCRIPTION_DEFAULTS = {
   lmWeight: 0.5,
   maxClipSeconds: 120,
   goldCheckMaxWer: 0.1,
+  mllr: false,
   autoAccept: { enabled: false, targetWer: 0.05, confidenceLevel: 0.95 },
 };
 export const transcriptionSettingsSchema = z
@@ -73,6 +74,12 @@ export const transcriptionSettingsSchema = z
       .max(1)
       .default(0.1)
       .describe("A hidden gold check passes when the annotator's transcript has at most this word error rate against the reference."),
+    mllr: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Also adapt the acoustic model to the corrected clips at each retrain (one global MLLR transform, sphinxtrain): helps when the project's clips share a voice or channel; the retrain keeps it only if gold WER falls.",
+      ),
     autoAccept: z
       .object({
         enabled: z.boolean().default(false).describe('Accept confident pre-transcriptions without a human (marked auto).'),

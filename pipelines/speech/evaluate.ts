@@ -4,7 +4,7 @@
  * that confident keep their word error rate under the target, as an upper bound).
  */
 import { createPrng } from '../../models/prng.ts';
-import { tokens } from '../../models/speech/text.ts';
+import { cleanTranscript } from '../../models/speech/text.ts';
 import { alignWords } from '../../models/speech/wer.ts';
 
 /** Bootstrap resamples behind each interval. */
@@ -39,8 +39,9 @@ export interface TranscriptionScore {
 
 function errorsOf(c: ScoredClip): ClipErrors {
   const w = alignWords(c.reference, c.text);
-  const r = [...tokens(c.reference).join(' ')];
-  const ch = alignWords(r, [...tokens(c.text).join(' ')]);
+  // Recogniser output may hold dictionary tokens like "m1": cleaned, never refused.
+  const r = [...cleanTranscript(c.reference)];
+  const ch = alignWords(r, [...cleanTranscript(c.text)]);
   return {
     wordErrors: w.substitutions + w.deletions + w.insertions,
     refWords: w.refWords,

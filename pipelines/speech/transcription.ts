@@ -8,7 +8,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AppError, ConflictError, describeError, ValidationError } from '../../core/errors.ts';
+import { ConflictError, describeError, SpeechEngineUnavailableError, ValidationError } from '../../core/errors.ts';
 import { goldExamples, trainingExamples, unscoredItems } from '../../db/repositories/items.ts';
 import { mergeJobPayload, type JobRow } from '../../db/repositories/jobs.ts';
 import { insertVersion, listVersions, loadWeights, mergeVersionMetrics, nextVersionNumber } from '../../db/repositories/models.ts';
@@ -22,6 +22,7 @@ import {
 } from '../../db/repositories/transcripts.ts';
 import { transactionWithRetry } from '../../db/retry.ts';
 import { buildSpeechModel } from '../../models/speech/adapt.ts';
+import { mllrAvailable } from '../../models/speech/mllr.ts';
 import { SPEECH_PACKAGES } from '../../models/speech/native.ts';
 import type { SpeechModel } from '../../models/speech/recognizer.ts';
 import type { PipelineContext } from '../context.ts';
@@ -39,9 +40,7 @@ export const STOCK_SPEC = { engine: 'pocketsphinx', acousticModel: 'en-us', lang
 /** The recogniser, or a 503 that says what to install. */
 export function speechEngineOf(ctx: PipelineContext): SpeechEngine {
   if (!ctx.speech)
-    throw new AppError(
-      503,
-      'speech_unavailable',
+    throw new SpeechEngineUnavailableError(
       `This server has no speech recogniser: install the Debian packages ${SPEECH_PACKAGES} and restart it (README, "Transcription").`,
     );
   return ctx.speech;
@@ -113,7 +112,7 @@ export async function transcribeStored(
     return { itemId, text: t.text, confidence: t.confidence, words: t.words };
   } catch (e) {
     // No recogniser at all is the server's problem, not the clip's: the job fails with what to install.
-    if (e instanceof AppError && e.code === 'speech_unavailable') throw e;
+    if (e instanceof SpeechEngineUnavailableError) throw e;
     ctx.logger.warn('clip not transcribed', { projectId, itemId, error: describeError(e) });
     return { itemId, text: '', confidence: 0, words: [], error: describeError(e) };
   }
@@ -129,6 +128,25 @@ async function transcribeWav(engine: SpeechEngine, wav: Buffer, durationMs: numb
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The corrected clips as raw PCM files under `dir`, with their transcripts, for MLLR. */
+async function clipsForMllr(
+  ctx: PipelineContext,
+  projectId: string,
+  examples: { id: string; data: Record<string, unknown>; label: string }[],
+  dir: string,
+): Promise<{ rawPath: string; text: string }[]> {
+  const out: { rawPath: string; text: string }[] = [];
+  for (const e of examples) {
+    if (!e.label.trim()) continue;
+    const obj = await ctx.media.open(projectId, audioRefOf(e.data).id, 'original').catch(() => null);
+    if (!obj) continue;
+    const rawPath = path.join(dir, `${e.id}.raw`);
+    await writeFile(rawPath, pcmOf(await readAll(obj.body)));
+    out.push({ rawPath, text: e.label });
+  }
+  return out;
 }
 
 /** Clips sent to the recogniser per database round trip. */
@@ -224,7 +242,15 @@ export async function runAdapt(
   const sentences = examples.map((e) => e.label).filter((t) => t.trim() !== '');
   if (!sentences.length) throw new Error('no corrected transcripts to learn from');
   const started = Date.now();
-  const built = await buildSpeechModel({ version: 0, sentences, lmWeight: settings.transcription.lmWeight });
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'furrow-adapt-'));
+  let built: SpeechModel;
+  try {
+    // MLLR (opt-in) learns from the corrected clips' audio as well as their text.
+    const clips = settings.transcription.mllr && mllrAvailable() ? await clipsForMllr(ctx, project.id, examples, scratch) : undefined;
+    built = await buildSpeechModel({ version: 0, sentences, lmWeight: settings.transcription.lmWeight, clips, workDir: scratch });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
   const buildMs = Date.now() - started;
   await progress(0.1);
   const engine = speechEngineOf(ctx);
@@ -269,6 +295,7 @@ export async function runAdapt(
           languageModel: `en-us general + domain trigram (weight ${model.lmWeight ?? settings.transcription.lmWeight})`,
           domainSentences: sentences.length,
           newWords: (model.extraDict ?? []).map(([w]) => w),
+          acousticAdaptation: model.mllr ? 'global MLLR from the corrected clips' : null,
         },
         weights: Buffer.from(JSON.stringify(model)),
         metrics: {
