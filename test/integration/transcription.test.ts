@@ -122,6 +122,8 @@ describe.skipIf(!speechEngineAvailable())('transcription projects', () => {
     }
     const conf = pool.map((e: any) => e.prediction.confidence);
     expect(conf).toEqual([...conf].sort((a: number, b: number) => a - b));
+    const item = (await s.call('GET', `/api/projects/${P}/items/${pool[0].id}`)).body;
+    expect(item.prediction).toMatchObject({ text: pool[0].prediction.text, modelVersion: 1, words: pool[0].prediction.words });
     const media = await fetch(s.url + pool[0].data.audioUrl, { headers: { authorization: `Bearer ${annotator}` } });
     expect(media.status).toBe(200);
     expect(media.headers.get('content-type')).toMatch(/audio\/wav/);
