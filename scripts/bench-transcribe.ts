@@ -16,7 +16,7 @@
  *
  * Options: --domains, --sizes (random curve, first seed), --seeds, --seed-sizes (sizes also run with the other
  * seeds), --selection-sizes, --strategies, --gold-sentences (of the gold set's 100; 3 clips each; 0 = all),
- * --pool-limit (0 = all), --selection-pool (how many pool clips the confidence-based rules choose from, the first
+ * --report <result.json> (print its tables as Markdown, run nothing), --pool-limit (0 = all), --selection-pool (how many pool clips the confidence-based rules choose from, the first
  * ones of the shuffled pool; 0 = all; decoding them is the rules' cost), --workers, --data, --out, --quick. Output: bench/results/transcribe-<date>.json.
  */
 import { execFileSync } from 'node:child_process';
@@ -33,6 +33,7 @@ import { speechEngineAvailable } from '../models/speech/native.ts';
 import { type CorrectionStrategy, selectForCorrection } from '../pipelines/speech/selection.ts';
 import { pcmDurationMs, pcmToRaw, readWav } from '../pipelines/speech/wav.ts';
 import { benchDataDir } from './lib/bench-tasks.ts';
+import { transcribeReport } from './lib/transcribe-report.ts';
 import { readSpeechManifest, type SpeechManifestRow, speechDomainDir } from './lib/speech-manifest.ts';
 import { bootstrapInterval, corpusWordErrorRate, errorCapture, type ScoredClip, alignTokens, wordConfidenceAuc, wordRecall } from './lib/transcribe-metrics.ts';
 
@@ -51,6 +52,7 @@ const { values: args } = parseArgs({
     data: { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
     quick: { type: 'boolean', default: false },
+    report: { type: 'string' },
   },
 });
 const list = (s: string) => s.split(',').filter(Boolean);
@@ -367,7 +369,9 @@ async function main() {
   process.stdout.write(JSON.stringify({ out: outFile, runs: result.runs.length }, null, 2) + '\n');
 }
 
-main().catch((e) => {
-  log(e instanceof Error ? (e.stack ?? e.message) : String(e));
-  process.exit(1);
-});
+if (args.report) process.stdout.write(transcribeReport(JSON.parse(fs.readFileSync(args.report, 'utf8'))) + '\n');
+else
+  main().catch((e) => {
+    log(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    process.exit(1);
+  });
