@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     data: { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
     quick: { type: 'boolean', default: false },
+    'skip-stock': { type: 'boolean', default: false },
     report: { type: 'string' },
   },
 });
@@ -219,7 +220,7 @@ interface Job {
 function plan(): Job[] {
   const jobs: Job[] = [];
   const [first, ...others] = OPT.seeds;
-  for (const domain of OPT.domains) jobs.push({ tier: 0, domain, arm: 'stock', n: 0, seed: null });
+  if (!args['skip-stock']) for (const domain of OPT.domains) jobs.push({ tier: 0, domain, arm: 'stock', n: 0, seed: null });
   for (const n of OPT.sizes) for (const domain of OPT.domains) jobs.push({ tier: 1, domain, arm: 'random', n, seed: first });
   const tier2 = [...new Set([...OPT.selectionSizes, ...OPT.seedSizes])];
   for (const n of tier2) {
