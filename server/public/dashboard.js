@@ -141,6 +141,9 @@ async function pollJobs() {
       if (trained) say(`Training finished: model v${trained.modelVersion ?? '?'} is ready.`, 'ok');
       if (failed) say(`Training failed: ${failed.error ?? 'see the server log'}`, 'error');
       await refreshAll();
+      // A transcription retrain is activated only if its gold WER is lower: say when it was kept back.
+      const kept = trained && state.transcription && state.metrics?.history.find((x) => x.version === trained.modelVersion)?.activated === false;
+      if (kept) say(`Training finished: v${trained.modelVersion} was kept back, its gold WER is not lower than the serving version's.`, 'ok');
     }
     const active = jobs.some((j) => j.status === 'queued' || j.status === 'running');
     syncRetrainButton(active);
@@ -365,16 +368,30 @@ function renderAccuracyChart() {
     emptyChart('chart-accuracy', 'No model version yet. The curve starts with the first training.');
     return;
   }
+  versionChart(hist, {
+    name: 'accuracy',
+    range: (_u, min) => [Math.max(0, Math.floor((min - 5) / 10) * 10), 100],
+    scores: hist.map((x) => x.accuracy * 100),
+    trainedOn: 'labels',
+    readout: (i) =>
+      `v${hist[i].version}: ${fmtPct(hist[i].accuracy)}${hist[i].interval ? ` (95%: ${fmtPct(hist[i].interval[0], 1)}–${fmtPct(hist[i].interval[1], 1)})` : ''} on ${fmtInt(hist[i].n ?? 0)} gold items · trained on ${fmtInt(hist[i].humanLabels)} labels`,
+  });
+}
+
+/**
+ * The chart of a gold score (in %) across model versions, with the human labels each was trained on on the right
+ * axis; `marks` are more series on the score's axis, each `{ series, values }`.
+ */
+function versionChart(hist, { name, range, scores, marks = [], trainedOn, readout }) {
+  const active = state.metrics.modelVersion;
   $('chart-accuracy').hidden = false;
   $('chart-accuracy-empty').hidden = true;
-  const xs = hist.map((x) => x.version);
-  const active = state.metrics.modelVersion;
   chart(
     'chart-accuracy',
     {
       scales: {
         x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] },
-        acc: { range: (_u, min) => [Math.max(0, Math.floor((min - 5) / 10) * 10), 100] },
+        score: { range },
         n: { range: (_u, _min, max) => [0, Math.max(10, max * 1.15)] },
       },
       axes: [
@@ -384,22 +401,31 @@ function renderAccuracyChart() {
           incrs: [1, 2, 5, 10, 20, 50, 100],
           values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? `v${v}${v === active ? ' (serving)' : ''}` : '')),
         },
-        { ...axisBase, scale: 'acc', label: 'gold accuracy', values: (_u, splits) => splits.map((v) => `${v}%`), size: 56 },
-        { ...axisBase, scale: 'n', side: 1, label: 'labels trained on', grid: { show: false }, size: 60, values: (_u, splits) => splits.map((v) => fmtInt(v)) },
+        { ...axisBase, scale: 'score', label: `gold ${name}`, values: (_u, splits) => splits.map((v) => `${v}%`), size: 56 },
+        {
+          ...axisBase,
+          scale: 'n',
+          side: 1,
+          label: `${trainedOn} trained on`,
+          grid: { show: false },
+          size: 60,
+          values: (_u, splits) => splits.map((v) => fmtInt(v)),
+        },
       ],
       series: [
         { label: 'version', value: (_u, v) => (v === null ? '—' : `v${v}${v === active ? ' (active)' : ''}`) },
         {
-          label: 'Gold accuracy',
-          scale: 'acc',
+          label: `Gold ${name}`,
+          scale: 'score',
           stroke: COLORS.accent,
           width: 2.5,
           fill: COLORS.accentFill,
           points: { show: true, size: 8, fill: '#fff', width: 2 },
           value: (_u, v) => (v === null ? '—' : `${v.toFixed(1)}%`),
         },
+        ...marks.map((m) => m.series),
         {
-          label: 'Labels trained on',
+          label: `${trainedOn} trained on`,
           scale: 'n',
           stroke: COLORS.gray,
           width: 1.5,
@@ -410,9 +436,8 @@ function renderAccuracyChart() {
       ],
       cursor: { drag: { x: false, y: false } },
     },
-    [xs, hist.map((x) => x.accuracy * 100), hist.map((x) => x.humanLabels)],
-    (i) =>
-      `v${hist[i].version}: ${fmtPct(hist[i].accuracy)}${hist[i].interval ? ` (95%: ${fmtPct(hist[i].interval[0], 1)}–${fmtPct(hist[i].interval[1], 1)})` : ''} on ${fmtInt(hist[i].n ?? 0)} gold items · trained on ${fmtInt(hist[i].humanLabels)} labels`,
+    [hist.map((x) => x.version), scores, ...marks.map((m) => m.values), hist.map((x) => x.humanLabels)],
+    readout,
   );
 }
 
@@ -746,73 +771,30 @@ function renderWerChart() {
     emptyChart('chart-accuracy', 'No word error rate yet: it is measured on gold clips, which carry a reference transcript.');
     return;
   }
-  $('chart-accuracy').hidden = false;
-  $('chart-accuracy-empty').hidden = true;
-  const active = state.metrics.modelVersion;
   const top = Math.max(...hist.map((x) => x.wer * 100));
-  chart(
-    'chart-accuracy',
-    {
-      scales: {
-        x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] },
-        wer: { range: () => [0, Math.max(10, Math.ceil((top + 5) / 10) * 10)] },
-        n: { range: (_u, _min, max) => [0, Math.max(10, max * 1.15)] },
-      },
-      axes: [
-        {
-          ...axisBase,
-          size: 34,
-          incrs: [1, 2, 5, 10, 20, 50, 100],
-          values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? `v${v}${v === active ? ' (serving)' : ''}` : '')),
-        },
-        { ...axisBase, scale: 'wer', label: 'gold WER', values: (_u, splits) => splits.map((v) => `${v}%`), size: 56 },
-        {
-          ...axisBase,
-          scale: 'n',
-          side: 1,
-          label: 'transcripts trained on',
-          grid: { show: false },
-          size: 60,
-          values: (_u, splits) => splits.map((v) => fmtInt(v)),
-        },
-      ],
-      series: [
-        { label: 'version', value: (_u, v) => (v === null ? '—' : `v${v}${v === active ? ' (active)' : ''}`) },
-        {
-          label: 'Gold WER',
-          scale: 'wer',
-          stroke: COLORS.accent,
-          width: 2.5,
-          fill: COLORS.accentFill,
-          points: { show: true, size: 8, fill: '#fff', width: 2 },
-          value: (_u, v) => (v === null ? '—' : `${v.toFixed(1)}%`),
-        },
-        {
-          // Versions a retrain kept back (their WER was not lower): marked on the same curve.
+  versionChart(hist, {
+    name: 'WER',
+    range: () => [0, Math.max(10, Math.ceil((top + 5) / 10) * 10)],
+    scores: hist.map((x) => x.wer * 100),
+    // Versions a retrain kept back (their WER was not lower): marked on the same curve.
+    marks: [
+      {
+        series: {
           label: 'Kept back',
-          scale: 'wer',
+          scale: 'score',
           stroke: COLORS.kept,
           width: 0,
           paths: () => null,
           points: { show: true, size: 11, fill: '#fff', width: 2.5, stroke: COLORS.kept },
           value: (_u, v) => (v === null ? '—' : `${v.toFixed(1)}%`),
         },
-        {
-          label: 'Transcripts trained on',
-          scale: 'n',
-          stroke: COLORS.gray,
-          width: 1.5,
-          dash: [4, 4],
-          points: { show: true, size: 5 },
-          value: (_u, v) => (v === null ? '—' : fmtInt(v)),
-        },
-      ],
-      cursor: { drag: { x: false, y: false } },
-    },
-    [hist.map((x) => x.version), hist.map((x) => x.wer * 100), hist.map((x) => (x.activated ? null : x.wer * 100)), hist.map((x) => x.humanLabels)],
-    (i) =>
+        values: hist.map((x) => (x.activated ? null : x.wer * 100)),
+      },
+    ],
+    trainedOn: 'transcripts',
+    readout: (i) =>
       `v${hist[i].version}: WER ${fmtPct(hist[i].wer)}, CER ${fmtPct(hist[i].cer)} · ${hist[i].activated ? 'activated' : 'kept back'} · trained on ${fmtInt(hist[i].humanLabels)} transcripts`,
-  );
+  });
 }
 
 /** The auto-accept plan: the confidence from which drafts are accepted without a person, and what gold says of it. */

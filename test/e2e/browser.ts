@@ -62,6 +62,16 @@ export interface ImageProject {
   truth: Map<string, string>;
 }
 
+/** One key per role for a project (made with the admin key). */
+async function roleKeys(s: TestServer, projectId: string): Promise<{ engineer: string; annotator: string; client: string }> {
+  const key = async (role: string) => {
+    const r = await s.call('POST', `/api/projects/${projectId}/keys`, { body: { role, name: `${role} one` } });
+    if (r.status !== 201) throw new Error(`create key: ${r.status} ${r.text}`);
+    return r.body.key as string;
+  };
+  return { engineer: await key('engineer'), annotator: await key('annotator'), client: await key('client') };
+}
+
 /** An image project: `pool` unlabelled Fashion-MNIST images and `gold` labelled ones, with one key per role. */
 export async function createImageProject(
   s: TestServer,
@@ -78,12 +88,7 @@ export async function createImageProject(
   });
   if (project.status !== 201) throw new Error(`create project: ${project.status} ${project.text}`);
   const projectId = project.body.id as string;
-  const key = async (role: string) => {
-    const r = await s.call('POST', `/api/projects/${projectId}/keys`, { body: { role, name: `${role} one` } });
-    if (r.status !== 201) throw new Error(`create key: ${r.status} ${r.text}`);
-    return r.body.key as string;
-  };
-  const keys = { engineer: await key('engineer'), annotator: await key('annotator'), client: await key('client') };
+  const keys = await roleKeys(s, projectId);
   const truth = new Map<string, string>();
   const items = [];
   for (let i = 0; i < opts.pool + opts.gold; i++) {
@@ -149,12 +154,7 @@ export async function createAudioProject(
   });
   if (project.status !== 201) throw new Error(`create project: ${project.status} ${project.text}`);
   const projectId = project.body.id as string;
-  const key = async (role: string) => {
-    const r = await s.call('POST', `/api/projects/${projectId}/keys`, { body: { role, name: `${role} one` } });
-    if (r.status !== 201) throw new Error(`create key: ${r.status} ${r.text}`);
-    return r.body.key as string;
-  };
-  const keys = { engineer: await key('engineer'), annotator: await key('annotator'), client: await key('client') };
+  const keys = await roleKeys(s, projectId);
   const items = Array.from({ length: opts.pool + opts.gold }, (_, i) => {
     const gold = i >= opts.pool;
     return {

@@ -188,7 +188,7 @@ describe.skipIf(!hasChromium || !speechEngineAvailable())('the dashboard of an a
     expect(await page.locator('#versions button').count()).toBe(0);
   });
 
-  it('an engineer activates the other version and rolls back', async () => {
+  it('an engineer activates the other version, rolls back, and retrains: a version no better is kept back', async () => {
     const { page } = await open(p.keys.engineer);
     const before = Number(await page.evaluate(() => document.body.dataset.model));
     const other = before === 1 ? 2 : 1;
@@ -202,5 +202,10 @@ describe.skipIf(!hasChromium || !speechEngineAvailable())('the dashboard of an a
     await back.click();
     await page.waitForFunction((v) => document.body.dataset.model === String(v), before);
     await waitForIdle(s, p.projectId);
+    // A retrain on the same transcripts is no better on the gold clip (a tone: nothing to hear): kept back, and said so.
+    await page.locator('#retrain').click();
+    await see(page.locator('#action-msg'), 'v3 was kept back', 120_000);
+    await see(page.locator('#versions tr[data-version="3"]'), 'kept back');
+    expect(await page.evaluate(() => document.body.dataset.model)).toBe(String(before));
   });
 });
