@@ -172,7 +172,9 @@ export const itemResponse = z.object({
   status: z.enum(['pending', 'labeled', 'auto']),
   data: z.record(z.string(), z.unknown()),
   meta: z.record(z.string(), z.unknown()).nullable(),
-  prediction: prediction.extend({ modelVersion: z.number().int(), uncertainty: z.number() }).optional(),
+  prediction: z
+    .union([prediction.extend({ modelVersion: z.number().int(), uncertainty: z.number() }), transcriptionPrediction.extend({ uncertainty: z.number() })])
+    .optional(),
   labels: z.array(
     z.object({
       label: z.string(),

@@ -5,6 +5,7 @@
 import { and, asc, eq, isNotNull, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { items, predictions } from '../schema.ts';
+import { countAutoLabeled } from './items.ts';
 import { queryRows, writeInChunks } from './rows.ts';
 
 export interface WordTiming {
@@ -130,8 +131,7 @@ export async function applyAutoTranscripts(
         select ${projectId}, u.id, u.label, 'auto', u.label, true, ${version} from updated u
         returning item_id as id`,
   );
-  const [count] = await queryRows<{ n: string | number }>(db, sql`select count(*) as n from items where project_id = ${projectId} and status = 'auto'`);
-  return { autoAccepted: Number(count?.n ?? 0), returnedToQueue: returned.length, added: added.length };
+  return { autoAccepted: await countAutoLabeled(db, projectId), returnedToQueue: returned.length, added: added.length };
 }
 
 /** Transcripts by where they came from, and the clips still waiting for one. */

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { ValidationError } from '../../core/errors.ts';
 import type { PipelineContext } from '../context.ts';
 import type { PendingMedia } from '../media.ts';
+import { pcmToRaw, readWav } from './wav.ts';
 
 const run = promisify(execFile);
 
@@ -56,36 +57,9 @@ export function decodeBase64Audio(value: unknown): Buffer {
   return Buffer.from(b64, 'base64');
 }
 
-/** A 16-bit PCM WAV's samples and rate: finds the `fmt ` and `data` chunks (sox may write others first). */
-export function readPcmWav(wav: Buffer): { sampleRate: number; channels: number; samples: Int16Array } {
-  if (wav.length < 12 || wav.toString('latin1', 0, 4) !== 'RIFF' || wav.toString('latin1', 8, 12) !== 'WAVE') throw new Error('not a WAV file');
-  let off = 12;
-  let sampleRate = 0;
-  let channels = 0;
-  let bits = 0;
-  while (off + 8 <= wav.length) {
-    const id = wav.toString('latin1', off, off + 4);
-    const size = wav.readUInt32LE(off + 4);
-    const body = off + 8;
-    if (id === 'fmt ') {
-      channels = wav.readUInt16LE(body + 2);
-      sampleRate = wav.readUInt32LE(body + 4);
-      bits = wav.readUInt16LE(body + 14);
-    } else if (id === 'data') {
-      if (bits !== 16) throw new Error(`expected 16-bit PCM, found ${bits}-bit`);
-      const end = Math.min(wav.length, body + size);
-      const copy = Buffer.from(wav.subarray(body, end - ((end - body) % 2)));
-      return { sampleRate, channels, samples: new Int16Array(copy.buffer, copy.byteOffset, copy.byteLength / 2) };
-    }
-    off = body + size + (size % 2);
-  }
-  throw new Error('the WAV file has no data chunk');
-}
-
 /** The raw PCM (16-bit little-endian) of a stored clip, for the recogniser. */
 export function pcmOf(wav: Buffer): Buffer {
-  const { samples } = readPcmWav(wav);
-  return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+  return pcmToRaw(readWav(wav));
 }
 
 async function soxDuration(path: string, type: string): Promise<number | null> {
@@ -151,7 +125,7 @@ async function prepare(ctx: Pick<PipelineContext, 'media'>, source: AudioSource,
       throw invalid(`${NOT_AUDIO} (sox could not read it as ${type})`, 'unreadable');
     }
     const wav = await readFile(out.path);
-    const { samples } = readPcmWav(wav);
+    const { samples } = readWav(wav);
     const durationMs = Math.round((samples.length / SAMPLE_RATE) * 1000);
     // soxi cannot always tell an MP3's length without decoding: the converted length decides too.
     if (durationMs > opts.maxClipSeconds * 1000)

@@ -1244,6 +1244,7 @@ export interface operations {
                          *       "lmWeight": 0.5,
                          *       "maxClipSeconds": 120,
                          *       "goldCheckMaxWer": 0.1,
+                         *       "mllr": false,
                          *       "autoAccept": {
                          *         "enabled": false,
                          *         "targetWer": 0.05,
@@ -1291,6 +1292,11 @@ export interface operations {
                              * @default 120
                              */
                             maxClipSeconds?: number;
+                            /**
+                             * @description Also adapt the acoustic model to the corrected clips at each retrain (one global MLLR transform, sphinxtrain): helps when the project's clips share a voice or channel; the retrain keeps it only if gold WER falls.
+                             * @default false
+                             */
+                            mllr?: boolean;
                         };
                         /**
                          * @description Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.
@@ -2360,6 +2366,20 @@ export interface operations {
                                 [key: string]: number;
                             };
                             uncertainty: number;
+                        } | {
+                            confidence: number;
+                            /** @description Why the recogniser could not transcribe the clip (it was retried once) */
+                            error?: string;
+                            modelVersion: number;
+                            text: string;
+                            uncertainty: number;
+                            words: {
+                                confidence: number;
+                                end: number;
+                                /** @description seconds */
+                                start: number;
+                                word: string;
+                            }[];
                         };
                         /** @enum {string} */
                         split: "pool" | "gold";
@@ -4426,6 +4446,7 @@ export interface operations {
                          *       "lmWeight": 0.5,
                          *       "maxClipSeconds": 120,
                          *       "goldCheckMaxWer": 0.1,
+                         *       "mllr": false,
                          *       "autoAccept": {
                          *         "enabled": false,
                          *         "targetWer": 0.05,
@@ -4473,6 +4494,11 @@ export interface operations {
                              * @default 120
                              */
                             maxClipSeconds?: number;
+                            /**
+                             * @description Also adapt the acoustic model to the corrected clips at each retrain (one global MLLR transform, sphinxtrain): helps when the project's clips share a voice or channel; the retrain keeps it only if gold WER falls.
+                             * @default false
+                             */
+                            mllr?: boolean;
                         };
                         /**
                          * @description Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.

@@ -5,6 +5,7 @@ import { ingestItems } from '../../pipelines/ingest.ts';
 import { dataView, openItemMedia } from '../../pipelines/media.ts';
 import { readMultipart, readNdjson, removeFiles } from '../uploads.ts';
 import { labelItem, transcribeItem } from '../../pipelines/labeling.ts';
+import { transcriptionView } from '../../pipelines/speech/transcription.ts';
 import { leaseQueuePage, releaseLease } from '../../pipelines/queue.ts';
 import { pipeline } from 'node:stream/promises';
 import { blindItemView } from '../../pipelines/quality/service.ts';
@@ -86,17 +87,19 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
           reviewed: item.reviewed,
           data: dataView(project!.id, item.id, item.data),
           meta: item.meta ?? null,
-          ...(pred
-            ? {
-                prediction: {
-                  label: pred.label,
-                  confidence: pred.confidence,
-                  uncertainty: pred.uncertainty,
-                  modelVersion: pred.modelVersion,
-                  probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i] ?? 0])),
-                },
-              }
-            : {}),
+          ...(pred && project!.modality === 'audio'
+            ? { prediction: { ...transcriptionView(pred), uncertainty: pred.uncertainty } }
+            : pred
+              ? {
+                  prediction: {
+                    label: pred.label,
+                    confidence: pred.confidence,
+                    uncertainty: pred.uncertainty,
+                    modelVersion: pred.modelVersion,
+                    probs: Object.fromEntries(project!.labels.map((l, i) => [l, pred.probs[i] ?? 0])),
+                  },
+                }
+              : {}),
           labels: history.map((l) => ({
             label: l.label,
             source: l.source,

@@ -122,6 +122,8 @@ describe.skipIf(!speechEngineAvailable())('transcription projects', () => {
     }
     const conf = pool.map((e: any) => e.prediction.confidence);
     expect(conf).toEqual([...conf].sort((a: number, b: number) => a - b));
+    const item = (await s.call('GET', `/api/projects/${P}/items/${pool[0].id}`)).body;
+    expect(item.prediction).toMatchObject({ text: pool[0].prediction.text, modelVersion: 1, words: pool[0].prediction.words });
     const media = await fetch(s.url + pool[0].data.audioUrl, { headers: { authorization: `Bearer ${annotator}` } });
     expect(media.status).toBe(200);
     expect(media.headers.get('content-type')).toMatch(/audio\/wav/);
@@ -230,4 +232,28 @@ describe.skipIf(!speechEngineAvailable())('transcription projects', () => {
     const bad = await s.call('POST', `/api/projects/${P}/predict`, { body: { items: [{ audio: 'bm90IGF1ZGlv' }] } });
     expect(bad.status).toBe(400);
   }, 120_000);
+
+  it('takes clips as multipart files (the file name is the externalId) and as NDJSON lines', async () => {
+    const form = new FormData();
+    form.append('files', new Blob([Buffer.from(clips.get(POOL[1])!, 'base64')], { type: 'audio/wav' }), 'call-0042.wav');
+    form.append('files', new Blob([Buffer.from('not a clip')], { type: 'audio/wav' }), 'broken.wav');
+    const multi = await fetch(`${s.url}/api/projects/${P}/items?partial=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      body: form,
+    });
+    const body = (await multi.json()) as any;
+    expect(multi.status).toBe(202);
+    expect(body.accepted).toBe(1);
+    expect(body.rejected[0].error).toMatch(/"broken.wav": Not an audio file/);
+    const line = JSON.stringify({ externalId: 'ndjson-1', audio: clips.get(POOL[2]), meta: { caller: 'a shop' } });
+    const nd = await s.call('POST', `/api/projects/${P}/items`, { raw: `${line}\n`, headers: { 'content-type': 'application/x-ndjson' } });
+    expect(nd.status).toBe(202);
+    expect(nd.body.accepted).toBe(1);
+    await waitForIdle(s, P, 300_000);
+    const listed = (await s.call('GET', `/api/projects/${P}/items?limit=100`)).body.items.filter((i: any) =>
+      ['call-0042.wav', 'ndjson-1'].includes(i.externalId),
+    );
+    expect(listed.length).toBe(2);
+  }, 320_000);
 });
