@@ -121,11 +121,13 @@ function preview(it) {
 
 /** A transcript as shown: quoted, and an empty one (a clip with no speech) said in words. */
 const quoted = (t) => (t ? `“${t}”` : '(no speech)');
+/** A clip's draft: `text` in GET /items/:id (with words and confidence), `label` in the GET /items listing. */
+const draftText = (p) => p.text ?? p.label ?? '';
 
 function row(it, index) {
   const flags = [it.split === 'gold' ? 'gold' : null, it.holdout ? 'held out' : null, it.disputed ? 'disputed' : null, it.status].filter(Boolean).join(' · ');
   const label = it.label === null ? '—' : state.transcription ? h('span', { className: 'data-text data-transcript' }, quoted(it.label)) : it.label;
-  const predicted = !it.prediction ? '—' : state.transcription ? h('span', { className: 'data-text' }, quoted(it.prediction.label)) : it.prediction.label;
+  const predicted = !it.prediction ? '—' : state.transcription ? h('span', { className: 'data-text' }, quoted(draftText(it.prediction))) : it.prediction.label;
   const tr = h(
     'tr',
     { tabIndex: 0, id: `row-${index}`, onclick: () => (select(index), void openItem(index)) },
@@ -222,7 +224,13 @@ function clipPlayer(d) {
 /** The transcript box of an opened clip: a correction is stored as a new transcript in the item's history. */
 function transcriptForm(it) {
   const input = /** @type {HTMLTextAreaElement} */ (
-    h('textarea', { id: 'transcript', className: 'transcript', rows: 2, attrs: { spellcheck: 'false' }, value: it.label ?? it.prediction?.label ?? '' })
+    h('textarea', {
+      id: 'transcript',
+      className: 'transcript',
+      rows: 2,
+      attrs: { spellcheck: 'false' },
+      value: it.label ?? (it.prediction ? draftText(it.prediction) : ''),
+    })
   );
   return h(
     'form',
@@ -250,16 +258,18 @@ function renderDetail() {
         : typeof d.audioUrl === 'string'
           ? clipPlayer(d)
           : imageOf(d);
-  const predicted = it.prediction ? (state.transcription ? quoted(it.prediction.label) : it.prediction.label) : '';
-  const pred = it.prediction
-    ? h(
-        'p',
-        {},
-        `Model v${it.prediction.modelVersion}${state.transcription ? ' draft' : ''}: `,
-        h('strong', {}, predicted),
-        ` ${fmtPct(it.prediction.confidence, 1)}`,
-      )
-    : h('p', { className: 'muted' }, state.transcription ? 'No draft yet.' : 'No prediction yet.');
+  const predicted = it.prediction ? (state.transcription ? quoted(draftText(it.prediction)) : it.prediction.label) : '';
+  const pred = it.prediction?.error
+    ? h('p', { className: 'muted' }, `Model v${it.prediction.modelVersion} could not transcribe this clip: ${it.prediction.error}`)
+    : it.prediction
+      ? h(
+          'p',
+          {},
+          `Model v${it.prediction.modelVersion}${state.transcription ? ' draft' : ''}: `,
+          h('strong', {}, predicted),
+          ` ${fmtPct(it.prediction.confidence, 1)}`,
+        )
+      : h('p', { className: 'muted' }, state.transcription ? 'No draft yet.' : 'No prediction yet.');
   const buttons = h(
     'ol',
     { className: 'label-list', attrs: { 'aria-label': 'Relabel' } },
