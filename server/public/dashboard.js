@@ -1,8 +1,11 @@
 // The dashboard: gold accuracy across versions, calibration, confusion, per-class figures and label counts
 // for engineers and clients; training jobs with live progress, "Retrain now" and activate/rollback for
 // engineers only. Controls are built here for engineer (and admin) keys only, never sent hidden to others.
+// An audio transcription project has no classes: its metrics are word and character error rates (lower is
+// better), a retrained version is activated only when its gold WER is lower (otherwise kept back), and
+// auto-accept has a plan of its own; the class-only panels are hidden for it (docs/transcription.md).
 import { ApiError, describeError } from './api.js';
-import { $, fmtAgo, fmtInt, fmtPct, fmtTime, h, linkPages, showNotice, startSession, switchKeyButton } from './session.js';
+import { $, fmtAgo, fmtInt, fmtPct, fmtTime, h, isTranscriptionProject, linkPages, showNotice, startSession, switchKeyButton } from './session.js';
 
 const METRICS_POLL_MS = 15_000;
 const JOBS_POLL_ACTIVE_MS = 1_500;
@@ -17,6 +20,7 @@ const COLORS = {
   grid: 'rgba(15, 23, 42, 0.07)',
   axis: '#64748b',
   bars: 'rgba(100, 116, 139, 0.22)',
+  kept: '#e11d48',
 };
 
 const state = {
@@ -24,6 +28,8 @@ const state = {
   projectId: '',
   me: /** @type {any} */ (null),
   labels: /** @type {string[]} */ ([]),
+  /** An audio transcription project: error rates instead of accuracy, no class panels. */
+  transcription: false,
   engineer: false,
   metrics: /** @type {any} */ (null),
   models: /** @type {any} */ (null),
@@ -48,8 +54,9 @@ async function main() {
     return;
   }
   const { client, projectId, me } = session;
-  Object.assign(state, { client, projectId, me, labels: me.project.labels });
+  Object.assign(state, { client, projectId, me, labels: me.project.labels, transcription: isTranscriptionProject(me.project) });
   linkPages(projectId);
+  if (state.transcription) showTranscriptionPanels();
   const role = me.key.role;
   if (role !== 'engineer' && role !== 'client' && role !== 'admin') {
     showNotice({
@@ -134,6 +141,9 @@ async function pollJobs() {
       if (trained) say(`Training finished: model v${trained.modelVersion ?? '?'} is ready.`, 'ok');
       if (failed) say(`Training failed: ${failed.error ?? 'see the server log'}`, 'error');
       await refreshAll();
+      // A transcription retrain is activated only if its gold WER is lower: say when it was kept back.
+      const kept = trained && state.transcription && state.metrics?.history.find((x) => x.version === trained.modelVersion)?.activated === false;
+      if (kept) say(`Training finished: v${trained.modelVersion} was kept back, its gold WER is not lower than the serving version's.`, 'ok');
     }
     const active = jobs.some((j) => j.status === 'queued' || j.status === 'running');
     syncRetrainButton(active);
@@ -252,12 +262,18 @@ function render() {
   $('board-sub').textContent =
     m.modelVersion === null
       ? `${state.me.project.name} · no model trained yet`
-      : `${state.me.project.name} · serving model v${m.modelVersion}${active ? `, trained ${fmtTime(active.createdAt)} on ${fmtInt(active.trainedOnLabels)} human labels` : ''}`;
-  renderKpis();
-  renderAccuracyChart();
-  renderCalibrationChart();
-  renderConfusion();
-  renderPerClass();
+      : `${state.me.project.name} · serving model v${m.modelVersion}${active ? `, trained ${fmtTime(active.createdAt)} on ${fmtInt(active.trainedOnLabels)} human ${state.transcription ? 'transcripts' : 'labels'}` : ''}`;
+  if (state.transcription) {
+    renderTranscriptionKpis();
+    renderWerChart();
+    renderAutoAccept();
+  } else {
+    renderKpis();
+    renderAccuracyChart();
+    renderCalibrationChart();
+    renderConfusion();
+    renderPerClass();
+  }
   renderVersions();
   renderUpdated();
 }
@@ -352,16 +368,30 @@ function renderAccuracyChart() {
     emptyChart('chart-accuracy', 'No model version yet. The curve starts with the first training.');
     return;
   }
+  versionChart(hist, {
+    name: 'accuracy',
+    range: (_u, min) => [Math.max(0, Math.floor((min - 5) / 10) * 10), 100],
+    scores: hist.map((x) => x.accuracy * 100),
+    trainedOn: 'labels',
+    readout: (i) =>
+      `v${hist[i].version}: ${fmtPct(hist[i].accuracy)}${hist[i].interval ? ` (95%: ${fmtPct(hist[i].interval[0], 1)}–${fmtPct(hist[i].interval[1], 1)})` : ''} on ${fmtInt(hist[i].n ?? 0)} gold items · trained on ${fmtInt(hist[i].humanLabels)} labels`,
+  });
+}
+
+/**
+ * The chart of a gold score (in %) across model versions, with the human labels each was trained on on the right
+ * axis; `marks` are more series on the score's axis, each `{ series, values }`.
+ */
+function versionChart(hist, { name, range, scores, marks = [], trainedOn, readout }) {
+  const active = state.metrics.modelVersion;
   $('chart-accuracy').hidden = false;
   $('chart-accuracy-empty').hidden = true;
-  const xs = hist.map((x) => x.version);
-  const active = state.metrics.modelVersion;
   chart(
     'chart-accuracy',
     {
       scales: {
         x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] },
-        acc: { range: (_u, min) => [Math.max(0, Math.floor((min - 5) / 10) * 10), 100] },
+        score: { range },
         n: { range: (_u, _min, max) => [0, Math.max(10, max * 1.15)] },
       },
       axes: [
@@ -371,22 +401,31 @@ function renderAccuracyChart() {
           incrs: [1, 2, 5, 10, 20, 50, 100],
           values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? `v${v}${v === active ? ' (serving)' : ''}` : '')),
         },
-        { ...axisBase, scale: 'acc', label: 'gold accuracy', values: (_u, splits) => splits.map((v) => `${v}%`), size: 56 },
-        { ...axisBase, scale: 'n', side: 1, label: 'labels trained on', grid: { show: false }, size: 60, values: (_u, splits) => splits.map((v) => fmtInt(v)) },
+        { ...axisBase, scale: 'score', label: `gold ${name}`, values: (_u, splits) => splits.map((v) => `${v}%`), size: 56 },
+        {
+          ...axisBase,
+          scale: 'n',
+          side: 1,
+          label: `${trainedOn} trained on`,
+          grid: { show: false },
+          size: 60,
+          values: (_u, splits) => splits.map((v) => fmtInt(v)),
+        },
       ],
       series: [
         { label: 'version', value: (_u, v) => (v === null ? '—' : `v${v}${v === active ? ' (active)' : ''}`) },
         {
-          label: 'Gold accuracy',
-          scale: 'acc',
+          label: `Gold ${name}`,
+          scale: 'score',
           stroke: COLORS.accent,
           width: 2.5,
           fill: COLORS.accentFill,
           points: { show: true, size: 8, fill: '#fff', width: 2 },
           value: (_u, v) => (v === null ? '—' : `${v.toFixed(1)}%`),
         },
+        ...marks.map((m) => m.series),
         {
-          label: 'Labels trained on',
+          label: `${trainedOn} trained on`,
           scale: 'n',
           stroke: COLORS.gray,
           width: 1.5,
@@ -397,9 +436,8 @@ function renderAccuracyChart() {
       ],
       cursor: { drag: { x: false, y: false } },
     },
-    [xs, hist.map((x) => x.accuracy * 100), hist.map((x) => x.humanLabels)],
-    (i) =>
-      `v${hist[i].version}: ${fmtPct(hist[i].accuracy)}${hist[i].interval ? ` (95%: ${fmtPct(hist[i].interval[0], 1)}–${fmtPct(hist[i].interval[1], 1)})` : ''} on ${fmtInt(hist[i].n ?? 0)} gold items · trained on ${fmtInt(hist[i].humanLabels)} labels`,
+    [hist.map((x) => x.version), scores, ...marks.map((m) => m.values), hist.map((x) => x.humanLabels)],
+    readout,
   );
 }
 
@@ -575,6 +613,38 @@ function renderPerClass() {
   );
 }
 
+/** The versions table's columns between "Version" and the last one (serving, activate or status). */
+function versionColumns() {
+  if (state.transcription) {
+    const hist = new Map(state.metrics.history.map((x) => [x.version, x]));
+    return [
+      { head: 'Trained', cell: (v) => fmtTime(v.createdAt) },
+      { head: 'Transcripts', num: true, cell: (v) => fmtInt(v.trainedOnLabels) },
+      { head: 'Gold WER', num: true, title: (v) => `CER ${fmtPct(hist.get(v.version)?.cer)}`, cell: (v) => fmtPct(hist.get(v.version)?.wer) },
+      {
+        head: 'Retrain',
+        // Why the retrain activated the version or kept it back (hover): its gold WER against the serving one's.
+        cell: (v) =>
+          hist.get(v.version)?.activated === false
+            ? h('span', { className: 'tag tag-kept', attrs: { title: String(v.metrics?.reason ?? 'its gold WER was not lower') } }, 'kept back')
+            : h('span', { className: 'tag tag-ok', attrs: { title: String(v.metrics?.reason ?? '') } }, 'activated'),
+      },
+    ];
+  }
+  return [
+    { head: 'Trained', cell: (v) => fmtTime(v.createdAt) },
+    { head: 'Labels', num: true, cell: (v) => fmtInt(v.trainedOnLabels) },
+    {
+      head: 'Model',
+      // Which candidate won and why (hover): cross-validated, reused, forced by settings.model or a fallback.
+      title: (v) => (v.model ? `${v.model.method}: ${v.model.reason}` : ''),
+      cell: (v) => (v.model ? `${v.model.candidate}${v.model.method === 'cv' ? '' : ` (${v.model.method})`}` : '—'),
+    },
+    { head: 'CV acc.', num: true, cell: (v) => (v.model?.cv ? `${fmtPct(v.model.cv.mean)} ± ${fmtPct(v.model.cv.sd)} (k=${v.model.cv.k})` : '—') },
+    { head: 'Gold acc.', num: true, cell: (v) => (typeof v.metrics?.gold?.accuracy === 'number' ? fmtPct(v.metrics.gold.accuracy) : '—') },
+  ];
+}
+
 function renderVersions() {
   const box = $('versions');
   const models = state.models;
@@ -590,6 +660,7 @@ function renderVersions() {
     );
     return;
   }
+  const columns = versionColumns();
   box.replaceChildren(
     h(
       'table',
@@ -601,11 +672,7 @@ function renderVersions() {
           'tr',
           {},
           h('th', { attrs: { scope: 'col' } }, 'Version'),
-          h('th', { attrs: { scope: 'col' } }, 'Trained'),
-          h('th', { className: 'num', attrs: { scope: 'col' } }, 'Labels'),
-          h('th', { attrs: { scope: 'col' } }, 'Model'),
-          h('th', { className: 'num', attrs: { scope: 'col' } }, 'CV acc.'),
-          h('th', { className: 'num', attrs: { scope: 'col' } }, 'Gold acc.'),
+          columns.map((c) => h('th', { className: c.num ? 'num' : '', attrs: { scope: 'col' } }, c.head)),
           h('th', { attrs: { scope: 'col' } }, state.engineer ? h('span', { className: 'visually-hidden' }, 'Actions') : 'Status'),
         ),
       ),
@@ -613,7 +680,6 @@ function renderVersions() {
         'tbody',
         {},
         versions.slice(0, 8).map((v) => {
-          const acc = v.metrics?.gold?.accuracy;
           let last;
           if (v.active) last = h('span', { className: 'tag tag-ok' }, 'serving');
           else if (v.status !== 'ready')
@@ -629,21 +695,131 @@ function renderVersions() {
           } else last = h('span', { className: 'muted small' }, 'ready');
           return h(
             'tr',
-            { className: v.active ? 'is-active' : '' },
+            { className: v.active ? 'is-active' : '', dataset: { version: String(v.version) } },
             h('th', { attrs: { scope: 'row' } }, `v${v.version}`),
-            h('td', {}, fmtTime(v.createdAt)),
-            h('td', { className: 'num' }, fmtInt(v.trainedOnLabels)),
-            // Which candidate won and why (hover): cross-validated, reused, forced by settings.model or a fallback.
-            h(
-              'td',
-              { attrs: { title: v.model ? `${v.model.method}: ${v.model.reason}` : '' } },
-              v.model ? `${v.model.candidate}${v.model.method === 'cv' ? '' : ` (${v.model.method})`}` : '—',
-            ),
-            h('td', { className: 'num' }, v.model?.cv ? `${fmtPct(v.model.cv.mean)} ± ${fmtPct(v.model.cv.sd)} (k=${v.model.cv.k})` : '—'),
-            h('td', { className: 'num' }, typeof acc === 'number' ? fmtPct(acc) : '—'),
+            columns.map((c) => h('td', { className: c.num ? 'num' : '', attrs: c.title ? { title: c.title(v) } : {} }, c.cell(v))),
             h('td', { className: 'actions-cell' }, last),
           );
         }),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Transcription projects: word and character error rates, kept-back versions, the auto-accept plan
+
+const fmtRange = (r) => (r ? `${fmtPct(r[0], 1)}–${fmtPct(r[1], 1)}` : '');
+const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? '' : 's'}`;
+
+/** Names the figures for error rates and hides the panels that only classes have. */
+function showTranscriptionPanels() {
+  document.body.dataset.task = 'transcription';
+  for (const id of ['calibration-card', 'confusion-card', 'per-class-card']) $(id).hidden = true;
+  $('auto-accept-card').hidden = false;
+  $('kpi-accuracy-label').textContent = 'Gold WER';
+  $('kpi-ece-label').textContent = 'Gold CER';
+  $('kpi-auto-label').textContent = 'Auto-accepted';
+  $('kpi-human-label').textContent = 'Human transcripts';
+  $('kpi-pending-sub').textContent = 'waiting for a transcript';
+  $('acc-title').textContent = 'Word error rate across model versions';
+  $('acc-sub').textContent = 'gold clips · lower is better';
+  $('legend-score').textContent = 'gold WER';
+  $('legend-labels').textContent = 'human transcripts trained on';
+  $('legend-kept').hidden = false;
+  $('chart-accuracy').setAttribute('aria-label', 'Gold word error rate of each model version');
+}
+
+function renderTranscriptionKpis() {
+  const m = state.metrics;
+  const g = m.gold;
+  $('kpi-accuracy').textContent = fmtPct(g.wer);
+  const sub = $('kpi-accuracy-sub');
+  sub.className = 'kpi-sub';
+  if (m.modelVersion === null) sub.textContent = 'no model yet';
+  else if (!g.n) sub.textContent = `v${m.modelVersion} · no gold clips yet`;
+  else {
+    // Compared with the version served before this one, on the same gold clips (both are today's scores).
+    const served = m.history.filter((x) => x.activated && x.wer !== null);
+    const at = served.findIndex((x) => x.version === m.modelVersion);
+    const prev = at > 0 ? served[at - 1] : null;
+    const ci = g.interval ? ` (95%: ${fmtRange(g.interval)})` : '';
+    if (prev && g.wer !== null) {
+      const d = (g.wer - prev.wer) * 100;
+      sub.textContent = `${d <= 0 ? '▼' : '▲'} ${Math.abs(d).toFixed(1)} pts vs v${prev.version} · ${plural(g.n, 'gold clip')}${ci}`;
+      sub.classList.add(d <= 0 ? 'up' : 'down');
+    } else sub.textContent = `v${m.modelVersion} on ${plural(g.n, 'gold clip')}, ${plural(g.refWords, 'word')}${ci}`;
+  }
+  $('kpi-ece').textContent = fmtPct(g.cer);
+  $('kpi-ece-sub').textContent = g.cer === null ? '' : 'character error rate';
+  // Here the imported transcripts (gold references among them) are not counted in `human`.
+  $('kpi-human').textContent = fmtInt(m.labels.human);
+  $('kpi-human-sub').textContent = m.labels.imported ? `+ ${fmtInt(m.labels.imported)} imported` : 'transcripts from annotators';
+  $('kpi-auto').textContent = fmtInt(m.labels.auto);
+  const a = m.autoAccept;
+  $('kpi-auto-sub').textContent = !a?.enabled
+    ? 'auto-accept is off'
+    : a.threshold === null
+      ? `no threshold keeps WER under ${fmtPct(a.target, 0)} yet`
+      : `confidence ≥ ${a.threshold.toFixed(2)} · WER ≤ ${fmtPct(a.upper, 1)}`;
+  $('kpi-pending').textContent = fmtInt(m.labels.pending);
+}
+
+function renderWerChart() {
+  const hist = state.metrics.history.filter((x) => x.wer !== null);
+  if (hist.length === 0) {
+    emptyChart('chart-accuracy', 'No word error rate yet: it is measured on gold clips, which carry a reference transcript.');
+    return;
+  }
+  const top = Math.max(...hist.map((x) => x.wer * 100));
+  versionChart(hist, {
+    name: 'WER',
+    range: () => [0, Math.max(10, Math.ceil((top + 5) / 10) * 10)],
+    scores: hist.map((x) => x.wer * 100),
+    // Versions a retrain kept back (their WER was not lower): marked on the same curve.
+    marks: [
+      {
+        series: {
+          label: 'Kept back',
+          scale: 'score',
+          stroke: COLORS.kept,
+          width: 0,
+          paths: () => null,
+          points: { show: true, size: 11, fill: '#fff', width: 2.5, stroke: COLORS.kept },
+          value: (_u, v) => (v === null ? '—' : `${v.toFixed(1)}%`),
+        },
+        values: hist.map((x) => (x.activated ? null : x.wer * 100)),
+      },
+    ],
+    trainedOn: 'transcripts',
+    readout: (i) =>
+      `v${hist[i].version}: WER ${fmtPct(hist[i].wer)}, CER ${fmtPct(hist[i].cer)} · ${hist[i].activated ? 'activated' : 'kept back'} · trained on ${fmtInt(hist[i].humanLabels)} transcripts`,
+  });
+}
+
+/** The auto-accept plan: the confidence from which drafts are accepted without a person, and what gold says of it. */
+function renderAutoAccept() {
+  const box = $('auto-accept');
+  const a = state.metrics.autoAccept;
+  if (!a) {
+    box.replaceChildren(h('p', { className: 'chart-empty muted' }, 'The plan shows once a model version serves.'));
+    return;
+  }
+  const rows = [
+    ['Status', a.enabled ? 'on' : 'off (settings.transcription.autoAccept)'],
+    ['Target', `gold WER at most ${fmtPct(a.target, 0)}, at the upper bound of its interval`],
+    ['Threshold', a.threshold === null ? 'none: no confidence keeps the bound under the target yet' : `drafts at least ${a.threshold.toFixed(2)} confident`],
+    ['Gold clips above it', fmtInt(a.n)],
+    ['Their WER', a.wer === null ? '—' : `${fmtPct(a.wer)} (upper bound ${fmtPct(a.upper)})`],
+  ];
+  box.replaceChildren(
+    h(
+      'table',
+      { className: 'data auto-accept' },
+      h(
+        'tbody',
+        {},
+        rows.map(([k, v]) => h('tr', {}, h('th', { attrs: { scope: 'row' } }, k), h('td', {}, v))),
       ),
     ),
   );

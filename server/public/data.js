@@ -1,7 +1,10 @@
 // The Data page (engineer keys): browse items with filters and a cursor, open one (its data, metadata,
 // prediction and label history) and relabel it. Keyboard: / search, j/k move, Enter open, 1-9 relabel.
+// In an audio transcription project a label is a transcript: the list shows transcripts and drafts, an opened
+// clip plays (fetched with the key, played from a blob: URL) and its transcript is corrected in a text box;
+// the class filters and the number keys do not apply.
 import { ApiError, describeError } from './api.js';
-import { $, fmtInt, fmtPct, fmtTime, h, linkPages, showNotice, startSession, switchKeyButton } from './session.js';
+import { $, fmtInt, fmtPct, fmtTime, h, isTranscriptionProject, linkPages, showNotice, startSession, switchKeyButton } from './session.js';
 
 const PAGE = 50;
 
@@ -10,6 +13,10 @@ const state = {
   projectId: '',
   labels: /** @type {string[]} */ ([]),
   modality: '',
+  /** An audio transcription project: labels are transcripts. */
+  transcription: false,
+  /** The opened clip's blob: URL, let go when another item is opened. */
+  clipUrl: '',
   filters: /** @type {Record<string, string>} */ ({}),
   rows: /** @type {any[]} */ ([]),
   cursor: /** @type {string | null} */ (null),
@@ -29,7 +36,7 @@ async function main() {
     return;
   }
   const { client, projectId, me } = session;
-  Object.assign(state, { client, projectId, labels: me.project.labels, modality: me.project.modality });
+  Object.assign(state, { client, projectId, labels: me.project.labels, modality: me.project.modality, transcription: isTranscriptionProject(me.project) });
   linkPages(projectId);
   if (me.key.role !== 'engineer' && me.key.role !== 'admin') {
     showNotice({
@@ -41,6 +48,12 @@ async function main() {
     return;
   }
   for (const id of ['f-label', 'f-predicted']) $(id).append(...state.labels.map((l) => h('option', { value: l }, l)));
+  if (state.transcription) {
+    // No classes to filter by; a hidden filter must not narrow the list from a shared link either.
+    for (const el of document.querySelectorAll('.class-filter')) /** @type {HTMLElement} */ (el).hidden = true;
+    for (const id of ['f-label', 'f-predicted']) /** @type {HTMLSelectElement} */ ($(id)).disabled = true;
+    document.body.dataset.task = 'transcription';
+  }
   // Filters live in the URL, so a filtered view can be bookmarked and shared.
   const params = new URLSearchParams(location.search);
   for (const el of $('filters').elements) if (el.name && params.has(el.name)) el.value = params.get(el.name);
@@ -56,7 +69,7 @@ async function main() {
 
 function readFilters() {
   const f = {};
-  for (const el of $('filters').elements) if (el.name && el.value !== '') f[el.name] = el.value.trim();
+  for (const el of $('filters').elements) if (el.name && !el.disabled && el.value !== '') f[el.name] = el.value.trim();
   return f;
 }
 
@@ -95,6 +108,7 @@ async function loadPage() {
 
 function preview(it) {
   if (it.text !== undefined) return h('span', { className: 'data-text' }, it.text);
+  if (state.transcription) return h('span', { className: 'muted small' }, 'audio clip');
   if (it.thumbUrl) {
     const img = h('img', { className: 'data-thumb', alt: '', width: 40, height: 40 });
     void authedImage(it.thumbUrl).then((src) => {
@@ -105,14 +119,21 @@ function preview(it) {
   return h('span', { className: 'muted' }, 'vector');
 }
 
+/** A transcript as shown: quoted, and an empty one (a clip with no speech) said in words. */
+const quoted = (t) => (t ? `“${t}”` : '(no speech)');
+/** A clip's draft: `text` in GET /items/:id (with words and confidence), `label` in the GET /items listing. */
+const draftText = (p) => p.text ?? p.label ?? '';
+
 function row(it, index) {
   const flags = [it.split === 'gold' ? 'gold' : null, it.holdout ? 'held out' : null, it.disputed ? 'disputed' : null, it.status].filter(Boolean).join(' · ');
+  const label = it.label === null ? '—' : state.transcription ? h('span', { className: 'data-text data-transcript' }, quoted(it.label)) : it.label;
+  const predicted = !it.prediction ? '—' : state.transcription ? h('span', { className: 'data-text' }, quoted(draftText(it.prediction))) : it.prediction.label;
   const tr = h(
     'tr',
     { tabIndex: 0, id: `row-${index}`, onclick: () => (select(index), void openItem(index)) },
     h('td', {}, h('div', { className: 'muted small' }, it.externalId ?? it.id.slice(0, 8)), preview(it)),
-    h('td', {}, it.label ?? '—', it.source ? h('span', { className: 'muted small' }, ` ${it.source}`) : null),
-    h('td', {}, it.prediction ? `${it.prediction.label} ${fmtPct(it.prediction.confidence, 0)}` : '—'),
+    h('td', {}, label, it.source ? h('span', { className: 'muted small' }, ` ${it.source}`) : null),
+    h('td', {}, predicted, it.prediction ? ` ${fmtPct(it.prediction.confidence, 0)}` : null),
     h('td', { className: 'small' }, flags),
   );
   return tr;
@@ -152,6 +173,10 @@ function imageOf(data) {
 async function openItem(index) {
   const summary = state.rows[index];
   if (!summary) return;
+  if (state.clipUrl) {
+    URL.revokeObjectURL(state.clipUrl);
+    state.clipUrl = '';
+  }
   $('detail-heading').textContent = summary.externalId ?? summary.id;
   $('detail').textContent = 'Loading…';
   try {
@@ -162,6 +187,66 @@ async function openItem(index) {
   }
 }
 
+/**
+ * A play button for a clip. The media route needs the key, which an <audio> element cannot send: the clip is
+ * fetched with it on the first press and played from a blob: URL.
+ */
+function clipPlayer(d) {
+  const audio = /** @type {HTMLAudioElement} */ (h('audio', { id: 'clip', preload: 'none' }));
+  const label = h('span', {}, 'Play');
+  const button = h('button', { id: 'play-clip', className: 'btn small', type: 'button', dataset: { state: 'idle' } }, label);
+  const status = h('span', { className: 'muted small' }, Number.isFinite(d.durationMs) ? ` ${(d.durationMs / 1000).toFixed(1)} s` : '');
+  const show = (s, text) => {
+    button.dataset.state = s;
+    label.textContent = text;
+  };
+  button.addEventListener('click', async () => {
+    if (!audio.src) {
+      show('loading', 'Loading…');
+      try {
+        if (state.clipUrl) URL.revokeObjectURL(state.clipUrl);
+        state.clipUrl = URL.createObjectURL(await state.client.blob(d.audioUrl));
+        audio.src = state.clipUrl;
+      } catch (e) {
+        show('failed', 'Play');
+        status.textContent = ` The audio could not be loaded: ${describeError(e)}`;
+        return;
+      }
+    }
+    if (audio.paused) audio.play().catch(() => show('ready', 'Play'));
+    else audio.pause();
+  });
+  audio.addEventListener('playing', () => show('playing', 'Pause'));
+  audio.addEventListener('pause', () => show('ready', 'Play'));
+  return h('div', { className: 'data-clip' }, button, status, audio);
+}
+
+/** The transcript box of an opened clip: a correction is stored as a new transcript in the item's history. */
+function transcriptForm(it) {
+  const input = /** @type {HTMLTextAreaElement} */ (
+    h('textarea', {
+      id: 'transcript',
+      className: 'transcript',
+      rows: 2,
+      attrs: { spellcheck: 'false' },
+      value: it.label ?? (it.prediction ? draftText(it.prediction) : ''),
+    })
+  );
+  return h(
+    'form',
+    {
+      className: 'data-transcript-form',
+      onsubmit: (e) => {
+        e.preventDefault();
+        void relabel(input.value.replace(/\s+/g, ' ').trim());
+      },
+    },
+    h('label', { className: 'field-label', attrs: { for: 'transcript' } }, 'Transcript'),
+    input,
+    h('button', { className: 'btn primary small', type: 'submit' }, 'Save transcript'),
+  );
+}
+
 function renderDetail() {
   const it = state.open;
   const d = it.data ?? {};
@@ -170,10 +255,21 @@ function renderDetail() {
       ? h('p', { className: 'data-fulltext' }, d.text)
       : Array.isArray(d.vector)
         ? h('code', { className: 'small' }, `[${d.vector.slice(0, 16).join(', ')}${d.vector.length > 16 ? ', …' : ''}] (${d.vector.length} numbers)`)
-        : imageOf(d);
-  const pred = it.prediction
-    ? h('p', {}, `Model v${it.prediction.modelVersion}: `, h('strong', {}, it.prediction.label), ` ${fmtPct(it.prediction.confidence, 1)}`)
-    : h('p', { className: 'muted' }, 'No prediction yet.');
+        : typeof d.audioUrl === 'string'
+          ? clipPlayer(d)
+          : imageOf(d);
+  const predicted = it.prediction ? (state.transcription ? quoted(draftText(it.prediction)) : it.prediction.label) : '';
+  const pred = it.prediction?.error
+    ? h('p', { className: 'muted' }, `Model v${it.prediction.modelVersion} could not transcribe this clip: ${it.prediction.error}`)
+    : it.prediction
+      ? h(
+          'p',
+          {},
+          `Model v${it.prediction.modelVersion}${state.transcription ? ' draft' : ''}: `,
+          h('strong', {}, predicted),
+          ` ${fmtPct(it.prediction.confidence, 1)}`,
+        )
+      : h('p', { className: 'muted' }, state.transcription ? 'No draft yet.' : 'No prediction yet.');
   const buttons = h(
     'ol',
     { className: 'label-list', attrs: { 'aria-label': 'Relabel' } },
@@ -194,7 +290,19 @@ function renderDetail() {
     ? h(
         'table',
         { className: 'data-table small' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Label'), h('th', {}, 'Source'), h('th', {}, 'Key'), h('th', {}, 'Model'), h('th', {}, 'When'))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', {}, state.transcription ? 'Transcript' : 'Label'),
+            h('th', {}, 'Source'),
+            h('th', {}, 'Key'),
+            h('th', {}, 'Model'),
+            h('th', {}, 'When'),
+          ),
+        ),
         h(
           'tbody',
           {},
@@ -202,7 +310,7 @@ function renderDetail() {
             h(
               'tr',
               {},
-              h('td', {}, l.label),
+              h('td', {}, state.transcription ? quoted(l.label) : l.label),
               h('td', {}, l.source),
               h('td', {}, l.keyId ? l.keyId.slice(0, 8) : '—'),
               h('td', {}, l.modelVersion === null ? '—' : `v${l.modelVersion}`),
@@ -211,21 +319,22 @@ function renderDetail() {
           ),
         ),
       )
-    : h('p', { className: 'muted' }, 'Never labelled.');
+    : h('p', { className: 'muted' }, state.transcription ? 'Never transcribed.' : 'Never labelled.');
   $('detail').className = '';
   $('detail').replaceChildren(
     h(
       'p',
       { className: 'muted small' },
-      `${it.split}${it.holdout ? ' · held out' : ''} · ${it.status}${it.label ? ` · label ${it.label} (${it.labelSource})` : ''}`,
+      `${it.split}${it.holdout ? ' · held out' : ''} · ${it.status}${it.label && !state.transcription ? ` · label ${it.label} (${it.labelSource})` : ''}`,
     ),
     body,
-    it.meta ? h('pre', { className: 'data-meta small' }, JSON.stringify(it.meta, null, 2)) : null,
+    // replaceChildren, unlike h(), would write a null out as the text "null".
+    ...(it.meta ? [h('pre', { className: 'data-meta small' }, JSON.stringify(it.meta, null, 2))] : []),
     pred,
-    h('h3', {}, 'Relabel'),
-    buttons,
+    h('h3', {}, state.transcription ? 'Correct the transcript' : 'Relabel'),
+    state.transcription ? transcriptForm(it) : buttons,
     h('p', { id: 'relabel-status', className: 'small', role: 'status' }),
-    h('h3', {}, 'Label history'),
+    h('h3', {}, state.transcription ? 'Transcript history' : 'Label history'),
     history,
   );
 }
@@ -234,13 +343,15 @@ async function relabel(label) {
   const it = state.open;
   if (!it) return;
   try {
-    await state.client.post(api(`/items/${encodeURIComponent(it.id)}/label`), { label });
+    const answer = await state.client.post(api(`/items/${encodeURIComponent(it.id)}/label`), state.transcription ? { transcript: label } : { label });
+    // A transcript is stored normalised (lower case, no punctuation): show it as stored.
+    const stored = state.transcription && typeof answer?.transcript === 'string' ? answer.transcript : label;
     state.open = await state.client.get(api(`/items/${encodeURIComponent(it.id)}`));
     renderDetail();
-    $('relabel-status').textContent = `Labelled ${label}.`;
+    $('relabel-status').textContent = state.transcription ? `Transcript saved: ${quoted(stored)}.` : `Labelled ${label}.`;
     const i = state.rows.findIndex((r) => r.id === it.id);
     if (i >= 0) {
-      state.rows[i] = { ...state.rows[i], label, source: 'human', status: 'labeled' };
+      state.rows[i] = { ...state.rows[i], label: stored, source: 'human', status: 'labeled' };
       document.getElementById(`row-${i}`)?.replaceWith(row(state.rows[i], i));
       if (state.selected === i) document.getElementById(`row-${i}`)?.setAttribute('aria-selected', 'true');
     }
@@ -267,7 +378,7 @@ function onKey(e) {
   } else if (e.key === 'Enter' && e.target instanceof HTMLTableRowElement) {
     e.preventDefault();
     void openItem(state.selected);
-  } else if (/^[1-9]$/.test(e.key) && state.open) {
+  } else if (/^[1-9]$/.test(e.key) && state.open && !state.transcription) {
     const label = state.labels[Number(e.key) - 1];
     if (label) void relabel(label);
   }

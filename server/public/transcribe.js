@@ -4,21 +4,15 @@
 // A page of its own rather than a mode of review.js: there every plain key is a decision and the page owns the
 // keyboard, here the text box does (typing is the work), so every shortcut is a chord that also works while
 // typing; and the stage is an audio player with a waveform and a word strip, not an item to look at. What the
-// two pages share is kept the same on purpose: queue leasing and lease renewal, the optimistic outbox in
+// two pages share lives in queue-client.js: queue leasing and lease renewal, the optimistic outbox in
 // localStorage (a repeated transcript is stored once, so a retry never stores twice), and undo, which reopens the
 // previous clip with what was submitted; a changed transcript there is sent as a correction (a new row in the
 // item's history), through the same label route.
-import { ApiError, backoffMs, describeError } from './api.js';
-import { $, fmtInt, fmtPct, fmtTime, h, hideNotice, isTranscriptionProject, linkPages, showNotice, startSession, switchKeyButton } from './session.js';
+import { describeError } from './api.js';
+import { $, fmtInt, fmtPct, h } from './session.js';
+import { createQueuePage, toast } from './queue-client.js';
 
-const PREFETCH_LOW = 6; // keep at least this many clips leased behind the current one
-const PREPARE_AHEAD = 3; // of which this many have their audio downloaded and decoded
-const FETCH_BATCH = 12;
-const HISTORY_MAX = 200;
-const ME_POLL_MS = 20_000;
-const EMPTY_RECHECK_MS = 15_000;
-const LEASE_CHECK_MS = 30_000;
-const LEASE_RENEW_MARGIN_MS = 120_000;
+const PREPARE_AHEAD = 3; // of the clips leased behind the current one, this many have their audio downloaded and decoded
 /** Words the model is less sure of than this are highlighted and reachable with Alt+N / Alt+P. */
 const LOW_CONFIDENCE = 0.5;
 const MID_CONFIDENCE = 0.8;
@@ -37,36 +31,88 @@ const EMPTY_CONFIRM_MS = 4000;
 /** @typedef {{ url: string | null, peaks: Float32Array, duration: number }} Audio */
 /** @typedef {{ item: QueueItem, previous: string | null, draft?: string, error?: string, audio?: Audio, audioError?: string, loading?: Promise<void> | null }} Entry */
 
-const state = {
-  client: /** @type {any} */ (null),
-  projectId: '',
-  me: /** @type {any} */ (null),
-  /** @type {Entry | null} */ current: null,
-  /** @type {Entry[]} */ buffer: [],
-  /** @type {{ entry: Entry, transcript: string | null, previous: string | null, at: number }[]} */ history: [],
-  /** itemId → the last transcript submitted for it in this session */ decided: new Map(),
-  skipped: new Set(),
-  /** @type {{ itemId: string, transcript: string, previous: string | null }[]} */ outbox: [],
-  /** `${itemId}\u0000${transcript}` → 'pending' | 'saved' | 'rejected', for the recent list */ sendState: new Map(),
-  /** `${itemId}\u0000${transcript}` → the server's count of words changed from the draft */ wordEdits: new Map(),
-  /** `${itemId}\u0000${transcript}` → the transcript as stored (normalised: lower case, no punctuation) */ stored: new Map(),
-  sending: false,
-  sendFailures: 0,
-  wakeSender: /** @type {null | (() => void)} */ (null),
-  retryAt: 0,
-  fetching: /** @type {Promise<void> | null} */ (null),
-  retryAfterMs: 0,
-  fetchFailures: 0,
-  emptySince: 0,
-  confirmed: 0,
-  confirmedNew: 0,
-  meSnapshot: { confirmed: 0, confirmedNew: 0 },
-  knownModel: /** @type {number | null | undefined} */ (undefined),
-  transcribedThisSession: 0,
-  correctionsThisSession: 0,
+const queue = createQueuePage({
+  transcription: true,
+  outboxPrefix: 'furrow.transcripts',
+  answerField: 'transcript',
+  words: {
+    item: 'clip',
+    items: 'clips',
+    answer: 'transcript',
+    answers: 'transcripts',
+    done: 'transcribed',
+    noModel: 'no model yet',
+    forbiddenTitle: 'This key cannot transcribe clips',
+    forbiddenWhy: 'This page leases clips from the transcription queue, which takes an annotator key.',
+    revokedTitle: 'This key may no longer transcribe clips',
+    leaseLost: 'Your lease on a clip ran out and another annotator has it now, so that transcript was not stored.',
+    reviewSkipped: 'Transcribe skipped clips',
+    empty: (pending, c) => ({
+      none: [
+        'Nothing to transcribe yet',
+        'This project has no clips in its pool. They appear here as soon as an engineer adds them; this page checks every 15 seconds.',
+      ],
+      done: [
+        'All caught up',
+        `Every clip in this project has a transcript: ${fmtInt(c.labeled - (c.gold ?? 0))} from people, ${fmtInt(c.autoLabeled)} from the model. New clips appear here when they arrive.`,
+      ],
+      skipped: [
+        'Only skipped clips are left',
+        `You skipped the remaining ${fmtInt(pending)} clip${pending === 1 ? '' : 's'}. They went back to the team's queue; you can still transcribe them here.`,
+      ],
+      leased: [
+        'The queue is empty for now',
+        `The ${fmtInt(pending)} clip${pending === 1 ? ' that is' : 's that are'} still untranscribed ${pending === 1 ? 'is' : 'are'} leased to other annotators. A clip comes back here if its lease runs out first; this page checks again every 15 seconds.`,
+      ],
+    }),
+  },
+  onSession: () => {
+    // The Review tab is this page for a transcription project.
+    for (const a of document.querySelectorAll('a[data-page="review"]')) a.setAttribute('href', location.pathname + location.search);
+  },
+  setup: () => {
+    document.body.append(player);
+    setupControls();
+  },
+  prepareAhead,
+  itemFacts: (entry) => {
+    const ms = entry.item.data?.durationMs;
+    return Number.isFinite(ms) ? [`${(ms / 1000).toFixed(1)} s`] : [];
+  },
+  leave: saveDraft,
+  reopen: ({ item, audio }, previous) => ({ item, audio, previous }),
+  afterUndo: () => {
+    queue.renderStats();
+    focusBox();
+  },
+  renderItem,
+  renderRecent,
+  renderStats: () => {
+    $('stat-edits').textContent = fmtInt(state.wordEditsThisSession);
+  },
+  setControlsEnabled,
+  clearStage: () => player.pause(),
+  onSaved: (_job, answer, key) => {
+    if (typeof answer?.transcript === 'string') state.stored.set(key, answer.transcript);
+    if (Number.isFinite(answer?.wordEdits)) {
+      state.wordEdits.set(key, answer.wordEdits);
+      state.wordEditsThisSession += answer.wordEdits;
+    }
+  },
+  onRefused: (job, e) => {
+    if (e.status !== 400) return false;
+    reopenRefused(job, describeError(e));
+    return true;
+  },
+  newModelNote: () => ['. Drafts for the next clips come from it.'],
+  onStop: () => player.pause(),
+});
+
+/** The shared queue state (queue-client.js: entries, history, outbox) and this page's own. */
+const state = Object.assign(queue.state, {
+  /** queue.sendKey(itemId, transcript) → the server's count of words changed from the draft */ wordEdits: new Map(),
+  /** queue.sendKey(itemId, transcript) → the transcript as stored (normalised: lower case, no punctuation) */ stored: new Map(),
   wordEditsThisSession: 0,
-  stopped: false,
-  outboxKey: '',
   /** The entry on screen, whose audio blob is let go when another takes its place. */
   shownEntry: /** @type {Entry | null} */ (null),
   /** Index into the current draft's words of the word last jumped to or clicked (-1: none yet). */
@@ -78,7 +124,7 @@ const state = {
   autoplay: false,
   /** When an empty transcript was last submitted: a second Ctrl+Enter soon after sends it as silence. */
   emptyAskedAt: 0,
-};
+});
 
 /** The one player; clips come and go as blob: URLs (the audio route needs the key, which <audio> cannot send). */
 const player = /** @type {HTMLAudioElement} */ (document.createElement('audio'));
@@ -86,209 +132,7 @@ player.id = 'audio';
 player.preload = 'auto';
 player.hidden = true;
 
-let serverTurn = Promise.resolve();
-/** Runs transcript requests and the session summary one at a time (see review.js: no decision counted twice). */
-function exclusive(fn) {
-  const run = serverTurn.then(fn, fn);
-  serverTurn = run.catch(() => {});
-  return run;
-}
-
-function outboxIdle(maxMs) {
-  return new Promise((resolve) => {
-    const until = Date.now() + maxMs;
-    const check = () => (state.outbox.length === 0 || Date.now() > until ? resolve() : setTimeout(check, 100));
-    check();
-  });
-}
-
 const box = () => /** @type {HTMLTextAreaElement} */ ($('transcript'));
-const itemPath = (itemId, rest) => `/api/projects/${encodeURIComponent(state.projectId)}/items/${encodeURIComponent(itemId)}/${rest}`;
-
-// ---------------------------------------------------------------------------------------------------------
-// Start
-
-async function main() {
-  let session;
-  try {
-    session = await startSession({ onConnectivity: () => renderSync() });
-  } catch {
-    return;
-  }
-  const { client, projectId, me } = session;
-  Object.assign(state, { client, projectId, me });
-  if (!isTranscriptionProject(me.project)) {
-    location.replace(`/ui/review?project=${encodeURIComponent(projectId)}`);
-    return;
-  }
-  linkPages(projectId);
-  // The Review tab is this page for a transcription project.
-  for (const a of document.querySelectorAll('a[data-page="review"]')) a.setAttribute('href', location.pathname + location.search);
-  state.knownModel = me.model?.version ?? null;
-
-  if (me.key.role !== 'annotator' && me.key.role !== 'admin') {
-    const other = me.key.role === 'engineer' || me.key.role === 'client';
-    showNotice({
-      title: 'This key cannot transcribe clips',
-      text: [
-        `“${me.key.name}” is ${me.key.role === 'engineer' ? 'an' : 'a'} ${me.key.role} key. This page leases clips from the transcription queue, which takes an annotator key.`,
-        'Ask your project lead for an annotator key, or open the dashboard with this one.',
-      ],
-      actions: [
-        switchKeyButton(),
-        other ? h('a', { className: 'btn primary', href: `/ui/dashboard?project=${encodeURIComponent(projectId)}` }, 'Open the dashboard') : null,
-      ].filter(Boolean),
-      tone: 'warn',
-    });
-    document.body.dataset.state = 'forbidden';
-    return;
-  }
-
-  state.outboxKey = `furrow.transcripts.${projectId}.${me.key.id}`;
-  try {
-    state.outbox = JSON.parse(localStorage.getItem(state.outboxKey) || '[]');
-  } catch {
-    state.outbox = [];
-  }
-  for (const job of state.outbox) state.decided.set(job.itemId, job.transcript);
-
-  document.body.append(player);
-  setupControls();
-  $('workspace').hidden = false;
-  renderStats();
-  renderSync();
-  renderRecent();
-  showStageMessage('Loading clips…', 'loading');
-  pumpOutbox();
-  await fetchMore();
-
-  setInterval(refreshMe, ME_POLL_MS);
-  setInterval(checkLeases, LEASE_CHECK_MS);
-  setInterval(renderSync, 1000);
-  window.addEventListener('online', () => {
-    state.wakeSender?.();
-    if (!state.current) fetchMore();
-  });
-  document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') {
-      checkLeases();
-      refreshMe();
-    }
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Queue: prefetch, lease renewal, empty queue (as on the review page)
-
-/** Leases more clips; the server answers this key's live leases first, which is also how a lease is renewed. */
-function fetchMore({ renew = false } = {}) {
-  if (state.fetching) return state.fetching;
-  if (state.stopped) return Promise.resolve();
-  if (!renew && state.buffer.length >= PREFETCH_LOW) return Promise.resolve();
-  const held = new Set([...state.buffer.map((e) => e.item.id), ...state.skipped, ...state.outbox.map((o) => o.itemId)]);
-  if (state.current) held.add(state.current.item.id);
-  const limit = Math.min(100, FETCH_BATCH + held.size);
-  state.fetching = (async () => {
-    try {
-      const { items, retryAfterMs } = await state.client.get(`/api/projects/${encodeURIComponent(state.projectId)}/queue?limit=${limit}`, { retries: 2 });
-      state.fetchFailures = 0;
-      state.retryAfterMs = items.length === 0 && Number.isFinite(retryAfterMs) ? retryAfterMs : 0;
-      const leaseById = new Map(items.map((i) => [i.id, i.leaseExpiresAt]));
-      for (const e of [state.current, ...state.buffer]) if (e && leaseById.has(e.item.id)) e.item.leaseExpiresAt = leaseById.get(e.item.id);
-      const fresh = items.filter((i) => !held.has(i.id) && !state.decided.has(i.id));
-      for (const item of fresh) state.buffer.push({ item, previous: null });
-      prepareAhead();
-      if (fresh.length > 0) state.emptySince = 0;
-      else if (!state.current && state.buffer.length === 0) state.emptySince ||= Date.now();
-    } catch (e) {
-      if (!handleFatal(e)) {
-        state.fetchFailures++;
-        setTimeout(() => (state.current ? undefined : fetchMore()), backoffMs(state.fetchFailures));
-        if (!state.current) showStageMessage(`Cannot load clips: ${describeError(e)} Retrying…`, 'offline');
-      }
-    } finally {
-      state.fetching = null;
-    }
-    if (!state.current && state.buffer.length > 0) advance();
-    else if (!state.current && state.emptySince) explainEmpty();
-  })();
-  return state.fetching;
-}
-
-function checkLeases() {
-  const entries = [state.current, ...state.buffer].filter(Boolean);
-  if (!entries.length) return;
-  const soonest = Math.min(...entries.map((e) => new Date(e.item.leaseExpiresAt).getTime()));
-  if (soonest - Date.now() < LEASE_RENEW_MARGIN_MS) fetchMore({ renew: true }).then(renderMeta);
-}
-
-let emptyTimer = 0;
-async function explainEmpty() {
-  clearTimeout(emptyTimer);
-  const recheckMs = state.retryAfterMs > 0 ? Math.min(Math.max(state.retryAfterMs, 250), EMPTY_RECHECK_MS) : EMPTY_RECHECK_MS;
-  emptyTimer = setTimeout(() => {
-    if (!state.current) fetchMore();
-  }, recheckMs);
-  if (state.retryAfterMs > 0 && recheckMs < EMPTY_RECHECK_MS) {
-    showStageMessage(['Fetching clips…', 'The next clips are busy for a moment; asking again shortly.'], 'loading');
-    return;
-  }
-  await outboxIdle(10_000);
-  if (state.current) return;
-  let project;
-  try {
-    [project] = await Promise.all([state.client.get(`/api/projects/${encodeURIComponent(state.projectId)}`), refreshMe()]);
-  } catch (e) {
-    if (!handleFatal(e)) showStageMessage('The queue is empty right now.', 'empty');
-    return;
-  }
-  if (state.current) return;
-  const c = project.counts;
-  const pool = c.items - (c.gold ?? 0);
-  const pending = c.pending;
-  document.body.dataset.state = 'empty';
-  if (pool === 0) {
-    showStageMessage(
-      [
-        'Nothing to transcribe yet',
-        'This project has no clips in its pool. They appear here as soon as an engineer adds them; this page checks every 15 seconds.',
-      ],
-      'empty',
-    );
-  } else if (pending === 0) {
-    showStageMessage(
-      [
-        'All caught up',
-        `Every clip in this project has a transcript: ${fmtInt(c.labeled - (c.gold ?? 0))} from people, ${fmtInt(c.autoLabeled)} from the model. New clips appear here when they arrive.`,
-      ],
-      'done',
-    );
-  } else if (state.skipped.size > 0 && state.skipped.size >= pending) {
-    showStageMessage(
-      [
-        'Only skipped clips are left',
-        `You skipped the remaining ${fmtInt(pending)} clip${pending === 1 ? '' : 's'}. They went back to the team's queue; you can still transcribe them here.`,
-      ],
-      'empty',
-      [h('button', { className: 'btn primary', type: 'button', onclick: reviewSkipped }, 'Transcribe skipped clips')],
-    );
-  } else {
-    showStageMessage(
-      [
-        'The queue is empty for now',
-        `The ${fmtInt(pending)} clip${pending === 1 ? ' that is' : 's that are'} still untranscribed ${pending === 1 ? 'is' : 'are'} leased to other annotators. A clip comes back here if its lease runs out first; this page checks again every 15 seconds.`,
-      ],
-      'empty',
-    );
-  }
-}
-
-function reviewSkipped() {
-  state.skipped.clear();
-  state.emptySince = 0;
-  showStageMessage('Loading clips…', 'loading');
-  fetchMore();
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Audio: download with the key, decode for the waveform, play through a blob: URL
@@ -692,14 +536,6 @@ function saveDraft() {
   if (entry && document.body.dataset.item === entry.item.id) entry.draft = box().value;
 }
 
-function advance() {
-  saveDraft();
-  state.current = state.buffer.shift() ?? null;
-  renderItem();
-  prepareAhead();
-  fetchMore();
-}
-
 /** One line, single spaces: what the annotator sees is what is stored. */
 const normalise = (text) => text.replace(/\s+/g, ' ').trim();
 
@@ -714,52 +550,13 @@ function submit() {
   }
   state.emptyAskedAt = 0;
   const previous = entry.previous;
-  if (previous !== transcript) {
-    state.outbox.push({ itemId: entry.item.id, transcript, previous });
-    state.sendState.set(`${entry.item.id}\u0000${transcript}`, 'pending');
-    persistOutbox();
-    state.decided.set(entry.item.id, transcript);
-    if (previous !== null) state.correctionsThisSession++;
-    else state.transcribedThisSession++;
-    pumpOutbox();
-  }
+  if (previous !== transcript) queue.enqueue({ itemId: entry.item.id, transcript, previous });
   const typing = document.activeElement === box();
-  pushHistory({ entry, transcript, previous, at: Date.now() });
+  queue.pushHistory({ entry, answer: transcript, previous, at: Date.now() });
   entry.draft = undefined;
   entry.error = undefined;
-  advance();
+  queue.advance();
   if (typing) focusBox();
-}
-
-function skip() {
-  const entry = state.current;
-  if (!entry) return;
-  if (entry.previous === null) {
-    state.skipped.add(entry.item.id);
-    // Hand the clip back to the team's queue now rather than holding it until the lease ends (best effort).
-    state.client.post(itemPath(entry.item.id, 'release'), {}).catch(() => {});
-  }
-  pushHistory({ entry, transcript: null, previous: entry.previous, at: Date.now() });
-  advance();
-  focusStage();
-}
-
-function undo() {
-  const last = state.history.pop();
-  if (!last) {
-    toast('Nothing to undo yet.');
-    return;
-  }
-  saveDraft();
-  if (state.current) state.buffer.unshift(state.current);
-  const id = last.entry.item.id;
-  if (last.transcript === null) state.skipped.delete(id);
-  const { item, audio } = last.entry;
-  state.current = { item, audio, previous: state.decided.get(id) ?? null };
-  renderItem();
-  renderRecent();
-  renderStats();
-  focusBox();
 }
 
 /**
@@ -767,9 +564,9 @@ function undo() {
  * on screen with the refused text and the server's message, whatever clip the annotator has moved on to.
  */
 function reopenRefused(job, message) {
-  const at = state.history.findLastIndex((r) => r.entry.item.id === job.itemId && r.transcript === job.transcript);
+  const at = state.history.findLastIndex((r) => r.entry.item.id === job.itemId && r.answer === job.transcript);
   const row = at >= 0 ? state.history.splice(at, 1)[0] : null;
-  if (job.previous === null) state.transcribedThisSession = Math.max(0, state.transcribedThisSession - 1);
+  if (job.previous === null) state.newThisSession = Math.max(0, state.newThisSession - 1);
   else state.correctionsThisSession = Math.max(0, state.correctionsThisSession - 1);
   if (state.current?.item.id === job.itemId) {
     state.current.error = message;
@@ -784,229 +581,11 @@ function reopenRefused(job, message) {
     toast('A transcript was not accepted; its clip is back on screen with your text.', 'warn');
   } else toast(`A transcript was not stored: ${message}`, 'warn');
   renderRecent();
-  renderStats();
-}
-
-function pushHistory(row) {
-  state.history.push(row);
-  if (state.history.length > HISTORY_MAX) state.history.shift();
-  renderRecent();
-  renderStats();
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Outbox: ordered, persistent, retried until the server has each transcript once
-
-function persistOutbox() {
-  try {
-    localStorage.setItem(state.outboxKey, JSON.stringify(state.outbox));
-  } catch {
-    // Storage full or disabled: the outbox still lives in memory for this page.
-  }
-  document.body.dataset.pending = String(state.outbox.length);
-}
-
-async function pumpOutbox() {
-  if (state.sending) return;
-  state.sending = true;
-  document.body.dataset.pending = String(state.outbox.length);
-  try {
-    while (state.outbox.length > 0 && !state.stopped) {
-      const job = state.outbox[0];
-      const key = `${job.itemId}\u0000${job.transcript}`;
-      renderSync();
-      try {
-        const answer = await exclusive(() => state.client.post(itemPath(job.itemId, 'label'), { transcript: job.transcript }));
-        state.outbox.shift();
-        persistOutbox();
-        state.sendFailures = 0;
-        state.sendState.set(key, 'saved');
-        if (typeof answer?.transcript === 'string') state.stored.set(key, answer.transcript);
-        if (Number.isFinite(answer?.wordEdits)) {
-          state.wordEdits.set(key, answer.wordEdits);
-          state.wordEditsThisSession += answer.wordEdits;
-        }
-        state.confirmed++;
-        if (job.previous === null) state.confirmedNew++;
-        renderStats();
-        renderRecent();
-        if (state.confirmed % 10 === 0) refreshMe();
-      } catch (e) {
-        if (e instanceof ApiError && (e.status === 0 || e.status === 429 || e.status >= 500)) {
-          // Safe to send again: the server stores a repeated transcript once.
-          state.sendFailures++;
-          await waitForRetry(backoffMs(state.sendFailures));
-          continue;
-        }
-        if (handleFatal(e)) return;
-        state.outbox.shift();
-        persistOutbox();
-        state.sendState.set(key, 'rejected');
-        if (state.decided.get(job.itemId) === job.transcript) {
-          if (job.previous === null) state.decided.delete(job.itemId);
-          else state.decided.set(job.itemId, job.previous);
-        }
-        if (e instanceof ApiError && e.code === 'item_leased') {
-          renderRecent();
-          toast('Your lease on a clip ran out and another annotator has it now, so that transcript was not stored.', 'warn');
-        } else if (e instanceof ApiError && e.status === 400) reopenRefused(job, describeError(e));
-        else {
-          renderRecent();
-          toast(`A transcript was not stored: ${describeError(e)}`, 'warn');
-        }
-      }
-    }
-  } finally {
-    state.sending = false;
-    renderSync();
-  }
-}
-
-function waitForRetry(ms) {
-  state.retryAt = Date.now() + ms;
-  renderSync();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      state.wakeSender = null;
-      state.retryAt = 0;
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    state.wakeSender = done;
-  });
-}
-
-/** 401/403 mid-session: the key was revoked or lost its role. Stops, keeping unsent transcripts stored. */
-function handleFatal(e) {
-  if (!(e instanceof ApiError) || (e.status !== 401 && e.status !== 403)) return false;
-  state.stopped = true;
-  player.pause();
-  $('workspace').hidden = true;
-  showNotice({
-    title: e.status === 401 ? 'Your key is no longer accepted' : 'This key may no longer transcribe clips',
-    text: [
-      e.status === 401 ? 'It was revoked or replaced.' : describeError(e),
-      state.outbox.length
-        ? `${state.outbox.length} transcript${state.outbox.length === 1 ? ' is' : 's are'} kept in this browser and will be sent when this key works again.`
-        : 'All your transcripts were saved.',
-    ],
-    actions: [switchKeyButton()],
-    tone: 'error',
-  });
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Session summary (GET /me) and new model versions
-
-let meInFlight = null;
-function refreshMe() {
-  if (meInFlight || state.stopped) return meInFlight;
-  let snap = { confirmed: state.confirmed, confirmedNew: state.confirmedNew };
-  meInFlight = exclusive(() => {
-    snap = { confirmed: state.confirmed, confirmedNew: state.confirmedNew };
-    return state.client.get(`/api/projects/${encodeURIComponent(state.projectId)}/me`);
-  })
-    .then((me) => {
-      state.me = me;
-      state.meSnapshot = snap;
-      const v = me.model?.version ?? null;
-      if (state.knownModel !== undefined && v !== null && v !== state.knownModel) announceModel(me.model);
-      state.knownModel = v;
-      renderStats();
-    })
-    .catch((e) => {
-      handleFatal(e);
-    })
-    .finally(() => {
-      meInFlight = null;
-    });
-  return meInFlight;
-}
-
-function announceModel(model) {
-  const banner = $('banner');
-  banner.replaceChildren(
-    h('span', { className: 'banner-dot', attrs: { 'aria-hidden': 'true' } }),
-    h('span', {}, h('strong', {}, `Model v${model.version} is live`), '. Drafts for the next clips come from it.'),
-    h('button', { className: 'btn ghost small', type: 'button', onclick: () => (banner.hidden = true) }, 'Dismiss'),
-  );
-  banner.hidden = false;
-  document.body.dataset.model = String(model.version);
+  queue.renderStats();
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Rendering
-
-function renderStats() {
-  const me = state.me;
-  if (!me) return;
-  const sinceMe = state.confirmed - state.meSnapshot.confirmed;
-  const newSinceMe = state.confirmedNew - state.meSnapshot.confirmedNew;
-  $('stat-today').textContent = fmtInt(me.labeledToday + sinceMe);
-  $('stat-queue').textContent = fmtInt(Math.max(0, me.queue.pending - newSinceMe));
-  const m = me.model;
-  $('stat-model').replaceChildren(
-    m
-      ? h('span', {}, `v${m.version}`, h('span', { className: 'stat-sub' }, ` · ${fmtTime(m.createdAt)}`))
-      : h('span', { className: 'stat-sub' }, 'no model yet'),
-  );
-  $('stat-edits').textContent = fmtInt(state.wordEditsThisSession);
-  const recent = state.history.slice(-21);
-  const pace = recent.length >= 3 ? (recent[recent.length - 1].at - recent[0].at) / 1000 / (recent.length - 1) : null;
-  const parts = [`${fmtInt(state.transcribedThisSession)} transcribed`];
-  if (state.correctionsThisSession) parts.push(`${state.correctionsThisSession} corrected`);
-  if (state.skipped.size) parts.push(`${state.skipped.size} skipped`);
-  if (pace !== null) parts.push(`${pace.toFixed(1)} s per clip`);
-  $('stat-session').textContent = parts.join(' · ');
-}
-
-function renderSync() {
-  const el = $('sync');
-  const n = state.outbox.length;
-  el.className = 'sync';
-  document.body.dataset.pending = String(n);
-  if (!state.client) return;
-  if (state.retryAt) {
-    const s = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
-    el.classList.add('sync-offline');
-    el.replaceChildren(
-      h('span', { className: 'sync-dot', attrs: { 'aria-hidden': 'true' } }),
-      `Offline · ${n} transcript${n === 1 ? '' : 's'} waiting · retry in ${s} s `,
-      h('button', { className: 'btn ghost small', type: 'button', onclick: () => state.wakeSender?.() }, 'Retry now'),
-    );
-  } else if (n > 0) {
-    el.classList.add('sync-busy');
-    el.replaceChildren(h('span', { className: 'sync-dot', attrs: { 'aria-hidden': 'true' } }), `Saving ${n}…`);
-  } else {
-    el.classList.add('sync-ok');
-    el.replaceChildren(h('span', { className: 'sync-dot', attrs: { 'aria-hidden': 'true' } }), 'All transcripts saved');
-  }
-}
-
-function showStageMessage(message, kind, actions = []) {
-  const [title, text] = Array.isArray(message) ? message : [message, ''];
-  player.pause();
-  $('item-view').hidden = true;
-  $('reopened').hidden = true;
-  const empty = $('stage-empty');
-  empty.replaceChildren(
-    h(
-      'div',
-      { className: `stage-msg msg-${kind}` },
-      h('h3', {}, title),
-      text ? h('p', {}, text) : null,
-      actions.length ? h('div', { className: 'notice-actions' }, actions) : null,
-    ),
-  );
-  empty.hidden = false;
-  $('item-heading').textContent = kind === 'loading' ? 'Loading' : 'Queue';
-  $('item-meta').textContent = '';
-  setControlsEnabled(false);
-  document.body.dataset.item = '';
-  if (kind !== 'loading') document.body.dataset.state = kind;
-}
 
 function setControlsEnabled(on) {
   for (const b of document.querySelectorAll('#submit, #skip, #play, #rate')) /** @type {HTMLButtonElement} */ (b).disabled = !on;
@@ -1023,18 +602,9 @@ function renderItem() {
   if (!entry) {
     player.removeAttribute('src');
     player.dataset.item = '';
-    $('sr-status').textContent = '';
-    if (state.emptySince) explainEmpty();
-    else showStageMessage('Loading clips…', 'loading');
-    return;
   }
-  hideNotice();
-  document.body.dataset.state = 'item';
-  document.body.dataset.item = entry.item.id;
-  $('stage-empty').hidden = true;
-  $('item-view').hidden = false;
-  $('item-heading').replaceChildren('Clip', h('code', { title: entry.item.id }, entry.item.id.slice(0, 8)));
-  renderMeta();
+  if (!queue.showStage()) return;
+  queue.renderMeta();
 
   const reopened = $('reopened');
   if (entry.previous !== null) {
@@ -1068,19 +638,6 @@ function renderItem() {
   const lows = (p?.words ?? []).filter((w) => w.confidence < LOW_CONFIDENCE).length;
   $('sr-status').textContent =
     `Next clip, ${fmtClock(clipDuration(entry))} long.${entry.previous !== null ? ' Reopened.' : ''}${p ? ` Draft ${fmtPct(p.confidence, 0)} confident, ${lows} low-confidence word${lows === 1 ? '' : 's'}.` : ' No draft.'}`;
-}
-
-function renderMeta() {
-  const entry = state.current;
-  if (!entry) return;
-  const parts = [];
-  const ms = entry.item.data?.durationMs;
-  if (Number.isFinite(ms)) parts.push(`${(ms / 1000).toFixed(1)} s`);
-  if (entry.item.uncertainty !== null && entry.item.uncertainty !== undefined) parts.push(`uncertainty ${entry.item.uncertainty.toFixed(2)}`);
-  const lease = new Date(entry.item.leaseExpiresAt);
-  parts.push(lease.getTime() < Date.now() ? 'lease ran out, renewing' : `yours until ${fmtTime(entry.item.leaseExpiresAt)}`);
-  parts.push(`${state.buffer.length} ready`);
-  $('item-meta').textContent = parts.join(' · ');
 }
 
 function renderDraft(entry) {
@@ -1154,20 +711,20 @@ function renderRecent() {
     ...rows.map((r) => {
       const p = r.entry.item.prediction;
       const seconds = (r.entry.item.data?.durationMs ?? 0) / 1000;
+      const key = queue.sendKey(r.entry.item.id, r.answer);
       let status = '';
       let cls = 'recent-item';
-      if (r.transcript === null) {
+      if (r.answer === null) {
         status = r.previous !== null ? 'kept' : 'skipped';
         cls += ' is-skip';
       } else {
-        const key = `${r.entry.item.id}\u0000${r.transcript}`;
         const s = state.sendState.get(key) ?? 'saved';
         const edits = state.wordEdits.get(key);
-        if (r.previous !== null && r.previous !== r.transcript) status = 'corrected';
-        else if (r.previous === r.transcript) status = 'unchanged';
+        if (r.previous !== null && r.previous !== r.answer) status = 'corrected';
+        else if (r.previous === r.answer) status = 'unchanged';
         else if (!p) status = 'no draft';
         else if (edits !== undefined) status = edits === 0 ? 'draft accepted' : `${edits} word${edits === 1 ? '' : 's'} changed`;
-        else status = normalise(p.text) === r.transcript ? 'draft accepted' : 'edited';
+        else status = normalise(p.text) === r.answer ? 'draft accepted' : 'edited';
         cls += ` is-${s}`;
         if (s === 'pending') status += ' · saving';
         if (s === 'rejected') status += ' · not stored';
@@ -1176,30 +733,11 @@ function renderRecent() {
         'li',
         { className: cls, dataset: { item: r.entry.item.id } },
         h('span', { className: 'thumb thumb-text clip-chip' }, `${seconds.toFixed(0)}s`),
-        h(
-          'span',
-          { className: 'recent-label' },
-          r.transcript === null ? '—' : (state.stored.get(`${r.entry.item.id}\u0000${r.transcript}`) ?? r.transcript) || '(no speech)',
-        ),
+        h('span', { className: 'recent-label' }, r.answer === null ? '—' : (state.stored.get(key) ?? r.answer) || '(no speech)'),
         h('span', { className: 'recent-status' }, status),
       );
     }),
   );
-}
-
-let toastTimer = 0;
-function toast(message, tone = 'info') {
-  const el = $('toast');
-  el.className = `toast tone-${tone}`;
-  el.textContent = message;
-  el.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (el.hidden = true), 5000);
-}
-
-function focusStage() {
-  const active = document.activeElement;
-  if (active && active !== document.body && active.id !== 'main') $('main').focus({ preventScroll: true });
 }
 
 /** Puts the caret at the end of the transcript, ready to type. */
@@ -1262,18 +800,8 @@ function setupControls() {
   const help = /** @type {HTMLDialogElement} */ ($('help'));
   const input = box();
   $('submit').addEventListener('click', submit);
-  $('skip').addEventListener('click', skip);
-  $('undo').addEventListener('click', undo);
   $('play').addEventListener('click', togglePlay);
   $('rate').addEventListener('click', toggleRate);
-  $('help-open').addEventListener('click', () => help.showModal());
-  help.addEventListener('keydown', (e) => {
-    if (e.key === '?') {
-      e.preventDefault();
-      help.close();
-    }
-  });
-  help.addEventListener('close', () => $('main').focus({ preventScroll: true }));
 
   // A pasted or dictated line break becomes a space: a transcript is one line.
   input.addEventListener('input', () => {
@@ -1325,11 +853,11 @@ function setupControls() {
     else if (action === 'seek-back') seek(player.currentTime - SEEK_STEP_S);
     else if (action === 'seek-forward') seek(player.currentTime + SEEK_STEP_S);
     else if (action === 'submit') submit();
-    else if (action === 'skip') skip();
-    else if (action === 'undo') undo();
+    else if (action === 'skip') queue.skip();
+    else if (action === 'undo') queue.undo();
     else if (action === 'edit') focusBox();
     else if (action === 'leave') $('main').focus({ preventScroll: true });
   });
 }
 
-main();
+queue.start();

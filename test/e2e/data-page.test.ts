@@ -1,7 +1,8 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers.ts';
-import { hasChromium, launchBrowser, openPage, type OpenedPage } from './browser.ts';
+import { speechEngineAvailable } from '../../models/speech/native.ts';
+import { startTestServer, waitForIdle, type TestServer } from '../helpers.ts';
+import { type AudioProject, createAudioProject, hasChromium, launchBrowser, type OpenedPage, openPage, see, transcribeOne, visible } from './browser.ts';
 
 /** The Data page: filter, page with the cursor, open an item, relabel it, all by keyboard. */
 describe.skipIf(!hasChromium)('the Data page in Chromium', () => {
@@ -57,5 +58,63 @@ describe.skipIf(!hasChromium)('the Data page in Chromium', () => {
 
     const stored = await s.call('GET', `/api/projects/${P}/items?label=spam`, { key: engineer });
     expect(stored.body.items.map((i: any) => i.externalId)).toEqual(['m10']);
+  });
+});
+
+/** The Data page of an audio transcription project: transcripts instead of classes, a clip that plays, a correction. */
+describe.skipIf(!hasChromium || !speechEngineAvailable())('the Data page of an audio transcription project in Chromium', () => {
+  let s: TestServer;
+  let browser: Browser;
+  let p: AudioProject;
+  let transcribed: string;
+  const opened: OpenedPage[] = [];
+
+  beforeAll(async () => {
+    s = await startTestServer({ FURROW_SPEECH_WORKERS: '2' });
+    browser = await launchBrowser();
+    p = await createAudioProject(s, { name: 'Audio data e2e', pool: 2, gold: 0 });
+    await waitForIdle(s, p.projectId);
+    transcribed = await transcribeOne(s, p, 'hello world');
+  });
+  afterAll(async () => {
+    for (const o of opened) {
+      expect(o.problems, 'script errors or CSP violations').toEqual([]);
+      expect(o.consoleErrors, 'console errors').toEqual([]);
+    }
+    await browser?.close();
+    await s?.stop();
+  });
+
+  it('lists transcripts, opens a clip with its draft, plays it through a blob: URL and corrects its transcript', async () => {
+    const o = await openPage(browser, s.url, `/ui/data?project=${p.projectId}`, p.keys.engineer);
+    opened.push(o);
+    const { page } = o;
+    await page.locator('#rows tr').nth(1).waitFor();
+    expect(await page.locator('#rows tr').count()).toBe(2);
+    expect(await page.evaluate(() => document.body.dataset.task)).toBe('transcription');
+    // No classes: the class filters are hidden; the list shows the transcript.
+    expect(await page.locator('#f-label').isHidden()).toBe(true);
+    expect(await page.locator('#f-predicted').isHidden()).toBe(true);
+    const detail = (await s.call('GET', `/api/projects/${p.projectId}/items/${transcribed}`, { key: p.keys.engineer })).body;
+    const row = page.locator('#rows tr', { hasText: detail.externalId });
+    await see(row, '“hello world”');
+
+    // Opened: the model's draft (a tone has no words in it), the clip, the transcript and its history.
+    await row.click();
+    await see(page.locator('#detail'), 'Model v1 draft: (no speech)');
+    await see(page.locator('#detail'), 'Transcript history');
+    expect(await page.locator('#detail').textContent()).not.toContain('null');
+    await visible(page.locator('#play-clip'));
+    await page.locator('#play-clip').click();
+    await page.waitForFunction(() => (document.getElementById('clip') as HTMLAudioElement | null)?.src.startsWith('blob:'));
+    expect(await page.locator('#play-clip').getAttribute('data-state')).not.toBe('failed');
+
+    await page.locator('#transcript').fill('Hello, There');
+    await page.locator('#detail button[type="submit"]').click();
+    await see(page.locator('#relabel-status'), 'Transcript saved: “hello there”');
+    await see(row, '“hello there”');
+    const after = (await s.call('GET', `/api/projects/${p.projectId}/items/${transcribed}`, { key: p.keys.engineer })).body;
+    expect(after.label).toBe('hello there');
+    expect(after.labels.map((l: any) => l.label).sort()).toEqual(['hello there', 'hello world']);
   });
 });

@@ -7,18 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labels } from '../../db/schema.ts';
 import { speechEngineAvailable } from '../../models/speech/native.ts';
 import { synthesizeClip } from '../../pipelines/speech/synthesize.ts';
-import { encodeWav } from '../../pipelines/speech/wav.ts';
 import { startTestServer, waitForIdle, type TestServer } from '../helpers.ts';
-import { hasChromium, hidden, launchBrowser, openPage, see, visible, type OpenedPage } from './browser.ts';
-
-/** A 16 kHz mono 16-bit WAV of a tone whose loudness swells and fades, so that its waveform has a shape. */
-function toneWav(seconds: number, hz: number): Buffer {
-  const n = Math.round(16_000 * seconds);
-  const samples = new Int16Array(n);
-  for (let i = 0; i < n; i++)
-    samples[i] = Math.round(Math.sin((2 * Math.PI * hz * i) / 16_000) * 14_000 * (0.25 + 0.75 * Math.abs(Math.sin((Math.PI * i) / (n / 2)))));
-  return encodeWav({ sampleRate: 16_000, channels: 1, samples });
-}
+import { hasChromium, hidden, launchBrowser, openPage, see, toneWav, visible, type OpenedPage } from './browser.ts';
 
 interface Word {
   word: string;
