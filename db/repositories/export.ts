@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { items } from '../schema.ts';
+import { predictedLabelOrText } from './transcripts.ts';
 
 /**
  * One item for the export, its nested values as JSON text straight from the database (cast to text in SQL,
@@ -44,10 +45,7 @@ export async function exportPage(db: DbOrTx, projectId: string, afterSeq: number
       holdout: items.holdout,
       label: items.label,
       labelSource: items.labelSource,
-      // A transcription keeps no class on the item: its text is the prediction row's (pipelines/speech).
-      predLabel: sql<
-        string | null
-      >`coalesce(${items.predLabel}, (select p.label from predictions p where p.item_id = "items"."id" and p.model_version = "items"."pred_version"))`,
+      predLabel: predictedLabelOrText,
       confidence: items.confidence,
       predVersion: items.predVersion,
       text: sql<string | null>`${items.data}->>'text'`,

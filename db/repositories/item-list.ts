@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, gte, ilike, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client.ts';
 import { items } from '../schema.ts';
+import { predictedLabelOrText } from './transcripts.ts';
 import { queryRows } from './rows.ts';
 
 /** Filters of GET /items; every one optional, all combined with AND. */
@@ -84,7 +85,7 @@ export async function listItemsPage(db: DbOrTx, projectId: string, filters: Item
       holdout: items.holdout,
       label: items.label,
       labelSource: items.labelSource,
-      predLabel: items.predLabel,
+      predLabel: predictedLabelOrText,
       confidence: items.confidence,
       predVersion: items.predVersion,
       disputedLabel: items.disputedLabel,

@@ -8,6 +8,14 @@ import { items, predictions } from '../schema.ts';
 import { countAutoLabeled } from './items.ts';
 import { queryRows, writeInChunks } from './rows.ts';
 
+/**
+ * An item's predicted class, or for a transcription (whose item keeps no class) the text of the prediction row
+ * of the version that scored it: for the list and the export, which read items a page at a time.
+ */
+export const predictedLabelOrText = sql<
+  string | null
+>`coalesce(${items.predLabel}, (select p.label from predictions p where p.item_id = "items"."id" and p.model_version = "items"."pred_version"))`;
+
 export interface WordTiming {
   word: string;
   start: number;

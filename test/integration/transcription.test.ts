@@ -255,5 +255,7 @@ describe.skipIf(!speechEngineAvailable())('transcription projects', () => {
       ['call-0042.wav', 'ndjson-1'].includes(i.externalId),
     );
     expect(listed.length).toBe(2);
+    // The list shows each clip's draft (kept on the prediction row, not the item).
+    for (const i of listed) expect(i.prediction.label.length).toBeGreaterThan(0);
   }, 320_000);
 });
