@@ -10,7 +10,7 @@
  * Runs go in priority order (stock, the curve with the first seed, then selection and the other seeds) and the
  * JSON is rewritten after every run, so a run cut short keeps what it measured.
  *
- *   npm run bench:transcribe                          # the default plan (≈ 35-45 min on 2 busy cores)
+ *   npm run bench:transcribe                          # default plan: 26 decodes of 90 gold clips + the pool, ≈ 35 min on 2 idle cores (estimated), 2-3× that at load 10
  *   npm run bench:transcribe -- --quick               # smoke run, a few minutes
  *   npm run bench:transcribe -- --domains pharmacy --gold-sentences 100 --sizes 50,200 --selection-sizes ''
  *
@@ -43,9 +43,9 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '25,50,100,200' },
     seeds: { type: 'string', default: '1,2,3' },
     'seed-sizes': { type: 'string', default: '50,100' },
-    'selection-sizes': { type: 'string', default: '50,25,100' },
+    'selection-sizes': { type: 'string', default: '50,100' },
     strategies: { type: 'string', default: 'lowest-confidence,coverage' },
-    'gold-sentences': { type: 'string', default: '40' },
+    'gold-sentences': { type: 'string', default: '30' },
     'pool-limit': { type: 'string', default: '0' },
     'selection-pool': { type: 'string', default: '0' },
     workers: { type: 'string', default: '2' },
