@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 static void put_json_string(const char *s) {
   putchar('"');
@@ -135,6 +138,11 @@ static void decode(ps_decoder_t *ps, const char *id, const char *path) {
 }
 
 int main(int argc, char **argv) {
+  /* Die with the server: a Node process killed without a chance to close its pool (SIGKILL, OOM) must not leave
+     workers decoding for nobody. A parent already gone before this call is caught by the getppid check. */
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return 1;
   const char *lm = NULL, *lm2 = NULL, *xdict = NULL;
   float w2 = 0.5f;
   char **rest = calloc((size_t)argc + 1, sizeof(char *));
