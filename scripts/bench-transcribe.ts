@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     'pool-limit': { type: 'string', default: '0' },
     'selection-pool': { type: 'string', default: '0' },
     workers: { type: 'string', default: '2' },
+    'lm-weight': { type: 'string', default: '0.5' },
     data: { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
     quick: { type: 'boolean', default: false },
@@ -70,6 +71,8 @@ const OPT = {
   poolLimit: Q ? 40 : Number(args['pool-limit']),
   selectionPool: Number(args['selection-pool']),
   workers: Number(args.workers),
+  /** Weight of the domain LM against the general one (settings.transcription.lmWeight). */
+  lmWeight: Number(args['lm-weight']),
 };
 const DATA = args.data ?? benchDataDir();
 const CANARY_DIR = '/usr/share/pocketsphinx/test/data/librivox';
@@ -322,7 +325,7 @@ async function main() {
         corrected = ids.map((id) => byId.get(id)!);
         const cpu0 = process.cpuUsage();
         const b0 = Date.now();
-        const model = await buildSpeechModel({ version: ++version, sentences: corrected.map((c) => c.text) });
+        const model = await buildSpeechModel({ version: ++version, sentences: corrected.map((c) => c.text), lmWeight: OPT.lmWeight });
         const buildMs = Date.now() - b0;
         const cpu = process.cpuUsage(cpu0);
         const l0 = Date.now();
