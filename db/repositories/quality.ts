@@ -27,20 +27,28 @@ export async function openGoldChecks(db: DbOrTx, projectId: string, keyId: strin
  * Serves up to `limit` gold items this key has never been served, at random, and records them (one row per item
  * and key, enforced by a unique index, so a gold item never reaches the same key twice, even from two requests
  * at once). Gold items are not leased in `items`: many keys may hold the same gold item at the same time.
+ *
+ * Where the checks come from: the project's imported gold items when it has any (imported gold wins); otherwise
+ * its held-out pool items (`settings.goldFraction`) once a human labelled them and overlap wants no more labels
+ * on them, never to a key that labelled the item itself.
  */
 export async function serveNewGoldChecks(db: DbOrTx, q: { projectId: string; keyId: string; limit: number; expiresAt: Date }): Promise<ItemRow[]> {
   if (q.limit <= 0) return [];
+  const notServed = sql`not exists (select 1 from ${goldChecks} g where g.item_id = ${items.id} and g.key_id = ${q.keyId})`;
+  const source = (await hasImportedGoldItem(db, q.projectId))
+    ? and(eq(items.split, 'gold'), isNotNull(items.label))
+    : and(
+        eq(items.split, 'pool'),
+        eq(items.holdout, true),
+        eq(items.labelSource, 'human'),
+        isNotNull(items.label),
+        sql`not exists (select 1 from ${labels} l where l.item_id = ${items.id} and l.key_id = ${q.keyId})`,
+        sql`not exists (select 1 from ${consolidatedLabels} c where c.item_id = ${items.id} and c.needs_more)`,
+      );
   const fresh = await db
     .select()
     .from(items)
-    .where(
-      and(
-        eq(items.projectId, q.projectId),
-        eq(items.split, 'gold'),
-        isNotNull(items.label),
-        sql`not exists (select 1 from ${goldChecks} g where g.item_id = ${items.id} and g.key_id = ${q.keyId})`,
-      ),
-    )
+    .where(and(eq(items.projectId, q.projectId), source, notServed))
     .orderBy(asc(items.rand), asc(items.seq))
     .limit(q.limit);
   if (!fresh.length) return [];
@@ -51,6 +59,16 @@ export async function serveNewGoldChecks(db: DbOrTx, q: { projectId: string; key
     .returning({ itemId: goldChecks.itemId });
   const ok = new Set(inserted.map((r) => r.itemId));
   return fresh.filter((r) => ok.has(r.id)).map((r) => ({ ...r, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
+}
+
+/** Whether the project holds a labelled imported gold item (one index probe). */
+async function hasImportedGoldItem(db: DbOrTx, projectId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: items.id })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.split, 'gold'), isNotNull(items.label)))
+    .limit(1);
+  return row !== undefined;
 }
 
 /** The gold check of this key on this item, if it was ever served one. */
@@ -199,6 +217,8 @@ export async function leaseOverlapItems(
         eq(consolidatedLabels.needsMore, true),
         or(isNull(items.leaseExpiresAt), lt(items.leaseExpiresAt, q.now), eq(items.leasedBy, q.keyId)),
         sql`not exists (select 1 from ${labels} l where l.item_id = ${items.id} and l.key_id = ${q.keyId})`,
+        // A held-out item this key answered as a gold check is not also a vote of it.
+        sql`not exists (select 1 from ${goldChecks} g where g.item_id = ${items.id} and g.key_id = ${q.keyId})`,
         q.exclude?.length ? notInArray(items.id, q.exclude) : undefined,
       ),
     )

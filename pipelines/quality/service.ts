@@ -76,6 +76,9 @@ export async function leaseQualityItems(
 ): Promise<ItemRow[]> {
   const settings = resolveSettings(project.settings).quality;
   return transactionWithRetry(ctx.db, async (tx) => {
+    // Lock order (docs/team.md): the project row before any item row. A gold check's insert checks its foreign
+    // keys (the item, then the project) and the overlap lease writes items.
+    await shareLockProject(tx, project.id);
     const picked: ItemRow[] = [];
     // Gold checks score annotators; engineers and admins working the queue are not scored.
     if (settings.goldCheckShare > 0 && (await keyRole(tx, keyId)) === 'annotator') {
@@ -129,10 +132,12 @@ export function mixIntoBatch<T extends { id: string; uncertainty: number | null 
 }
 
 /**
- * A label on a gold item. A key that was served the item as a gold check has its answer recorded (a repeat
- * corrects it) and scored; nothing about the item changes and the answer looks like any other. An annotator who
- * was never served it gets the answer another annotator's item gets (409 already_labeled): gold answers are
- * never revealed and never overwritten by annotators. Returns null for engineers (the ordinary path applies).
+ * A label on a gold-check item: an imported gold item, or a labelled held-out item served as a gold check. A key
+ * that was served the item as a gold check has its answer recorded (a repeat corrects it) and scored; nothing
+ * about the item changes and the answer looks like any other. An annotator who was never served an imported gold
+ * item gets the answer another annotator's item gets (409 already_labeled): gold answers are never revealed and
+ * never overwritten by annotators. Returns null when the ordinary label path applies (engineers on gold items,
+ * anyone on a held-out item it holds no gold check on).
  */
 export async function answerGoldItem(
   tx: DbOrTx,
@@ -145,7 +150,7 @@ export async function answerGoldItem(
 ): Promise<{ itemId: string; label: string; agreedWithModel: boolean | null } | null> {
   const check = await findGoldCheck(tx, item.id, key.id);
   if (!check) {
-    if (key.role !== 'annotator') return null;
+    if (item.split !== 'gold' || key.role !== 'annotator') return null;
     throw new ConflictError('Another annotator labelled this item after your lease on it ran out; your decision was not stored.', 'already_labeled');
   }
   if (check.answer !== label) await recordGoldAnswer(tx, check.id, label, correct ?? label === item.label, now);
@@ -301,7 +306,10 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   const [votes, goldRows, gold] = await Promise.all([humanVotes(ctx.db, project.id), answeredGoldChecks(ctx.db, project.id), goldAnswers(ctx.db, project.id)]);
   const rows: LabelRow[] = [
     ...votes.map((v) => ({ itemId: v.itemId, annotatorId: v.keyId, label: v.label })),
-    ...goldRows.map((g) => ({ itemId: g.itemId, annotatorId: g.keyId, label: g.answer })),
+    // Answers to held-out items served as gold checks score their keys (status, gold accuracy) but are not
+    // votes here: such an item's truth is its labeller's own vote, so clamping it would score that key against
+    // itself, and unclamped the answer would become a vote that changes the item.
+    ...goldRows.filter((g) => gold.has(g.itemId)).map((g) => ({ itemId: g.itemId, annotatorId: g.keyId, label: g.answer })),
   ];
   const indexed = indexVotes(rows, project.labels, gold);
   const v = indexed.votes;
@@ -607,9 +615,11 @@ interface ItemViewForBlinding {
  */
 export async function blindItemView<T extends ItemViewForBlinding>(db: DbOrTx, itemId: string, view: T, keyId: string): Promise<T> {
   let own = view.labels.filter((l) => l.source === 'human' && l.keyId === keyId);
-  if (view.split === 'gold') {
+  if (view.split === 'gold' || view.holdout) {
+    // A held-out item is a gold check only for the keys it was served to as one (not for its labeller).
     const check = await findGoldCheck(db, itemId, keyId);
-    own = check?.answer ? ([{ ...(view.labels[0] ?? {}), label: check.answer, source: 'human', keyId }] as T['labels']) : [];
+    if (view.split === 'gold' || check)
+      own = check?.answer ? ([{ ...(view.labels[0] ?? {}), label: check.answer, source: 'human', keyId }] as T['labels']) : [];
   }
   const last = own.at(-1);
   return {

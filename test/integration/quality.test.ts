@@ -119,6 +119,50 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     expect((await s.call('GET', `/api/projects/${P}/agreement`, { key: a.key })).status).toBe(403);
   });
 
+  it('without imported gold, held-out items one annotator labelled are gold checks for the others: never for their labeller, never twice, never votes', async () => {
+    const P = await project({ goldFraction: 0.5, quality: { goldCheckShare: 0.5 } }, 40);
+    const a = await annotator(P, 'a');
+    const b = await annotator(P, 'b');
+    const checksOf = async (keyId: string) => (await s.ctx.db.select().from(goldChecks).where(eq(goldChecks.projectId, P))).filter((r) => r.keyId === keyId);
+    await work(P, a.key, truthOf, 4);
+    const heldA = (await s.ctx.db.select().from(items).where(eq(items.projectId, P))).filter((r) => r.holdout && r.labelSource === 'human');
+    expect(heldA.length).toBeGreaterThan(3);
+    // Nobody else labelled a held-out item yet, and a's own are never checks for a.
+    expect(await checksOf(a.id)).toEqual([]);
+    // b answers everything wrong: its checks are a's held-out items, each served once, all scored wrong.
+    const servedB = await work(P, b.key, (t) => other(truthOf(t)), 4);
+    const checksB = await checksOf(b.id);
+    const heldIds = new Set(heldA.map((r) => r.id));
+    expect(checksB.length).toBeGreaterThan(0);
+    for (const c of checksB) expect(heldIds.has(c.itemId)).toBe(true);
+    expect(new Set(checksB.map((c) => c.itemId)).size).toBe(checksB.length);
+    expect(checksB.every((c) => c.correct === false)).toBe(true);
+    expect(servedB.filter((id) => heldIds.has(id)).length).toBe(checksB.length);
+    // The held-out item is unchanged: its label is a's, b's answer is not a label row, and b sees only its own answer.
+    const x = checksB[0].itemId;
+    const eng_ = await s.call('GET', `/api/projects/${P}/items/${x}`, { key: eng });
+    expect(eng_.body.labels.map((l: any) => l.keyId)).toEqual([a.id]);
+    expect(eng_.body.label).toBe(truthOf(eng_.body.data.text));
+    const seenB = await s.call('GET', `/api/projects/${P}/items/${x}`, { key: b.key });
+    expect(seenB.body).toMatchObject({ holdout: false, label: other(truthOf(eng_.body.data.text)) });
+    expect(seenB.body.labels.map((l: any) => l.keyId)).toEqual([b.id]);
+    // A full consolidation does not count the answers as votes on the held-out items.
+    await consolidate(P);
+    const cons = await s.ctx.db.select().from(consolidatedLabels).where(eq(consolidatedLabels.projectId, P));
+    for (const c of cons.filter((r) => heldIds.has(r.itemId))) expect(c.n).toBe(1);
+    const report = await s.call('GET', `/api/projects/${P}/annotators`, { key: eng });
+    expect(report.body.annotators.find((r: any) => r.keyId === b.id)).toMatchObject({ goldChecks: checksB.length, goldAccuracy: 0 });
+    // Imported gold wins once there is some: a new annotator's checks are imported gold items only.
+    const gold = Array.from({ length: 6 }, (_, i) => ({ text: `gold item ${i} is pos`, label: 'pos', split: 'gold', externalId: `g${i}` }));
+    expect((await s.call('POST', `/api/projects/${P}/items`, { key: eng, body: { items: gold } })).status).toBe(202);
+    const c = await annotator(P, 'c');
+    await work(P, c.key, truthOf, 2);
+    const golds = await goldIds(P);
+    const checksC = await checksOf(c.id);
+    expect(checksC.length).toBeGreaterThan(0);
+    for (const r of checksC) expect(golds.has(r.itemId)).toBe(true);
+  });
+
   it('an annotator who was never served a gold item cannot label it, and the gold answer is unchanged', async () => {
     const P = await project({ quality: { goldCheckShare: 0 } }, 2, [{ text: 'gold item is pos', label: 'pos' }]);
     const [g] = [...(await goldIds(P))];
