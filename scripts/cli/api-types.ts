@@ -176,7 +176,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every item with its data, final label, label history, held-out flag and metadata, streamed as JSONL or CSV
+         * Every item with its data, final label, label history, consolidated label {label, posterior, n, method}, held-out flag and metadata, streamed as JSONL or CSV
          * @description Roles: admin, engineer.
          */
         get: operations["getProjectExport"];
@@ -1244,6 +1244,7 @@ export interface operations {
                          *       "lmWeight": 0.5,
                          *       "maxClipSeconds": 120,
                          *       "goldCheckMaxWer": 0.1,
+                         *       "mllr": false,
                          *       "autoAccept": {
                          *         "enabled": false,
                          *         "targetWer": 0.05,
@@ -1291,6 +1292,11 @@ export interface operations {
                              * @default 120
                              */
                             maxClipSeconds?: number;
+                            /**
+                             * @description Also adapt the acoustic model to the corrected clips at each retrain (one global MLLR transform, sphinxtrain): helps when the project's clips share a voice or channel; the retrain keeps it only if gold WER falls.
+                             * @default false
+                             */
+                            mllr?: boolean;
                         };
                         /**
                          * @description Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.
@@ -4426,6 +4432,7 @@ export interface operations {
                          *       "lmWeight": 0.5,
                          *       "maxClipSeconds": 120,
                          *       "goldCheckMaxWer": 0.1,
+                         *       "mllr": false,
                          *       "autoAccept": {
                          *         "enabled": false,
                          *         "targetWer": 0.05,
@@ -4473,6 +4480,11 @@ export interface operations {
                              * @default 120
                              */
                             maxClipSeconds?: number;
+                            /**
+                             * @description Also adapt the acoustic model to the corrected clips at each retrain (one global MLLR transform, sphinxtrain): helps when the project's clips share a voice or channel; the retrain keeps it only if gold WER falls.
+                             * @default false
+                             */
+                            mllr?: boolean;
                         };
                         /**
                          * @description Opt-in import of http(s) image URLs: only listed hosts, no redirects, never private, loopback or link-local addresses.

@@ -241,6 +241,25 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     // The item's label (what training and the export read) is the consolidated one.
     const [it] = await s.ctx.db.select({ label: items.label }).from(items).where(eq(items.id, split.id));
     expect(it.label).toBe('neg');
+    // The export carries each item's consolidation beside its label; null for an item nobody voted on.
+    expect((await s.call('POST', `/api/projects/${P}/items`, { key: eng, body: { items: [{ text: 'unlabelled', externalId: 'u' }] } })).status).toBe(202);
+    const jsonl = await s.call('GET', `/api/projects/${P}/export?format=jsonl`, { key: eng });
+    expect(jsonl.status).toBe(200);
+    const rows = jsonl.text
+      .trim()
+      .split('\n')
+      .map((l: string) => JSON.parse(l));
+    const byId = new Map(rows.map((r: any) => [r.id, r]));
+    expect(byId.get(split.id).consolidated).toEqual({ label: 'neg', posterior: expect.closeTo(2 / 3, 5), n: 3, method: 'majority' });
+    expect(byId.get(clear.id).consolidated).toEqual({ label: 'pos', posterior: 1, n: 2, method: 'majority' });
+    expect(rows.find((r: any) => r.externalId === 'u').consolidated).toBeNull();
+    const csv = await s.call('GET', `/api/projects/${P}/export?format=csv`, { key: eng });
+    const [header, ...lines] = csv.text.split('\r\n');
+    expect(header.split(',')).toContain('consolidated');
+    const splitLine = lines.find((l: string) => l.startsWith(`${split.id},`))!;
+    // The cell after the label history: {label, posterior, n, method} as quoted JSON.
+    const cell = /\]","(\{(?:[^"]|"")*\})",/.exec(splitLine)!;
+    expect(JSON.parse(cell[1].replace(/""/g, '"'))).toMatchObject({ label: 'neg', n: 3, method: 'majority' });
   });
 
   it('flags a gold answer most strong annotators contradict, and leaves it out of their gold accuracy', async () => {
