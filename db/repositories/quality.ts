@@ -2,9 +2,9 @@
  * Storage for workforce quality (docs/quality.md): gold checks served to keys, consolidated labels per item,
  * and full consolidation fits. Kept apart from items.ts so the item queries stay as they are.
  */
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, max, notInArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { apiKeys, consolidatedLabels, goldChecks, items, labels, qualityFits } from '../schema.ts';
+import { apiKeys, auditLog, consolidatedLabels, goldChecks, items, labels, qualityFits } from '../schema.ts';
 import { markLeased, type ItemRow } from './items.ts';
 import { queryRows, writeInChunks } from './rows.ts';
 
@@ -290,4 +290,21 @@ export async function itemRands(db: DbOrTx, projectId: string): Promise<Map<stri
 export async function keyRole(db: DbOrTx, keyId: string): Promise<string | undefined> {
   const [row] = await db.select({ role: apiKeys.role }).from(apiKeys).where(eq(apiKeys.id, keyId));
   return row?.role;
+}
+
+/** The audit-log action that records an engineer clearing a key's pause (details.annotatorKeyId: the key). */
+export const CLEAR_PAUSE_ACTION = 'annotator.clear';
+
+/**
+ * Per key: when an engineer last cleared its pause. The audit log is the record (no column of its own): a key's
+ * status is judged on the gold answers after this time.
+ */
+export async function pauseClearances(db: DbOrTx, projectId: string, keyId?: string): Promise<Map<string, Date>> {
+  const annotator = sql<string>`${auditLog.details}->>'annotatorKeyId'`;
+  const rows = await db
+    .select({ keyId: annotator, at: max(auditLog.createdAt) })
+    .from(auditLog)
+    .where(and(eq(auditLog.projectId, projectId), eq(auditLog.action, CLEAR_PAUSE_ACTION), keyId === undefined ? undefined : sql`${annotator} = ${keyId}`))
+    .groupBy(annotator);
+  return new Map(rows.filter((r) => r.at !== null).map((r) => [r.keyId, new Date(r.at as Date)] as const));
 }

@@ -8,7 +8,8 @@
  * consolidated label once the item has 2+ votes, so training, auto-labelling, audits and the export use it
  * without knowing about overlap ({@link applyConsolidatedLabel} is the one place that writes it).
  */
-import { ConflictError } from '../../core/errors.ts';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { recordAudit } from '../../db/repositories/audit-log.ts';
 import type { DbOrTx } from '../../db/client.ts';
 import type { ItemRow } from '../../db/repositories/items.ts';
 import { activeJobs, insertJob, type JobRow } from '../../db/repositories/jobs.ts';
@@ -16,6 +17,7 @@ import { listKeys } from '../../db/repositories/keys.ts';
 import { findProject, shareLockProject, type ProjectRow } from '../../db/repositories/projects.ts';
 import {
   answeredGoldChecks,
+  CLEAR_PAUSE_ACTION,
   findGoldCheck,
   goldAnswers,
   humanVotes,
@@ -26,6 +28,7 @@ import {
   latestFit,
   leaseOverlapItems,
   openGoldChecks,
+  pauseClearances,
   qualityEvidenceCount,
   recordGoldAnswer,
   servedCounts,
@@ -200,7 +203,7 @@ export async function consolidateItem(_ctx: PipelineContext, tx: DbOrTx, project
   if (votes.length === 1) best = classOf.get(votes[0].label) ?? 0;
   else for (let k = 1; k < K; k++) if (posterior[k] > posterior[best] || (posterior[k] === posterior[best] && counts[k] > counts[best])) best = k;
   const paused = new Set<string>();
-  for (const v of votes) if ((await keyStatus(tx, project.id, v.keyId)) === 'paused') paused.add(v.keyId);
+  for (const v of votes) if ((await keyStatus(tx, project.id, v.keyId)).status === 'paused') paused.add(v.keyId);
   const needsMore = wantsAnotherLabel(settings, item.rand, counts, votes.length, votes.filter((v) => !paused.has(v.keyId)).length, posterior);
   await upsertConsolidated(tx, [
     {
@@ -254,11 +257,71 @@ function sameClasses(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-async function keyStatus(db: DbOrTx, projectId: string, keyId: string): Promise<AnnotatorStatus> {
-  const fit = await latestFit(db, projectId);
+async function keyStatus(
+  db: DbOrTx,
+  projectId: string,
+  keyId: string,
+): Promise<ReturnType<typeof statusSinceClearing> & { goldChecks: number; right: number }> {
+  const [fit, rows, cleared] = await Promise.all([latestFit(db, projectId), answeredGoldChecks(db, projectId, keyId), pauseClearances(db, projectId, keyId)]);
   const flagged = new Set(((fit?.params as unknown as FitParams | undefined)?.flaggedGold ?? []).map((f) => f.itemId));
-  const results = (await answeredGoldChecks(db, projectId, keyId)).filter((r) => !flagged.has(r.itemId)).map((r) => r.correct);
-  return annotatorStatus(results).status;
+  const counted = rows.filter((r) => !flagged.has(r.itemId));
+  return { ...statusSinceClearing(counted, cleared.get(keyId)), goldChecks: counted.length, right: counted.filter((r) => r.correct).length };
+}
+
+/**
+ * A key's status from its answered gold checks (oldest first), judged only on the answers after its last
+ * clearing when an engineer cleared a pause. `pausedAtCheck` counts every answer (before the clearing too).
+ */
+export function statusSinceClearing(
+  rows: readonly { correct: boolean; answeredAt: Date }[],
+  clearedAt: Date | undefined,
+): { status: AnnotatorStatus; pausedAtCheck: number | null; clearedAt: Date | null } {
+  const since = clearedAt ? rows.filter((r) => r.answeredAt > clearedAt) : rows;
+  const s = annotatorStatus(
+    since.map((r) => r.correct),
+    DEFAULT_PAUSE_RULE,
+    { cleared: clearedAt !== undefined },
+  );
+  return { status: s.status, pausedAtCheck: s.pausedAtCheck === null ? null : s.pausedAtCheck + rows.length - since.length, clearedAt: clearedAt ?? null };
+}
+
+/**
+ * An engineer clears a paused key (`POST /annotators/:keyId/clear`): from now on its status is judged only on
+ * gold answers given after the clearing (`ok` or `watch`, no new onboarding; paused again if the rule fires on
+ * the new answers). Recorded in the audit log, which is also where the clearing time is read from. A key that is
+ * not paused answers 409 `not_paused` (nothing to clear, and its history stays whole).
+ */
+export async function clearAnnotatorPause(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  by: { keyId: string },
+  keyId: string,
+): Promise<{
+  keyId: string;
+  status: AnnotatorStatus;
+  clearedAt: string;
+  previous: { pausedAtCheck: number | null; goldChecks: number; goldAccuracy: number | null };
+}> {
+  if (!(await listKeys(ctx.db, project.id)).some((k) => k.id === keyId)) throw new NotFoundError('Key');
+  return transactionWithRetry(ctx.db, async (tx) => {
+    const before = await keyStatus(tx, project.id, keyId);
+    if (before.status !== 'paused')
+      throw new ConflictError(`This key is not paused (its status is ${before.status}); there is nothing to clear.`, 'not_paused');
+    const at = new Date();
+    const previous = {
+      pausedAtCheck: before.pausedAtCheck,
+      goldChecks: before.goldChecks,
+      goldAccuracy: goldAccuracy(before.right, before.goldChecks).accuracy,
+    };
+    await recordAudit(tx, {
+      projectId: project.id,
+      keyId: by.keyId,
+      action: CLEAR_PAUSE_ACTION,
+      details: { annotatorKeyId: keyId, ...previous },
+      createdAt: at,
+    });
+    return { keyId, status: statusSinceClearing([], at).status, clearedAt: at.toISOString(), previous };
+  });
 }
 
 /** What a full consolidation stores (quality_fits.params). */
@@ -357,7 +420,7 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   const settings = resolveSettings(project.settings).quality;
   const flagged = new Set(flaggedGold.map((f) => f.itemId));
   const status = new Map<string, AnnotatorStatus>();
-  const perKey = new Map<string, boolean[]>();
+  const perKey = new Map<string, { correct: boolean; answeredAt: Date }[]>();
   for (const g of goldRows) {
     if (flagged.has(g.itemId)) continue;
     let list = perKey.get(g.keyId);
@@ -365,9 +428,10 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
       list = [];
       perKey.set(g.keyId, list);
     }
-    list.push(g.correct);
+    list.push(g);
   }
-  for (const [k, results] of perKey) status.set(k, annotatorStatus(results).status);
+  const cleared = await pauseClearances(ctx.db, project.id);
+  for (const [k, results] of perKey) status.set(k, statusSinceClearing(results, cleared.get(k)).status);
   // Item rand for the overlap share, read once.
   const rand = await itemRands(ctx.db, project.id);
   await transactionWithRetry(ctx.db, async (tx) => {
@@ -478,17 +542,20 @@ export interface AnnotatorReport {
   medianSeconds: number | null;
   status: AnnotatorStatus;
   pausedAtCheck: number | null;
+  /** When an engineer last cleared this key's pause (the status counts only gold answers since), or null. */
+  clearedAt: string | null;
 }
 
 /** GET /annotators: per key, from stored labels and gold checks (live) and the last full fit. */
 export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow, opts: { withNames: boolean }) {
   void maybeConsolidate(ctx, project).catch((e) => ctx.logger.warn('consolidation trigger failed', { projectId: project.id, error: String(e) }));
-  const [keys, fit, gold, votes, times] = await Promise.all([
+  const [keys, fit, gold, votes, times, cleared] = await Promise.all([
     listKeys(ctx.db, project.id),
     latestFit(ctx.db, project.id),
     answeredGoldChecks(ctx.db, project.id),
     humanVotes(ctx.db, project.id),
     labelTimesByKey(ctx.db, project.id),
+    pauseClearances(ctx.db, project.id),
   ]);
   const params = fit ? (fit.params as unknown as FitParams) : null;
   const flagged = new Set((params?.flaggedGold ?? []).map((f) => f.itemId));
@@ -502,7 +569,7 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
     }
     s.add(v.itemId);
   }
-  const results = new Map<string, boolean[]>();
+  const results = new Map<string, { correct: boolean; answeredAt: Date }[]>();
   for (const g of gold) {
     if (flagged.has(g.itemId)) continue;
     let list = results.get(g.keyId);
@@ -510,7 +577,7 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
       list = [];
       results.set(g.keyId, list);
     }
-    list.push(g.correct);
+    list.push(g);
     let t = times.get(g.keyId);
     if (!t) {
       t = [];
@@ -523,11 +590,12 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
   let teamChecks = 0;
   const annotators: AnnotatorReport[] = [...ids].map((keyId) => {
     const r = results.get(keyId) ?? [];
-    const right = r.filter(Boolean).length;
+    const right = r.filter((x) => x.correct).length;
     teamRight += right;
     teamChecks += r.length;
+    // Gold accuracy covers every answer; the status only those after the last clearing of a pause.
     const ga = goldAccuracy(right, r.length);
-    const { status, pausedAtCheck } = annotatorStatus(r, DEFAULT_PAUSE_RULE);
+    const { status, pausedAtCheck, clearedAt } = statusSinceClearing(r, cleared.get(keyId));
     const p = params?.annotators[keyId];
     const K = project.labels.length;
     const recall =
@@ -549,6 +617,7 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
       medianSeconds: medianGapSeconds(times.get(keyId) ?? []),
       status,
       pausedAtCheck,
+      clearedAt: clearedAt?.toISOString() ?? null,
     };
   });
   annotators.sort((a, b) => b.labels - a.labels || a.keyId.localeCompare(b.keyId));

@@ -318,6 +318,43 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     expect(served.some((id: string) => needing.includes(id))).toBe(true);
   });
 
+  it('an engineer clears a pause: the status is judged only on gold answers after it, and the clearing is in the audit log', async () => {
+    const gold = Array.from({ length: 40 }, (_, i) => ({ text: `gold item ${i} is ${i % 2 ? 'pos' : 'neg'}`, label: i % 2 ? 'pos' : 'neg' }));
+    const P = await project({ quality: { goldCheckShare: 0.5 } }, 80, gold);
+    const bad = await annotator(P, 'clicker');
+    const statusOf = async () => (await s.call('GET', `/api/projects/${P}/annotators`, { key: eng })).body.annotators.find((x: any) => x.keyId === bad.id);
+    const clear = (key: string, keyId = bad.id) => s.call('POST', `/api/projects/${P}/annotators/${keyId}/clear`, { key, body: {} });
+    // Not paused yet: nothing to clear.
+    expect((await clear(eng)).status).toBe(409);
+    await work(P, bad.key, (t) => other(truthOf(t)), 6);
+    const before = await statusOf();
+    expect(before).toMatchObject({ status: 'paused', pausedAtCheck: 15, clearedAt: null, goldAccuracy: 0 });
+    // Annotators cannot clear themselves; an unknown key is a 404.
+    expect((await clear(bad.key)).status).toBe(403);
+    expect((await clear(eng, 'no-such-key')).status).toBe(404);
+    const cleared = await clear(eng);
+    expect(cleared.status).toBe(200);
+    expect(cleared.body).toMatchObject({ keyId: bad.id, status: 'ok', previous: { pausedAtCheck: 15, goldChecks: before.goldChecks, goldAccuracy: 0 } });
+    // The status counts only answers after the clearing; gold accuracy still covers every answer.
+    const after = await statusOf();
+    expect(after).toMatchObject({ status: 'ok', pausedAtCheck: null, clearedAt: cleared.body.clearedAt, goldChecks: before.goldChecks, goldAccuracy: 0 });
+    expect((await clear(eng)).status).toBe(409);
+    const log = await s.call('GET', `/api/projects/${P}/audit-log`, { key: eng });
+    expect(log.body.entries[0]).toMatchObject({ action: 'annotator.clear', details: { annotatorKeyId: bad.id, pausedAtCheck: 15 } });
+    // A label given now counts as trusted: it wants no second label.
+    const q = await queue(P, bad.key, 5);
+    const ordinary = q.body.items.find((i: any) => !i.data.text.startsWith('gold'));
+    expect((await label(P, bad.key, ordinary.id, truthOf(ordinary.data.text))).status).toBe(200);
+    const [row] = await s.ctx.db.select().from(consolidatedLabels).where(eq(consolidatedLabels.itemId, ordinary.id));
+    expect(row.needsMore).toBe(false);
+    for (const it of q.body.items.filter((i: any) => i.id !== ordinary.id)) await label(P, bad.key, it.id, other(truthOf(it.data.text)));
+    // Still clicking at random: paused again after 15 new wrong answers, counted from the clearing.
+    await work(P, bad.key, (t) => other(truthOf(t)), 10);
+    const again = await statusOf();
+    expect(again.status).toBe('paused');
+    expect(again.pausedAtCheck).toBe(before.goldChecks + 15);
+  });
+
   it('serves the Team page and its script', async () => {
     const page = await s.call('GET', '/ui/team', { key: null });
     expect(page.status).toBe(200);
