@@ -308,3 +308,17 @@ export async function pauseClearances(db: DbOrTx, projectId: string, keyId?: str
     .groupBy(annotator);
   return new Map(rows.filter((r) => r.at !== null).map((r) => [r.keyId, new Date(r.at as Date)] as const));
 }
+
+/** The current label of some items (item id -> label; unlabelled items left out). */
+export async function currentLabels(db: DbOrTx, itemIds: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  // In slices: a statement takes at most 65,535 parameters.
+  for (let i = 0; i < itemIds.length; i += 10_000) {
+    const rows = await db
+      .select({ id: items.id, label: items.label })
+      .from(items)
+      .where(and(inArray(items.id, itemIds.slice(i, i + 10_000)), isNotNull(items.label)));
+    for (const r of rows) out.set(r.id, r.label as string);
+  }
+  return out;
+}

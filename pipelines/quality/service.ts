@@ -18,6 +18,7 @@ import { findProject, shareLockProject, type ProjectRow } from '../../db/reposit
 import {
   answeredGoldChecks,
   CLEAR_PAUSE_ACTION,
+  currentLabels,
   findGoldCheck,
   goldAnswers,
   humanVotes,
@@ -398,7 +399,11 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
       accN += fit.labels[a];
     }
   });
-  const flaggedGold = suspiciousGold(indexed, fit.accuracy, fit.labels);
+  const heldOutAnswers = goldRows.filter((g) => !gold.has(g.itemId));
+  const flaggedGold = [
+    ...suspiciousGold(indexed, fit.accuracy, fit.labels),
+    ...suspiciousHeldOut(heldOutAnswers, annotators, await currentLabels(ctx.db, [...new Set(heldOutAnswers.map((g) => g.itemId))])),
+  ];
   const agr = agreement(v);
   const params: FitParams = {
     classes: [...project.labels],
@@ -505,6 +510,41 @@ function suspiciousGold(indexed: ReturnType<typeof indexVotes>, accuracy: Float6
         strongAnswers: answers.length,
         contradicting: topN,
       });
+  }
+  return out;
+}
+
+/**
+ * The same test for held-out items answered as gold checks (their answers are not in the EM): at least 3 strong
+ * keys (by the fit's accuracy and vote count) answered, and more than half of them agree on one class other than
+ * the item's label, which is then most likely its labeller's mistake.
+ */
+function suspiciousHeldOut(
+  answers: { itemId: string; keyId: string; answer: string }[],
+  annotators: FitParams['annotators'],
+  labelOf: Map<string, string>,
+): FitParams['flaggedGold'] {
+  const byItem = new Map<string, string[]>();
+  for (const g of answers) {
+    const p = annotators[g.keyId];
+    if (!p || p.labels < STRONG_MIN_VOTES || !(p.accuracy >= STRONG_ACCURACY)) continue;
+    let list = byItem.get(g.itemId);
+    if (!list) {
+      list = [];
+      byItem.set(g.itemId, list);
+    }
+    list.push(g.answer);
+  }
+  const out: FitParams['flaggedGold'] = [];
+  for (const [itemId, list] of byItem) {
+    const truth = labelOf.get(itemId);
+    if (truth === undefined || list.length < 3) continue;
+    const counts = new Map<string, number>();
+    for (const a of list) if (a !== truth) counts.set(a, (counts.get(a) ?? 0) + 1);
+    let top = '';
+    let topN = 0;
+    for (const [l, n] of counts) if (n > topN) [top, topN] = [l, n];
+    if (topN * 2 > list.length) out.push({ itemId, goldLabel: truth, suggestedLabel: top, strongAnswers: list.length, contradicting: topN });
   }
   return out;
 }

@@ -163,6 +163,26 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     for (const r of checksC) expect(golds.has(r.itemId)).toBe(true);
   });
 
+  it('flags a held-out gold check whose label most strong annotators contradict, and leaves it out of their gold accuracy', async () => {
+    const P = await project({ goldFraction: 0.5, quality: { goldCheckShare: 0.5 } }, 120);
+    const a = await annotator(P, 'a');
+    await work(P, a.key, truthOf, 4);
+    // a corrects one of its held-out labels to the wrong class.
+    const [wrong] = (await s.ctx.db.select().from(items).where(eq(items.projectId, P))).filter((r) => r.holdout && r.labelSource === 'human');
+    const truth = truthOf((wrong.data as { text: string }).text);
+    expect((await label(P, a.key, wrong.id, other(truth))).status).toBe(200);
+    const keys = [await annotator(P, 'b'), await annotator(P, 'c'), await annotator(P, 'd')];
+    for (const k of keys) await work(P, k.key, truthOf, 8);
+    const answered = (await s.ctx.db.select().from(goldChecks).where(eq(goldChecks.itemId, wrong.id))).filter((r) => r.answer !== null);
+    expect(answered.length).toBe(3);
+    await consolidate(P);
+    const report = await s.call('GET', `/api/projects/${P}/annotators`, { key: eng });
+    expect(report.body.consolidation.flaggedGold).toEqual([
+      { itemId: wrong.id, goldLabel: other(truth), suggestedLabel: truth, strongAnswers: 3, contradicting: 3 },
+    ]);
+    for (const k of keys) expect(report.body.annotators.find((x: any) => x.keyId === k.id).goldAccuracy).toBe(1);
+  });
+
   it('an annotator who was never served a gold item cannot label it, and the gold answer is unchanged', async () => {
     const P = await project({ quality: { goldCheckShare: 0 } }, 2, [{ text: 'gold item is pos', label: 'pos' }]);
     const [g] = [...(await goldIds(P))];
