@@ -382,6 +382,8 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     const script = await s.call('GET', '/ui/assets/team.js', { key: null });
     expect(script.status).toBe(200);
     expect(script.text).toContain("api('/annotators')");
+    // Engineers clear a paused annotator from the page.
+    expect(script.text).toContain('/clear`)');
   });
 
   it('refuses bad quality settings with a 400 and changes nothing', async () => {
