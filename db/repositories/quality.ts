@@ -322,3 +322,12 @@ export async function currentLabels(db: DbOrTx, itemIds: string[]): Promise<Map<
   }
   return out;
 }
+
+/** Items this key holds an unexpired lease on (a reload serves them again), through items_leased_idx. */
+export async function heldLeaseCount(db: DbOrTx, projectId: string, keyId: string, now: Date): Promise<number> {
+  const [r] = await queryRows<{ n: number | string }>(
+    db,
+    sql`select count(*) as n from ${items} where project_id = ${projectId} and leased_by = ${keyId} and lease_expires_at > ${now.toISOString()}::timestamptz`,
+  );
+  return Number(r?.n ?? 0);
+}

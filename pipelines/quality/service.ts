@@ -21,6 +21,7 @@ import {
   currentLabels,
   findGoldCheck,
   goldAnswers,
+  heldLeaseCount,
   humanVotes,
   insertFit,
   itemRands,
@@ -88,8 +89,11 @@ export async function leaseQualityItems(
     if (settings.goldCheckShare > 0 && (await keyRole(tx, keyId)) === 'annotator') {
       picked.push(...(await openGoldChecks(tx, project.id, keyId, q.now)).slice(0, q.limit));
       const served = await servedCounts(tx, project.id, keyId);
-      const due = goldChecksDue(served.labels + served.gold + q.limit, settings.goldCheckShare) - served.gold;
-      picked.push(...(await serveNewGoldChecks(tx, { projectId: project.id, keyId, limit: Math.min(due, q.limit - picked.length), expiresAt: q.expiresAt })));
+      // A reload must show the same items: the items this key still holds come back, so only the rest of the
+      // batch is new, and only new items make new gold checks due.
+      const fresh = Math.max(0, q.limit - picked.length - (await heldLeaseCount(tx, project.id, keyId, q.now)));
+      const due = goldChecksDue(served.labels + served.gold + fresh, settings.goldCheckShare) - served.gold;
+      picked.push(...(await serveNewGoldChecks(tx, { projectId: project.id, keyId, limit: Math.min(due, fresh), expiresAt: q.expiresAt })));
     }
     // Always looked at (not only when overlap is configured): a paused annotator's labels want a second label too.
     {

@@ -183,6 +183,17 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     for (const k of keys) expect(report.body.annotators.find((x: any) => x.keyId === k.id).goldAccuracy).toBe(1);
   });
 
+  it('a queue reload shows the same items: held leases and open gold checks come back, no new gold check takes a slot', async () => {
+    const gold = Array.from({ length: 12 }, (_, i) => ({ text: `gold item ${i} is pos`, label: 'pos' }));
+    const P = await project({ quality: { goldCheckShare: 0.1 } }, 60, gold);
+    const a = await annotator(P, 'a');
+    const ids = async () => new Set((await queue(P, a.key, 5)).body.items.map((i: any) => i.id));
+    const first = await ids();
+    expect(first.size).toBe(5);
+    expect(await ids()).toEqual(first);
+    expect(await ids()).toEqual(first);
+  });
+
   it('an annotator who was never served a gold item cannot label it, and the gold answer is unchanged', async () => {
     const P = await project({ quality: { goldCheckShare: 0 } }, 2, [{ text: 'gold item is pos', label: 'pos' }]);
     const [g] = [...(await goldIds(P))];
