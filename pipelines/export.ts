@@ -23,6 +23,14 @@ export interface ExportRow {
   meta: Record<string, unknown> | null;
   /** Every label decision, oldest first: who (keyId, null for imported and auto), when, which model version was shown. */
   labels: { label: string; source: 'human' | 'auto' | 'imported'; keyId: string | null; createdAt: string; modelVersion: number | null }[];
+  /**
+   * The item's consolidated label (docs/quality.md): the label the votes of its distinct annotators settle on,
+   * its posterior probability (0-1), `n` the number of distinct annotators whose latest vote counts, and the
+   * method (`single`: one vote, `majority`, `dawid-skene`). Null when the item has no human vote from a key
+   * (unlabelled, imported, auto-labelled, gold items, transcripts). `label` equals `consolidated.label` when
+   * n >= 2 and the item's label came from humans.
+   */
+  consolidated: { label: string; posterior: number; n: number; method: 'single' | 'majority' | 'dawid-skene' } | null;
   text?: string;
   vector?: number[];
   mediaUrl?: string;
@@ -88,6 +96,7 @@ function fields(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): [ke
     ['holdout', r.holdout ? 'true' : 'false'],
     ['meta', r.metaJson ?? 'null'],
     ['labels', r.labelsJson],
+    ['consolidated', r.consolidatedJson ?? 'null'],
     ...dataFields(project, r, opts),
   ];
 }
@@ -114,6 +123,7 @@ export function csvColumns(project: ProjectRow, opts: ExportOptions = {}): (keyo
     'holdout',
     'meta',
     'labels',
+    'consolidated',
   ];
   const data: (keyof ExportRow)[] =
     project.modality === 'text'
@@ -128,7 +138,7 @@ export function csvColumns(project: ProjectRow, opts: ExportOptions = {}): (keyo
   return [...common, ...data];
 }
 
-/** A CSV row: strings as themselves, nested values (meta, labels, vector) as their JSON text. */
+/** A CSV row: strings as themselves, nested values (meta, labels, consolidated, vector) as their JSON text. */
 function csvRow(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): string {
   const values: unknown[] = [
     r.id,
@@ -142,6 +152,7 @@ function csvRow(project: ProjectRow, r: ExportItemRow, opts: ExportOptions): str
     r.holdout,
     r.metaJson,
     r.labelsJson,
+    r.consolidatedJson,
   ];
   if (project.modality === 'text') values.push(r.text ?? '');
   else if (project.modality === 'vector') values.push(r.vectorJson);

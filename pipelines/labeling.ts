@@ -69,7 +69,8 @@ export async function labelItem(
     if (!item) throw new NotFoundError('Item');
     const now = new Date();
     // A gold item reaches annotators only as a hidden gold check: the answer scores the key, the item is unchanged.
-    if (item.split === 'gold') {
+    // So does a labelled held-out item served to another key as a gold check (projects without imported gold).
+    if (item.split === 'gold' || (item.holdout && item.label !== null)) {
       // A transcript passes a gold check when its word error rate against the reference is small enough.
       const correct = transcription ? alignWords(item.label ?? '', label).wer <= resolveSettings(project.settings).transcription.goldCheckMaxWer : undefined;
       const checked = await answerGoldItem(tx, key, item, label, now, correct);

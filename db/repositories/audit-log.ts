@@ -7,9 +7,11 @@ export type AuditRow = typeof auditLog.$inferSelect;
 /** Records one change; call it in the transaction that makes the change, so both happen or neither. */
 export async function recordAudit(
   db: DbOrTx,
-  e: { projectId: string; keyId: string | null; action: string; details?: Record<string, unknown> },
+  e: { projectId: string; keyId: string | null; action: string; details?: Record<string, unknown>; createdAt?: Date },
 ): Promise<void> {
-  await db.insert(auditLog).values({ projectId: e.projectId, keyId: e.keyId, action: e.action, details: e.details ?? {} });
+  await db
+    .insert(auditLog)
+    .values({ projectId: e.projectId, keyId: e.keyId, action: e.action, details: e.details ?? {}, ...(e.createdAt ? { createdAt: e.createdAt } : {}) });
 }
 
 /** A project's audit entries, newest first, before entry id `beforeId` (keyset pagination). */

@@ -29,11 +29,13 @@ export interface ExportItemRow {
   metaJson: string | null;
   /** Every label row of the item, oldest first: a JSON array of {label, source, keyId, createdAt, modelVersion}. */
   labelsJson: string;
+  /** The item's consolidated label as JSON text `{label, posterior, n, method}`, or null without a consolidation row. */
+  consolidatedJson: string | null;
 }
 
 /**
- * A page of a project's items after insertion number `afterSeq`, each with its whole label history, in one
- * query (the history through labels_item_idx). The model input bytes are not read.
+ * A page of a project's items after insertion number `afterSeq`, each with its whole label history and its
+ * consolidated label, in one query (the history through labels_item_idx, the consolidation by its primary key). The model input bytes are not read.
  */
 export async function exportPage(db: DbOrTx, projectId: string, afterSeq: number, limit: number, opts: { image?: boolean } = {}): Promise<ExportItemRow[]> {
   return db
@@ -58,6 +60,10 @@ export async function exportPage(db: DbOrTx, projectId: string, afterSeq: number
                    'createdAt', to_char(l.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                    'modelVersion', l.model_version) order by l.id)
           from labels l where l.item_id = "items"."id"), '[]'::json)::text`,
+      // One primary-key probe per row inside the page query, like the label history: no query per row.
+      consolidatedJson: sql<string | null>`(
+          select json_build_object('label', c.label, 'posterior', c.posterior, 'n', c.n, 'method', c.method)::text
+          from consolidated_labels c where c.item_id = "items"."id")`,
     })
     .from(items)
     .where(and(eq(items.projectId, projectId), gt(items.seq, afterSeq)))

@@ -2,9 +2,9 @@
  * Storage for workforce quality (docs/quality.md): gold checks served to keys, consolidated labels per item,
  * and full consolidation fits. Kept apart from items.ts so the item queries stay as they are.
  */
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, max, notInArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { apiKeys, consolidatedLabels, goldChecks, items, labels, qualityFits } from '../schema.ts';
+import { apiKeys, auditLog, consolidatedLabels, goldChecks, items, labels, qualityFits } from '../schema.ts';
 import { markLeased, type ItemRow } from './items.ts';
 import { queryRows, writeInChunks } from './rows.ts';
 
@@ -27,20 +27,28 @@ export async function openGoldChecks(db: DbOrTx, projectId: string, keyId: strin
  * Serves up to `limit` gold items this key has never been served, at random, and records them (one row per item
  * and key, enforced by a unique index, so a gold item never reaches the same key twice, even from two requests
  * at once). Gold items are not leased in `items`: many keys may hold the same gold item at the same time.
+ *
+ * Where the checks come from: the project's imported gold items when it has any (imported gold wins); otherwise
+ * its held-out pool items (`settings.goldFraction`) once a human labelled them and overlap wants no more labels
+ * on them, never to a key that labelled the item itself.
  */
 export async function serveNewGoldChecks(db: DbOrTx, q: { projectId: string; keyId: string; limit: number; expiresAt: Date }): Promise<ItemRow[]> {
   if (q.limit <= 0) return [];
+  const notServed = sql`not exists (select 1 from ${goldChecks} g where g.item_id = ${items.id} and g.key_id = ${q.keyId})`;
+  const source = (await hasImportedGoldItem(db, q.projectId))
+    ? and(eq(items.split, 'gold'), isNotNull(items.label))
+    : and(
+        eq(items.split, 'pool'),
+        eq(items.holdout, true),
+        eq(items.labelSource, 'human'),
+        isNotNull(items.label),
+        sql`not exists (select 1 from ${labels} l where l.item_id = ${items.id} and l.key_id = ${q.keyId})`,
+        sql`not exists (select 1 from ${consolidatedLabels} c where c.item_id = ${items.id} and c.needs_more)`,
+      );
   const fresh = await db
     .select()
     .from(items)
-    .where(
-      and(
-        eq(items.projectId, q.projectId),
-        eq(items.split, 'gold'),
-        isNotNull(items.label),
-        sql`not exists (select 1 from ${goldChecks} g where g.item_id = ${items.id} and g.key_id = ${q.keyId})`,
-      ),
-    )
+    .where(and(eq(items.projectId, q.projectId), source, notServed))
     .orderBy(asc(items.rand), asc(items.seq))
     .limit(q.limit);
   if (!fresh.length) return [];
@@ -51,6 +59,16 @@ export async function serveNewGoldChecks(db: DbOrTx, q: { projectId: string; key
     .returning({ itemId: goldChecks.itemId });
   const ok = new Set(inserted.map((r) => r.itemId));
   return fresh.filter((r) => ok.has(r.id)).map((r) => ({ ...r, leasedBy: q.keyId, leaseExpiresAt: q.expiresAt }));
+}
+
+/** Whether the project holds a labelled imported gold item (one index probe). */
+async function hasImportedGoldItem(db: DbOrTx, projectId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: items.id })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), eq(items.split, 'gold'), isNotNull(items.label)))
+    .limit(1);
+  return row !== undefined;
 }
 
 /** The gold check of this key on this item, if it was ever served one. */
@@ -199,6 +217,8 @@ export async function leaseOverlapItems(
         eq(consolidatedLabels.needsMore, true),
         or(isNull(items.leaseExpiresAt), lt(items.leaseExpiresAt, q.now), eq(items.leasedBy, q.keyId)),
         sql`not exists (select 1 from ${labels} l where l.item_id = ${items.id} and l.key_id = ${q.keyId})`,
+        // A held-out item this key answered as a gold check is not also a vote of it.
+        sql`not exists (select 1 from ${goldChecks} g where g.item_id = ${items.id} and g.key_id = ${q.keyId})`,
         q.exclude?.length ? notInArray(items.id, q.exclude) : undefined,
       ),
     )
@@ -270,4 +290,44 @@ export async function itemRands(db: DbOrTx, projectId: string): Promise<Map<stri
 export async function keyRole(db: DbOrTx, keyId: string): Promise<string | undefined> {
   const [row] = await db.select({ role: apiKeys.role }).from(apiKeys).where(eq(apiKeys.id, keyId));
   return row?.role;
+}
+
+/** The audit-log action that records an engineer clearing a key's pause (details.annotatorKeyId: the key). */
+export const CLEAR_PAUSE_ACTION = 'annotator.clear';
+
+/**
+ * Per key: when an engineer last cleared its pause. The audit log is the record (no column of its own): a key's
+ * status is judged on the gold answers after this time.
+ */
+export async function pauseClearances(db: DbOrTx, projectId: string, keyId?: string): Promise<Map<string, Date>> {
+  const annotator = sql<string>`${auditLog.details}->>'annotatorKeyId'`;
+  const rows = await db
+    .select({ keyId: annotator, at: max(auditLog.createdAt) })
+    .from(auditLog)
+    .where(and(eq(auditLog.projectId, projectId), eq(auditLog.action, CLEAR_PAUSE_ACTION), keyId === undefined ? undefined : sql`${annotator} = ${keyId}`))
+    .groupBy(annotator);
+  return new Map(rows.filter((r) => r.at !== null).map((r) => [r.keyId, new Date(r.at as Date)] as const));
+}
+
+/** The current label of some items (item id -> label; unlabelled items left out). */
+export async function currentLabels(db: DbOrTx, itemIds: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  // In slices: a statement takes at most 65,535 parameters.
+  for (let i = 0; i < itemIds.length; i += 10_000) {
+    const rows = await db
+      .select({ id: items.id, label: items.label })
+      .from(items)
+      .where(and(inArray(items.id, itemIds.slice(i, i + 10_000)), isNotNull(items.label)));
+    for (const r of rows) out.set(r.id, r.label as string);
+  }
+  return out;
+}
+
+/** Items this key holds an unexpired lease on (a reload serves them again), through items_leased_idx. */
+export async function heldLeaseCount(db: DbOrTx, projectId: string, keyId: string, now: Date): Promise<number> {
+  const [r] = await queryRows<{ n: number | string }>(
+    db,
+    sql`select count(*) as n from ${items} where project_id = ${projectId} and leased_by = ${keyId} and lease_expires_at > ${now.toISOString()}::timestamptz`,
+  );
+  return Number(r?.n ?? 0);
 }

@@ -55,3 +55,14 @@ describe('pause rule', () => {
     expect(annotatorStatus(at(45, 50)).status).toBe('ok');
   });
 });
+
+describe('status after an engineer cleared a pause', () => {
+  it('is ok or watch on the answers since the clearing, with no second onboarding, and pauses again on the same rule', () => {
+    expect(annotatorStatus([], DEFAULT_PAUSE_RULE, { cleared: true }).status).toBe('ok');
+    expect(annotatorStatus([true, true, true], DEFAULT_PAUSE_RULE, { cleared: true }).status).toBe('ok');
+    expect(annotatorStatus([true, true, true]).status).toBe('onboarding');
+    // 5 of 10 right: the 95 % interval lies below 0.8 (watch), too few checks to pause.
+    expect(annotatorStatus([true, false, true, false, true, false, true, false, true, false], DEFAULT_PAUSE_RULE, { cleared: true }).status).toBe('watch');
+    expect(annotatorStatus(new Array<boolean>(15).fill(false), DEFAULT_PAUSE_RULE, { cleared: true })).toEqual({ status: 'paused', pausedAtCheck: 15 });
+  });
+});

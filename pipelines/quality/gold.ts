@@ -52,15 +52,20 @@ export function shouldPause(right: number, checks: number, rule: PauseRule = DEF
 /**
  * Status from a sequence of gold results (true = right), oldest first. `paused` is sticky: once the rule fired at
  * some point of the sequence, the annotator stays paused until an engineer clears it (the caller then passes only
- * the results after the clearing).
+ * the results after the clearing, with `cleared`: a cleared annotator is past onboarding, so with few or no
+ * answers since the clearing it is `ok` or `watch`, judged on those answers alone).
  */
-export function annotatorStatus(results: readonly boolean[], rule: PauseRule = DEFAULT_PAUSE_RULE): { status: AnnotatorStatus; pausedAtCheck: number | null } {
+export function annotatorStatus(
+  results: readonly boolean[],
+  rule: PauseRule = DEFAULT_PAUSE_RULE,
+  opts: { cleared?: boolean } = {},
+): { status: AnnotatorStatus; pausedAtCheck: number | null } {
   let right = 0;
   for (let n = 1; n <= results.length; n++) {
     if (results[n - 1]) right++;
     if (shouldPause(right, n, rule)) return { status: 'paused', pausedAtCheck: n };
   }
-  if (results.length < rule.onboardingChecks) return { status: 'onboarding', pausedAtCheck: null };
+  if (!opts.cleared && results.length < rule.onboardingChecks) return { status: 'onboarding', pausedAtCheck: null };
   const [, hi] = wilsonInterval(right, results.length);
   return { status: hi < rule.watchBelow ? 'watch' : 'ok', pausedAtCheck: null };
 }

@@ -8,7 +8,8 @@
  * consolidated label once the item has 2+ votes, so training, auto-labelling, audits and the export use it
  * without knowing about overlap ({@link applyConsolidatedLabel} is the one place that writes it).
  */
-import { ConflictError } from '../../core/errors.ts';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { recordAudit } from '../../db/repositories/audit-log.ts';
 import type { DbOrTx } from '../../db/client.ts';
 import type { ItemRow } from '../../db/repositories/items.ts';
 import { activeJobs, insertJob, type JobRow } from '../../db/repositories/jobs.ts';
@@ -16,8 +17,11 @@ import { listKeys } from '../../db/repositories/keys.ts';
 import { findProject, shareLockProject, type ProjectRow } from '../../db/repositories/projects.ts';
 import {
   answeredGoldChecks,
+  CLEAR_PAUSE_ACTION,
+  currentLabels,
   findGoldCheck,
   goldAnswers,
+  heldLeaseCount,
   humanVotes,
   insertFit,
   itemRands,
@@ -26,6 +30,7 @@ import {
   latestFit,
   leaseOverlapItems,
   openGoldChecks,
+  pauseClearances,
   qualityEvidenceCount,
   recordGoldAnswer,
   servedCounts,
@@ -76,13 +81,19 @@ export async function leaseQualityItems(
 ): Promise<ItemRow[]> {
   const settings = resolveSettings(project.settings).quality;
   return transactionWithRetry(ctx.db, async (tx) => {
+    // Lock order (docs/team.md): the project row before any item row. A gold check's insert checks its foreign
+    // keys (the item, then the project) and the overlap lease writes items.
+    await shareLockProject(tx, project.id);
     const picked: ItemRow[] = [];
     // Gold checks score annotators; engineers and admins working the queue are not scored.
     if (settings.goldCheckShare > 0 && (await keyRole(tx, keyId)) === 'annotator') {
       picked.push(...(await openGoldChecks(tx, project.id, keyId, q.now)).slice(0, q.limit));
       const served = await servedCounts(tx, project.id, keyId);
-      const due = goldChecksDue(served.labels + served.gold + q.limit, settings.goldCheckShare) - served.gold;
-      picked.push(...(await serveNewGoldChecks(tx, { projectId: project.id, keyId, limit: Math.min(due, q.limit - picked.length), expiresAt: q.expiresAt })));
+      // A reload must show the same items: the items this key still holds come back, so only the rest of the
+      // batch is new, and only new items make new gold checks due.
+      const fresh = Math.max(0, q.limit - picked.length - (await heldLeaseCount(tx, project.id, keyId, q.now)));
+      const due = goldChecksDue(served.labels + served.gold + fresh, settings.goldCheckShare) - served.gold;
+      picked.push(...(await serveNewGoldChecks(tx, { projectId: project.id, keyId, limit: Math.min(due, fresh), expiresAt: q.expiresAt })));
     }
     // Always looked at (not only when overlap is configured): a paused annotator's labels want a second label too.
     {
@@ -129,10 +140,12 @@ export function mixIntoBatch<T extends { id: string; uncertainty: number | null 
 }
 
 /**
- * A label on a gold item. A key that was served the item as a gold check has its answer recorded (a repeat
- * corrects it) and scored; nothing about the item changes and the answer looks like any other. An annotator who
- * was never served it gets the answer another annotator's item gets (409 already_labeled): gold answers are
- * never revealed and never overwritten by annotators. Returns null for engineers (the ordinary path applies).
+ * A label on a gold-check item: an imported gold item, or a labelled held-out item served as a gold check. A key
+ * that was served the item as a gold check has its answer recorded (a repeat corrects it) and scored; nothing
+ * about the item changes and the answer looks like any other. An annotator who was never served an imported gold
+ * item gets the answer another annotator's item gets (409 already_labeled): gold answers are never revealed and
+ * never overwritten by annotators. Returns null when the ordinary label path applies (engineers on gold items,
+ * anyone on a held-out item it holds no gold check on).
  */
 export async function answerGoldItem(
   tx: DbOrTx,
@@ -145,7 +158,7 @@ export async function answerGoldItem(
 ): Promise<{ itemId: string; label: string; agreedWithModel: boolean | null } | null> {
   const check = await findGoldCheck(tx, item.id, key.id);
   if (!check) {
-    if (key.role !== 'annotator') return null;
+    if (item.split !== 'gold' || key.role !== 'annotator') return null;
     throw new ConflictError('Another annotator labelled this item after your lease on it ran out; your decision was not stored.', 'already_labeled');
   }
   if (check.answer !== label) await recordGoldAnswer(tx, check.id, label, correct ?? label === item.label, now);
@@ -195,7 +208,7 @@ export async function consolidateItem(_ctx: PipelineContext, tx: DbOrTx, project
   if (votes.length === 1) best = classOf.get(votes[0].label) ?? 0;
   else for (let k = 1; k < K; k++) if (posterior[k] > posterior[best] || (posterior[k] === posterior[best] && counts[k] > counts[best])) best = k;
   const paused = new Set<string>();
-  for (const v of votes) if ((await keyStatus(tx, project.id, v.keyId)) === 'paused') paused.add(v.keyId);
+  for (const v of votes) if ((await keyStatus(tx, project.id, v.keyId)).status === 'paused') paused.add(v.keyId);
   const needsMore = wantsAnotherLabel(settings, item.rand, counts, votes.length, votes.filter((v) => !paused.has(v.keyId)).length, posterior);
   await upsertConsolidated(tx, [
     {
@@ -249,11 +262,71 @@ function sameClasses(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-async function keyStatus(db: DbOrTx, projectId: string, keyId: string): Promise<AnnotatorStatus> {
-  const fit = await latestFit(db, projectId);
+async function keyStatus(
+  db: DbOrTx,
+  projectId: string,
+  keyId: string,
+): Promise<ReturnType<typeof statusSinceClearing> & { goldChecks: number; right: number }> {
+  const [fit, rows, cleared] = await Promise.all([latestFit(db, projectId), answeredGoldChecks(db, projectId, keyId), pauseClearances(db, projectId, keyId)]);
   const flagged = new Set(((fit?.params as unknown as FitParams | undefined)?.flaggedGold ?? []).map((f) => f.itemId));
-  const results = (await answeredGoldChecks(db, projectId, keyId)).filter((r) => !flagged.has(r.itemId)).map((r) => r.correct);
-  return annotatorStatus(results).status;
+  const counted = rows.filter((r) => !flagged.has(r.itemId));
+  return { ...statusSinceClearing(counted, cleared.get(keyId)), goldChecks: counted.length, right: counted.filter((r) => r.correct).length };
+}
+
+/**
+ * A key's status from its answered gold checks (oldest first), judged only on the answers after its last
+ * clearing when an engineer cleared a pause. `pausedAtCheck` counts every answer (before the clearing too).
+ */
+export function statusSinceClearing(
+  rows: readonly { correct: boolean; answeredAt: Date }[],
+  clearedAt: Date | undefined,
+): { status: AnnotatorStatus; pausedAtCheck: number | null; clearedAt: Date | null } {
+  const since = clearedAt ? rows.filter((r) => r.answeredAt > clearedAt) : rows;
+  const s = annotatorStatus(
+    since.map((r) => r.correct),
+    DEFAULT_PAUSE_RULE,
+    { cleared: clearedAt !== undefined },
+  );
+  return { status: s.status, pausedAtCheck: s.pausedAtCheck === null ? null : s.pausedAtCheck + rows.length - since.length, clearedAt: clearedAt ?? null };
+}
+
+/**
+ * An engineer clears a paused key (`POST /annotators/:keyId/clear`): from now on its status is judged only on
+ * gold answers given after the clearing (`ok` or `watch`, no new onboarding; paused again if the rule fires on
+ * the new answers). Recorded in the audit log, which is also where the clearing time is read from. A key that is
+ * not paused answers 409 `not_paused` (nothing to clear, and its history stays whole).
+ */
+export async function clearAnnotatorPause(
+  ctx: PipelineContext,
+  project: ProjectRow,
+  by: { keyId: string },
+  keyId: string,
+): Promise<{
+  keyId: string;
+  status: AnnotatorStatus;
+  clearedAt: string;
+  previous: { pausedAtCheck: number | null; goldChecks: number; goldAccuracy: number | null };
+}> {
+  if (!(await listKeys(ctx.db, project.id)).some((k) => k.id === keyId)) throw new NotFoundError('Key');
+  return transactionWithRetry(ctx.db, async (tx) => {
+    const before = await keyStatus(tx, project.id, keyId);
+    if (before.status !== 'paused')
+      throw new ConflictError(`This key is not paused (its status is ${before.status}); there is nothing to clear.`, 'not_paused');
+    const at = new Date();
+    const previous = {
+      pausedAtCheck: before.pausedAtCheck,
+      goldChecks: before.goldChecks,
+      goldAccuracy: goldAccuracy(before.right, before.goldChecks).accuracy,
+    };
+    await recordAudit(tx, {
+      projectId: project.id,
+      keyId: by.keyId,
+      action: CLEAR_PAUSE_ACTION,
+      details: { annotatorKeyId: keyId, ...previous },
+      createdAt: at,
+    });
+    return { keyId, status: statusSinceClearing([], at).status, clearedAt: at.toISOString(), previous };
+  });
 }
 
 /** What a full consolidation stores (quality_fits.params). */
@@ -301,7 +374,10 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   const [votes, goldRows, gold] = await Promise.all([humanVotes(ctx.db, project.id), answeredGoldChecks(ctx.db, project.id), goldAnswers(ctx.db, project.id)]);
   const rows: LabelRow[] = [
     ...votes.map((v) => ({ itemId: v.itemId, annotatorId: v.keyId, label: v.label })),
-    ...goldRows.map((g) => ({ itemId: g.itemId, annotatorId: g.keyId, label: g.answer })),
+    // Answers to held-out items served as gold checks score their keys (status, gold accuracy) but are not
+    // votes here: such an item's truth is its labeller's own vote, so clamping it would score that key against
+    // itself, and unclamped the answer would become a vote that changes the item.
+    ...goldRows.filter((g) => gold.has(g.itemId)).map((g) => ({ itemId: g.itemId, annotatorId: g.keyId, label: g.answer })),
   ];
   const indexed = indexVotes(rows, project.labels, gold);
   const v = indexed.votes;
@@ -327,7 +403,11 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
       accN += fit.labels[a];
     }
   });
-  const flaggedGold = suspiciousGold(indexed, fit.accuracy, fit.labels);
+  const heldOutAnswers = goldRows.filter((g) => !gold.has(g.itemId));
+  const flaggedGold = [
+    ...suspiciousGold(indexed, fit.accuracy, fit.labels),
+    ...suspiciousHeldOut(heldOutAnswers, annotators, await currentLabels(ctx.db, [...new Set(heldOutAnswers.map((g) => g.itemId))])),
+  ];
   const agr = agreement(v);
   const params: FitParams = {
     classes: [...project.labels],
@@ -349,7 +429,7 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   const settings = resolveSettings(project.settings).quality;
   const flagged = new Set(flaggedGold.map((f) => f.itemId));
   const status = new Map<string, AnnotatorStatus>();
-  const perKey = new Map<string, boolean[]>();
+  const perKey = new Map<string, { correct: boolean; answeredAt: Date }[]>();
   for (const g of goldRows) {
     if (flagged.has(g.itemId)) continue;
     let list = perKey.get(g.keyId);
@@ -357,9 +437,10 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
       list = [];
       perKey.set(g.keyId, list);
     }
-    list.push(g.correct);
+    list.push(g);
   }
-  for (const [k, results] of perKey) status.set(k, annotatorStatus(results).status);
+  const cleared = await pauseClearances(ctx.db, project.id);
+  for (const [k, results] of perKey) status.set(k, statusSinceClearing(results, cleared.get(k)).status);
   // Item rand for the overlap share, read once.
   const rand = await itemRands(ctx.db, project.id);
   await transactionWithRetry(ctx.db, async (tx) => {
@@ -437,6 +518,41 @@ function suspiciousGold(indexed: ReturnType<typeof indexVotes>, accuracy: Float6
   return out;
 }
 
+/**
+ * The same test for held-out items answered as gold checks (their answers are not in the EM): at least 3 strong
+ * keys (by the fit's accuracy and vote count) answered, and more than half of them agree on one class other than
+ * the item's label, which is then most likely its labeller's mistake.
+ */
+function suspiciousHeldOut(
+  answers: { itemId: string; keyId: string; answer: string }[],
+  annotators: FitParams['annotators'],
+  labelOf: Map<string, string>,
+): FitParams['flaggedGold'] {
+  const byItem = new Map<string, string[]>();
+  for (const g of answers) {
+    const p = annotators[g.keyId];
+    if (!p || p.labels < STRONG_MIN_VOTES || !(p.accuracy >= STRONG_ACCURACY)) continue;
+    let list = byItem.get(g.itemId);
+    if (!list) {
+      list = [];
+      byItem.set(g.itemId, list);
+    }
+    list.push(g.answer);
+  }
+  const out: FitParams['flaggedGold'] = [];
+  for (const [itemId, list] of byItem) {
+    const truth = labelOf.get(itemId);
+    if (truth === undefined || list.length < 3) continue;
+    const counts = new Map<string, number>();
+    for (const a of list) if (a !== truth) counts.set(a, (counts.get(a) ?? 0) + 1);
+    let top = '';
+    let topN = 0;
+    for (const [l, n] of counts) if (n > topN) [top, topN] = [l, n];
+    if (topN * 2 > list.length) out.push({ itemId, goldLabel: truth, suggestedLabel: top, strongAnswers: list.length, contradicting: topN });
+  }
+  return out;
+}
+
 function agreementMatrix(keys: string[], labels: Int32Array, pairs: { a: number; b: number; shared: number; agreement: number }[]): AgreementMatrix {
   const chosen = keys
     .map((k, a) => ({ k, a, n: labels[a] }))
@@ -470,17 +586,20 @@ export interface AnnotatorReport {
   medianSeconds: number | null;
   status: AnnotatorStatus;
   pausedAtCheck: number | null;
+  /** When an engineer last cleared this key's pause (the status counts only gold answers since), or null. */
+  clearedAt: string | null;
 }
 
 /** GET /annotators: per key, from stored labels and gold checks (live) and the last full fit. */
 export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow, opts: { withNames: boolean }) {
   void maybeConsolidate(ctx, project).catch((e) => ctx.logger.warn('consolidation trigger failed', { projectId: project.id, error: String(e) }));
-  const [keys, fit, gold, votes, times] = await Promise.all([
+  const [keys, fit, gold, votes, times, cleared] = await Promise.all([
     listKeys(ctx.db, project.id),
     latestFit(ctx.db, project.id),
     answeredGoldChecks(ctx.db, project.id),
     humanVotes(ctx.db, project.id),
     labelTimesByKey(ctx.db, project.id),
+    pauseClearances(ctx.db, project.id),
   ]);
   const params = fit ? (fit.params as unknown as FitParams) : null;
   const flagged = new Set((params?.flaggedGold ?? []).map((f) => f.itemId));
@@ -494,7 +613,7 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
     }
     s.add(v.itemId);
   }
-  const results = new Map<string, boolean[]>();
+  const results = new Map<string, { correct: boolean; answeredAt: Date }[]>();
   for (const g of gold) {
     if (flagged.has(g.itemId)) continue;
     let list = results.get(g.keyId);
@@ -502,7 +621,7 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
       list = [];
       results.set(g.keyId, list);
     }
-    list.push(g.correct);
+    list.push(g);
     let t = times.get(g.keyId);
     if (!t) {
       t = [];
@@ -515,11 +634,12 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
   let teamChecks = 0;
   const annotators: AnnotatorReport[] = [...ids].map((keyId) => {
     const r = results.get(keyId) ?? [];
-    const right = r.filter(Boolean).length;
+    const right = r.filter((x) => x.correct).length;
     teamRight += right;
     teamChecks += r.length;
+    // Gold accuracy covers every answer; the status only those after the last clearing of a pause.
     const ga = goldAccuracy(right, r.length);
-    const { status, pausedAtCheck } = annotatorStatus(r, DEFAULT_PAUSE_RULE);
+    const { status, pausedAtCheck, clearedAt } = statusSinceClearing(r, cleared.get(keyId));
     const p = params?.annotators[keyId];
     const K = project.labels.length;
     const recall =
@@ -541,6 +661,7 @@ export async function annotatorsReport(ctx: PipelineContext, project: ProjectRow
       medianSeconds: medianGapSeconds(times.get(keyId) ?? []),
       status,
       pausedAtCheck,
+      clearedAt: clearedAt?.toISOString() ?? null,
     };
   });
   annotators.sort((a, b) => b.labels - a.labels || a.keyId.localeCompare(b.keyId));
@@ -607,9 +728,11 @@ interface ItemViewForBlinding {
  */
 export async function blindItemView<T extends ItemViewForBlinding>(db: DbOrTx, itemId: string, view: T, keyId: string): Promise<T> {
   let own = view.labels.filter((l) => l.source === 'human' && l.keyId === keyId);
-  if (view.split === 'gold') {
+  if (view.split === 'gold' || view.holdout) {
+    // A held-out item is a gold check only for the keys it was served to as one (not for its labeller).
     const check = await findGoldCheck(db, itemId, keyId);
-    own = check?.answer ? ([{ ...(view.labels[0] ?? {}), label: check.answer, source: 'human', keyId }] as T['labels']) : [];
+    if (view.split === 'gold' || check)
+      own = check?.answer ? ([{ ...(view.labels[0] ?? {}), label: check.answer, source: 'human', keyId }] as T['labels']) : [];
   }
   const last = own.at(-1);
   return {

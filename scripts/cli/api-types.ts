@@ -128,6 +128,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/annotators/{keyId}/clear": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Clear a paused annotator: its status is judged again only on gold answers given after the clearing (recorded in the audit log); 409 not_paused otherwise
+         * @description Roles: admin, engineer.
+         */
+        post: operations["postProjectAnnotatorClear"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{id}/audit": {
         parameters: {
             query?: never;
@@ -176,7 +196,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every item with its data, final label, label history, held-out flag and metadata, streamed as JSONL or CSV
+         * Every item with its data, final label, label history, consolidated label {label, posterior, n, method}, held-out flag and metadata, streamed as JSONL or CSV
          * @description Roles: admin, engineer.
          */
         get: operations["getProjectExport"];
@@ -1702,6 +1722,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         annotators: {
+                            clearedAt: string | null;
                             estimatedAccuracy: number | null;
                             /** @enum {string} */
                             estimateNote?: "no_overlap" | "not_consolidated_yet";
@@ -1767,6 +1788,115 @@ export interface operations {
             };
             /** @description Not found. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed key attempts from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postProjectAnnotatorClear: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                keyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Cleared */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        clearedAt: string;
+                        keyId: string;
+                        previous: {
+                            goldAccuracy: number | null;
+                            goldChecks: number;
+                            pausedAtCheck: number | null;
+                        };
+                        /** @enum {string} */
+                        status: "ok" | "watch";
+                    };
+                };
+            };
+            /** @description Invalid input; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the role or project. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -23,10 +23,24 @@ async function main() {
   }
   const api = (path) => `/api/projects/${encodeURIComponent(projectId)}${path}`;
   $('board').hidden = false;
+  // Engineers may clear a paused annotator (after talking to them): its status then counts only new gold answers.
+  const clear =
+    role === 'client'
+      ? null
+      : async (a, button) => {
+          button.disabled = true;
+          try {
+            await client.post(api(`/annotators/${encodeURIComponent(a.keyId)}/clear`), {});
+            await refresh();
+          } catch (e) {
+            button.disabled = false;
+            $('updated').textContent = describeError(e);
+          }
+        };
   const refresh = async () => {
     try {
       const [team, agreement] = await Promise.all([client.get(api('/annotators')), client.get(api('/agreement'))]);
-      render(team, agreement);
+      render(team, agreement, clear);
       $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (e) {
       $('updated').textContent = describeError(e);
@@ -38,7 +52,7 @@ async function main() {
 
 const interval = (iv) => (iv ? `${fmtPct(iv[0])} – ${fmtPct(iv[1])}` : '');
 
-function render(team, agreement) {
+function render(team, agreement, clear) {
   $('kpi-gold').textContent = fmtPct(team.team.goldAccuracy);
   $('kpi-gold-sub').textContent = team.team.goldChecks
     ? `95% interval ${interval(team.team.interval)} · ${fmtInt(team.team.goldChecks)} checks`
@@ -70,7 +84,23 @@ function render(team, agreement) {
         a.estimatedAccuracy === null ? (a.estimateNote === 'no_overlap' ? 'no overlap' : '—') : fmtPct(a.estimatedAccuracy),
       ),
       h('td', { className: 'num' }, a.medianSeconds === null ? '—' : a.medianSeconds.toFixed(1)),
-      h('td', {}, h('span', { className: `status status-${a.status}` }, STATUS_TEXT[a.status] ?? a.status)),
+      h(
+        'td',
+        { title: a.clearedAt ? `pause cleared ${new Date(a.clearedAt).toLocaleString()}` : '' },
+        h('span', { className: `status status-${a.status}` }, STATUS_TEXT[a.status] ?? a.status),
+        clear && a.status === 'paused'
+          ? h(
+              'button',
+              {
+                className: 'btn small',
+                type: 'button',
+                title: 'Clear the pause: the status then counts only gold answers given from now on',
+                onclick: (ev) => clear(a, ev.currentTarget),
+              },
+              'Clear',
+            )
+          : null,
+      ),
     ),
   );
   $('annotators').replaceChildren(h('table', { className: 'data' }, h('thead', {}, head), h('tbody', {}, rows)));

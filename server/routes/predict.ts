@@ -26,7 +26,8 @@ export function predictRoutes(ctx: PipelineContext): RouteDef[] {
     route({
       method: 'get',
       path: '/api/projects/:id/export',
-      summary: 'Every item with its data, final label, label history, held-out flag and metadata, streamed as JSONL or CSV',
+      summary:
+        'Every item with its data, final label, label history, consolidated label {label, posterior, n, method}, held-out flag and metadata, streamed as JSONL or CSV',
       tag: 'items',
       access: ['engineer'],
       project: true,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PipelineContext } from '../../pipelines/context.ts';
-import { agreementReport, annotatorsReport } from '../../pipelines/quality/service.ts';
+import { agreementReport, annotatorsReport, clearAnnotatorPause } from '../../pipelines/quality/service.ts';
 import { resolveSettings } from '../../pipelines/settings.ts';
 import { route, type RouteDef } from '../route.ts';
 import { emptyQuery } from '../schemas.ts';
@@ -21,6 +21,7 @@ const annotatorsResponse = z.object({
       medianSeconds: z.number().nullable(),
       status: z.enum(['onboarding', 'ok', 'watch', 'paused']),
       pausedAtCheck: z.number().int().nullable(),
+      clearedAt: z.string().nullable(),
     }),
   ),
   team: z.object({ goldChecks: z.number().int(), goldAccuracy: z.number().nullable(), interval }),
@@ -45,6 +46,14 @@ const agreementResponse = z.object({
   note: z.enum(['not_consolidated_yet', 'no_overlap']).optional(),
 });
 
+const clearBody = z.object({}).strict();
+const clearResponse = z.object({
+  keyId: z.string(),
+  status: z.enum(['ok', 'watch']),
+  clearedAt: z.string(),
+  previous: z.object({ pausedAtCheck: z.number().int().nullable(), goldChecks: z.number().int(), goldAccuracy: z.number().nullable() }),
+});
+
 /** Workforce quality (docs/quality.md): annotator scores and inter-annotator agreement. */
 export function qualityRoutes(ctx: PipelineContext): RouteDef[] {
   return [
@@ -65,6 +74,19 @@ export function qualityRoutes(ctx: PipelineContext): RouteDef[] {
         if (isClient && report.consolidation) report.consolidation = { at: report.consolidation.at, votes: report.consolidation.votes, flaggedGold: [] };
         return { body: report };
       },
+    }),
+    route({
+      method: 'post',
+      path: '/api/projects/:id/annotators/:keyId/clear',
+      summary:
+        'Clear a paused annotator: its status is judged again only on gold answers given after the clearing (recorded in the audit log); 409 not_paused otherwise',
+      tag: 'quality',
+      access: ['engineer'],
+      project: true,
+      body: clearBody,
+      query: emptyQuery,
+      responses: [{ status: 200, description: 'Cleared', schema: clearResponse }],
+      handler: async ({ project, principal, params }) => ({ body: await clearAnnotatorPause(ctx, project!, { keyId: principal!.keyId }, params.keyId) }),
     }),
     route({
       method: 'get',

@@ -197,7 +197,7 @@ describe('data in and out', () => {
       const exp = await s.call('GET', `/api/projects/${T}/export?format=csv`, { key: engineer });
       expect(exp.status).toBe(200);
       const lines = exp.text.split('\r\n');
-      expect(lines[0]).toBe('id,externalId,split,label,source,predictedLabel,confidence,modelVersion,holdout,meta,labels,text');
+      expect(lines[0]).toBe('id,externalId,split,label,source,predictedLabel,confidence,modelVersion,holdout,meta,labels,consolidated,text');
       expect(lines.at(-1)).toBe('');
       expect(lines.length - 2).toBe(await count(T));
       const a1 = lines.find((l) => l.includes(',a-1,'))!;

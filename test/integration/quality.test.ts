@@ -119,6 +119,81 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     expect((await s.call('GET', `/api/projects/${P}/agreement`, { key: a.key })).status).toBe(403);
   });
 
+  it('without imported gold, held-out items one annotator labelled are gold checks for the others: never for their labeller, never twice, never votes', async () => {
+    const P = await project({ goldFraction: 0.5, quality: { goldCheckShare: 0.5 } }, 40);
+    const a = await annotator(P, 'a');
+    const b = await annotator(P, 'b');
+    const checksOf = async (keyId: string) => (await s.ctx.db.select().from(goldChecks).where(eq(goldChecks.projectId, P))).filter((r) => r.keyId === keyId);
+    await work(P, a.key, truthOf, 4);
+    const heldA = (await s.ctx.db.select().from(items).where(eq(items.projectId, P))).filter((r) => r.holdout && r.labelSource === 'human');
+    expect(heldA.length).toBeGreaterThan(3);
+    // Nobody else labelled a held-out item yet, and a's own are never checks for a.
+    expect(await checksOf(a.id)).toEqual([]);
+    // b answers everything wrong: its checks are a's held-out items, each served once, all scored wrong.
+    const servedB = await work(P, b.key, (t) => other(truthOf(t)), 4);
+    const checksB = await checksOf(b.id);
+    const heldIds = new Set(heldA.map((r) => r.id));
+    expect(checksB.length).toBeGreaterThan(0);
+    for (const c of checksB) expect(heldIds.has(c.itemId)).toBe(true);
+    expect(new Set(checksB.map((c) => c.itemId)).size).toBe(checksB.length);
+    expect(checksB.every((c) => c.correct === false)).toBe(true);
+    expect(servedB.filter((id) => heldIds.has(id)).length).toBe(checksB.length);
+    // The held-out item is unchanged: its label is a's, b's answer is not a label row, and b sees only its own answer.
+    const x = checksB[0].itemId;
+    const eng_ = await s.call('GET', `/api/projects/${P}/items/${x}`, { key: eng });
+    expect(eng_.body.labels.map((l: any) => l.keyId)).toEqual([a.id]);
+    expect(eng_.body.label).toBe(truthOf(eng_.body.data.text));
+    const seenB = await s.call('GET', `/api/projects/${P}/items/${x}`, { key: b.key });
+    expect(seenB.body).toMatchObject({ holdout: false, label: other(truthOf(eng_.body.data.text)) });
+    expect(seenB.body.labels.map((l: any) => l.keyId)).toEqual([b.id]);
+    // A full consolidation does not count the answers as votes on the held-out items.
+    await consolidate(P);
+    const cons = await s.ctx.db.select().from(consolidatedLabels).where(eq(consolidatedLabels.projectId, P));
+    for (const c of cons.filter((r) => heldIds.has(r.itemId))) expect(c.n).toBe(1);
+    const report = await s.call('GET', `/api/projects/${P}/annotators`, { key: eng });
+    expect(report.body.annotators.find((r: any) => r.keyId === b.id)).toMatchObject({ goldChecks: checksB.length, goldAccuracy: 0 });
+    // Imported gold wins once there is some: a new annotator's checks are imported gold items only.
+    const gold = Array.from({ length: 6 }, (_, i) => ({ text: `gold item ${i} is pos`, label: 'pos', split: 'gold', externalId: `g${i}` }));
+    expect((await s.call('POST', `/api/projects/${P}/items`, { key: eng, body: { items: gold } })).status).toBe(202);
+    const c = await annotator(P, 'c');
+    await work(P, c.key, truthOf, 2);
+    const golds = await goldIds(P);
+    const checksC = await checksOf(c.id);
+    expect(checksC.length).toBeGreaterThan(0);
+    for (const r of checksC) expect(golds.has(r.itemId)).toBe(true);
+  });
+
+  it('flags a held-out gold check whose label most strong annotators contradict, and leaves it out of their gold accuracy', async () => {
+    const P = await project({ goldFraction: 0.5, quality: { goldCheckShare: 0.5 } }, 120);
+    const a = await annotator(P, 'a');
+    await work(P, a.key, truthOf, 4);
+    // a corrects one of its held-out labels to the wrong class.
+    const [wrong] = (await s.ctx.db.select().from(items).where(eq(items.projectId, P))).filter((r) => r.holdout && r.labelSource === 'human');
+    const truth = truthOf((wrong.data as { text: string }).text);
+    expect((await label(P, a.key, wrong.id, other(truth))).status).toBe(200);
+    const keys = [await annotator(P, 'b'), await annotator(P, 'c'), await annotator(P, 'd')];
+    for (const k of keys) await work(P, k.key, truthOf, 8);
+    const answered = (await s.ctx.db.select().from(goldChecks).where(eq(goldChecks.itemId, wrong.id))).filter((r) => r.answer !== null);
+    expect(answered.length).toBe(3);
+    await consolidate(P);
+    const report = await s.call('GET', `/api/projects/${P}/annotators`, { key: eng });
+    expect(report.body.consolidation.flaggedGold).toEqual([
+      { itemId: wrong.id, goldLabel: other(truth), suggestedLabel: truth, strongAnswers: 3, contradicting: 3 },
+    ]);
+    for (const k of keys) expect(report.body.annotators.find((x: any) => x.keyId === k.id).goldAccuracy).toBe(1);
+  });
+
+  it('a queue reload shows the same items: held leases and open gold checks come back, no new gold check takes a slot', async () => {
+    const gold = Array.from({ length: 12 }, (_, i) => ({ text: `gold item ${i} is pos`, label: 'pos' }));
+    const P = await project({ quality: { goldCheckShare: 0.1 } }, 60, gold);
+    const a = await annotator(P, 'a');
+    const ids = async () => new Set((await queue(P, a.key, 5)).body.items.map((i: any) => i.id));
+    const first = await ids();
+    expect(first.size).toBe(5);
+    expect(await ids()).toEqual(first);
+    expect(await ids()).toEqual(first);
+  });
+
   it('an annotator who was never served a gold item cannot label it, and the gold answer is unchanged', async () => {
     const P = await project({ quality: { goldCheckShare: 0 } }, 2, [{ text: 'gold item is pos', label: 'pos' }]);
     const [g] = [...(await goldIds(P))];
@@ -197,6 +272,25 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     // The item's label (what training and the export read) is the consolidated one.
     const [it] = await s.ctx.db.select({ label: items.label }).from(items).where(eq(items.id, split.id));
     expect(it.label).toBe('neg');
+    // The export carries each item's consolidation beside its label; null for an item nobody voted on.
+    expect((await s.call('POST', `/api/projects/${P}/items`, { key: eng, body: { items: [{ text: 'unlabelled', externalId: 'u' }] } })).status).toBe(202);
+    const jsonl = await s.call('GET', `/api/projects/${P}/export?format=jsonl`, { key: eng });
+    expect(jsonl.status).toBe(200);
+    const rows = jsonl.text
+      .trim()
+      .split('\n')
+      .map((l: string) => JSON.parse(l));
+    const byId = new Map(rows.map((r: any) => [r.id, r]));
+    expect(byId.get(split.id).consolidated).toEqual({ label: 'neg', posterior: expect.closeTo(2 / 3, 5), n: 3, method: 'majority' });
+    expect(byId.get(clear.id).consolidated).toEqual({ label: 'pos', posterior: 1, n: 2, method: 'majority' });
+    expect(rows.find((r: any) => r.externalId === 'u').consolidated).toBeNull();
+    const csv = await s.call('GET', `/api/projects/${P}/export?format=csv`, { key: eng });
+    const [header, ...lines] = csv.text.split('\r\n');
+    expect(header.split(',')).toContain('consolidated');
+    const splitLine = lines.find((l: string) => l.startsWith(`${split.id},`))!;
+    // The cell after the label history: {label, posterior, n, method} as quoted JSON.
+    const cell = /\]","(\{(?:[^"]|"")*\})",/.exec(splitLine)!;
+    expect(JSON.parse(cell[1].replace(/""/g, '"'))).toMatchObject({ label: 'neg', n: 3, method: 'majority' });
   });
 
   it('flags a gold answer most strong annotators contradict, and leaves it out of their gold accuracy', async () => {
@@ -255,6 +349,43 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     expect(served.some((id: string) => needing.includes(id))).toBe(true);
   });
 
+  it('an engineer clears a pause: the status is judged only on gold answers after it, and the clearing is in the audit log', async () => {
+    const gold = Array.from({ length: 40 }, (_, i) => ({ text: `gold item ${i} is ${i % 2 ? 'pos' : 'neg'}`, label: i % 2 ? 'pos' : 'neg' }));
+    const P = await project({ quality: { goldCheckShare: 0.5 } }, 80, gold);
+    const bad = await annotator(P, 'clicker');
+    const statusOf = async () => (await s.call('GET', `/api/projects/${P}/annotators`, { key: eng })).body.annotators.find((x: any) => x.keyId === bad.id);
+    const clear = (key: string, keyId = bad.id) => s.call('POST', `/api/projects/${P}/annotators/${keyId}/clear`, { key, body: {} });
+    // Not paused yet: nothing to clear.
+    expect((await clear(eng)).status).toBe(409);
+    await work(P, bad.key, (t) => other(truthOf(t)), 6);
+    const before = await statusOf();
+    expect(before).toMatchObject({ status: 'paused', pausedAtCheck: 15, clearedAt: null, goldAccuracy: 0 });
+    // Annotators cannot clear themselves; an unknown key is a 404.
+    expect((await clear(bad.key)).status).toBe(403);
+    expect((await clear(eng, 'no-such-key')).status).toBe(404);
+    const cleared = await clear(eng);
+    expect(cleared.status).toBe(200);
+    expect(cleared.body).toMatchObject({ keyId: bad.id, status: 'ok', previous: { pausedAtCheck: 15, goldChecks: before.goldChecks, goldAccuracy: 0 } });
+    // The status counts only answers after the clearing; gold accuracy still covers every answer.
+    const after = await statusOf();
+    expect(after).toMatchObject({ status: 'ok', pausedAtCheck: null, clearedAt: cleared.body.clearedAt, goldChecks: before.goldChecks, goldAccuracy: 0 });
+    expect((await clear(eng)).status).toBe(409);
+    const log = await s.call('GET', `/api/projects/${P}/audit-log`, { key: eng });
+    expect(log.body.entries[0]).toMatchObject({ action: 'annotator.clear', details: { annotatorKeyId: bad.id, pausedAtCheck: 15 } });
+    // A label given now counts as trusted: it wants no second label.
+    const q = await queue(P, bad.key, 5);
+    const ordinary = q.body.items.find((i: any) => !i.data.text.startsWith('gold'));
+    expect((await label(P, bad.key, ordinary.id, truthOf(ordinary.data.text))).status).toBe(200);
+    const [row] = await s.ctx.db.select().from(consolidatedLabels).where(eq(consolidatedLabels.itemId, ordinary.id));
+    expect(row.needsMore).toBe(false);
+    for (const it of q.body.items.filter((i: any) => i.id !== ordinary.id)) await label(P, bad.key, it.id, other(truthOf(it.data.text)));
+    // Still clicking at random: paused again after 15 new wrong answers, counted from the clearing.
+    await work(P, bad.key, (t) => other(truthOf(t)), 10);
+    const again = await statusOf();
+    expect(again.status).toBe('paused');
+    expect(again.pausedAtCheck).toBe(before.goldChecks + 15);
+  });
+
   it('serves the Team page and its script', async () => {
     const page = await s.call('GET', '/ui/team', { key: null });
     expect(page.status).toBe(200);
@@ -262,6 +393,8 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     const script = await s.call('GET', '/ui/assets/team.js', { key: null });
     expect(script.status).toBe(200);
     expect(script.text).toContain("api('/annotators')");
+    // Engineers clear a paused annotator from the page.
+    expect(script.text).toContain('/clear`)');
   });
 
   it('refuses bad quality settings with a 400 and changes nothing', async () => {

@@ -54,6 +54,7 @@ const ACCESS: Record<string, Role[] | 'public'> = {
   'GET /api/projects/{id}/webhooks/{webhookId}/deliveries': ['admin', 'engineer'],
   'GET /api/projects/{id}/annotators': ['admin', 'engineer', 'client'],
   'GET /api/projects/{id}/agreement': ['admin', 'engineer', 'client'],
+  'POST /api/projects/{id}/annotators/{keyId}/clear': ['admin', 'engineer'],
   'GET /api/openapi.json': 'public',
   'GET /healthz': 'public',
   'GET /metrics': 'public',
