@@ -11,9 +11,10 @@ const ITEMS = 5_000;
 const BATCH = 10;
 const LEASE_SECONDS = 5;
 const LABELS = ['red', 'green', 'blue'];
-// A guard against a hang, not a performance figure: about 2 minutes on an idle 2-core machine, 7 with
-// three benchmarks running beside it.
-const DEADLINE_MS = 900_000;
+// A guard against a hang, not a performance figure: about 2 minutes on an idle 2-core machine before held-out
+// gold checks were on by default, 5 since (307 s on PGlite, 2026-12-05), and over 15 with the PostgreSQL suite
+// running beside it on the same 2 cores.
+const DEADLINE_MS = 1_500_000;
 
 /** The label every annotator gives an item: a function of its text, so retries and others agree. */
 const truth = (text: string) => LABELS[Number(/(\d+)$/.exec(text)![1]) % LABELS.length];
