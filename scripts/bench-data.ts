@@ -205,7 +205,7 @@ function uiLanguage(): Built {
   }
   return {
     ...split(rows, SEED),
-    source: `${root}/<lang>/LC_MESSAGES/*.mo (gettext catalogues of the installed packages, iso_* excluded) for ${LANGS.join(', ')}: translated messages of at least 4 words, placeholders and mnemonics removed; ${records.length} candidates; each English source message used at most once in one language`,
+    source: `${root}/<lang>/LC_MESSAGES/*.mo (gettext catalogues of the installed packages, iso_* excluded) for ${LANGS.join(', ')}: translated messages of at least 4 words, format specifiers and mnemonics removed; ${records.length} candidates; each English source message used at most once in one language`,
     notes: 'The set of catalogues depends on the installed packages: rebuild on the same image for identical files.',
   };
 }

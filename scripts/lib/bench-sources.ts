@@ -133,7 +133,7 @@ export function parseMoFile(bytes: Uint8Array): MoMessage[] {
 
 /**
  * A translated UI message as a sentence for language identification, or null if it is not one: keyboard
- * mnemonics (`_`, `&`) and printf/brace placeholders removed, whitespace collapsed; at least 4 words of
+ * mnemonics (`_`, `&`) and printf/brace format specifiers removed, whitespace collapsed; at least 4 words of
  * letters and at most 200 characters, and not a copy of its English source.
  */
 export function cleanMessage(id: string, str: string): string | null {
