@@ -32,7 +32,7 @@ import { resolveSettings } from '../settings.ts';
 import { emitWebhookEvent } from '../webhooks.ts';
 import { pcmOf, prepareAudio } from './audio.ts';
 import type { SpeechEngine, SpeechModelRef } from './engine.ts';
-import { planAutoAccept, scoreTranscriptions, type AutoAcceptPlan, type TranscriptionScore } from './evaluate.ts';
+import { planAutoAccept, scoreTranscriptions, type AutoAcceptPlan, type ScoredClip, type TranscriptionScore } from './evaluate.ts';
 
 /** What version 1 of every transcription project is. */
 export const STOCK_SPEC = { engine: 'pocketsphinx', acousticModel: 'en-us', languageModel: 'en-us general', domainSentences: 0, newWords: [] as string[] };
@@ -180,16 +180,9 @@ export async function runTranscribe(
   }
   const now = await findProject(ctx.db, job.projectId);
   if (!now || now.activeVersion !== version) return { modelVersion: version, scored };
-  const gold = await activeGoldScore(ctx, now);
-  if (gold) await mergeVersionMetrics(ctx.db, project.id, version, { current: gold });
-  return { modelVersion: version, scored, autoAccept: await reconcileAutoTranscripts(ctx, now) };
-}
-
-/** The active version's score on today's gold clips, from its stored transcriptions. */
-export async function activeGoldScore(ctx: PipelineContext, project: ProjectRow): Promise<TranscriptionScore | null> {
-  if (project.activeVersion === null) return null;
-  const rows = await goldTranscriptions(ctx.db, project.id, project.activeVersion);
-  return scoreTranscriptions(rows, resolveSettings(project.settings).seed);
+  const rows = await goldTranscriptions(ctx.db, project.id, version);
+  await mergeVersionMetrics(ctx.db, project.id, version, { current: scoreTranscriptions(rows, resolveSettings(now.settings).seed) });
+  return { modelVersion: version, scored, autoAccept: await reconcileAutoTranscripts(ctx, now, rows) };
 }
 
 export interface AutoAcceptOutcome {
@@ -199,23 +192,21 @@ export interface AutoAcceptOutcome {
   added: number;
 }
 
-/** The active version's auto-accept plan, from its gold transcriptions and the settings now. */
-export async function currentAutoAcceptPlan(ctx: PipelineContext, project: ProjectRow): Promise<(AutoAcceptPlan & { enabled: boolean }) | null> {
-  if (project.activeVersion === null) return null;
+/** A version's auto-accept plan, from its gold transcriptions and the project's settings now. */
+function autoAcceptPlanOf(project: ProjectRow, gold: readonly ScoredClip[]): AutoAcceptPlan & { enabled: boolean } {
   const s = resolveSettings(project.settings);
   const a = s.transcription.autoAccept;
-  const rows = await goldTranscriptions(ctx.db, project.id, project.activeVersion);
-  return { enabled: a.enabled, ...planAutoAccept(rows, a.targetWer, a.confidenceLevel, s.seed) };
+  return { enabled: a.enabled, ...planAutoAccept(gold, a.targetWer, a.confidenceLevel, s.seed) };
 }
 
 /**
- * Re-decides auto-accepted transcripts for the active version: transcriptions at or above the plan's threshold
- * are accepted (marked auto), earlier auto transcripts no longer trusted go back to the queue. Human
- * transcripts are never touched.
+ * Re-decides auto-accepted transcripts for the active version, given its gold transcriptions: transcriptions at or
+ * above the plan's threshold are accepted (marked auto), earlier auto transcripts no longer trusted go back to
+ * the queue. Human transcripts are never touched.
  */
-export async function reconcileAutoTranscripts(ctx: PipelineContext, project: ProjectRow): Promise<AutoAcceptOutcome | undefined> {
-  const plan = await currentAutoAcceptPlan(ctx, project);
-  if (!plan) return undefined;
+export async function reconcileAutoTranscripts(ctx: PipelineContext, project: ProjectRow, gold: readonly ScoredClip[]): Promise<AutoAcceptOutcome | undefined> {
+  if (project.activeVersion === null) return undefined;
+  const plan = autoAcceptPlanOf(project, gold);
   const threshold = plan.enabled ? plan.threshold : null;
   const r = await transactionWithRetry(ctx.db, async (tx) => {
     await shareLockProject(tx, project.id);
@@ -340,17 +331,17 @@ export interface TranscriptionMetrics {
 
 /** `GET /metrics` of a transcription project: gold WER/CER of the active version, label counts, the versions. */
 export async function transcriptionMetrics(ctx: PipelineContext, project: ProjectRow): Promise<TranscriptionMetrics> {
-  const [gold, labels, versions, autoAccept] = await Promise.all([
-    activeGoldScore(ctx, project),
+  // The active version's gold transcriptions, read once for its score and its auto-accept plan.
+  const [gold, labels, versions] = await Promise.all([
+    project.activeVersion === null ? null : goldTranscriptions(ctx.db, project.id, project.activeVersion),
     countTranscriptLabels(ctx.db, project.id),
     listVersions(ctx.db, project.id),
-    currentAutoAcceptPlan(ctx, project),
   ]);
   return {
     modelVersion: project.activeVersion,
-    gold: gold ?? scoreTranscriptions([]),
+    gold: scoreTranscriptions(gold ?? [], resolveSettings(project.settings).seed),
     labels,
-    autoAccept,
+    autoAccept: gold ? autoAcceptPlanOf(project, gold) : null,
     history: versions
       .slice()
       .reverse()
