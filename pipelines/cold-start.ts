@@ -55,6 +55,18 @@ export function rawFeatures(
   return { dim, data };
 }
 
+/** The embedding cache's version number for model-free features (model versions count from 1). */
+export const RAW_FEATURES_VERSION = 0;
+
+/**
+ * Whether a modality's model-free features are worth caching between queue requests: images', whose inputs
+ * are large to read and whose pooled features are small (147 values at 7x7 RGB); not text's 512 hashed
+ * counts, read from a few hundred bytes of text.
+ */
+export function rawFeaturesCached(projectModality: ProjectModality): boolean {
+  return classifierModality(projectModality) === 'image';
+}
+
 /**
  * The model proves itself when its held-out accuracy, corrected for chance (Cohen's kappa against guessing
  * among k classes: (acc - 1/k) / (1 - 1/k)), reaches this at the lower end of its one-sided 95% interval.

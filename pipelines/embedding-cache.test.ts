@@ -58,4 +58,18 @@ describe('EmbeddingCache', () => {
     expect(Array.from((await slow).data)).toEqual([0, 1, 1, 1]);
     expect(cache.rows).toBe(1);
   });
+
+  it('takes rows computed elsewhere, unless the project has moved on to another version', async () => {
+    const cache = new EmbeddingCache(3);
+    cache.put('p', 0, ['x1', 'x2'], { dim: 2, data: Float32Array.from([1, 0, 2, 0]) });
+    const asked: string[][] = [];
+    const ids = ['x2', 'x3'];
+    expect(Array.from((await cache.get('p', 0, ids, model(0, ids, asked))).data)).toEqual([2, 0, 3, 0]);
+    expect(asked).toEqual([['x3']]);
+    cache.put('p', 0, ['x4', 'x5'], { dim: 2, data: Float32Array.from([4, 0, 5, 0]) });
+    expect(cache.rows).toBe(3); // full: x5 is not kept
+    await cache.get('p', 1, ['x1'], model(1, ['x1'], asked));
+    cache.put('p', 0, ['x6'], { dim: 2, data: Float32Array.from([6, 0]) });
+    expect(cache.rows).toBe(1); // version 1 rows only
+  });
 });

@@ -64,6 +64,26 @@ export class EmbeddingCache {
     return { dim, data: out };
   }
 
+  /**
+   * Adds rows computed elsewhere (at ingest, before the first queue request asks for them); nothing when the
+   * project's entry holds another version (a model arrived meanwhile) or the cache is full.
+   */
+  put(projectId: string, version: number, ids: readonly string[], emb: Embeddings): void {
+    let entry = this.byProject.get(projectId);
+    if (entry && entry.version !== version) return;
+    if (!entry) {
+      entry = { version, dim: emb.dim, rows: new Map() };
+      this.byProject.set(projectId, entry);
+    }
+    entry.dim = emb.dim;
+    this.makeRoom(projectId, ids.length);
+    ids.forEach((id, i) => {
+      if (this.size >= this.maxRows || entry.rows.has(id)) return;
+      entry.rows.set(id, emb.data.slice(i * emb.dim, (i + 1) * emb.dim));
+      this.size++;
+    });
+  }
+
   /** Forgets a project's embeddings. */
   drop(projectId: string): void {
     const entry = this.byProject.get(projectId);

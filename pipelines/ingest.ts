@@ -15,6 +15,7 @@ import { normalizeTranscript } from '../models/speech/text.ts';
 import { prepareAudio } from './speech/audio.ts';
 import { MAX_TRANSCRIPT_CHARS } from './speech/limits.ts';
 import { resolveSettings } from './settings.ts';
+import { RAW_FEATURES_VERSION, rawFeatures, rawFeaturesCached } from './cold-start.ts';
 
 /**
  * A uniform number in [0, 1) from a string. Items with an externalId get the same random rank and held-out
@@ -255,7 +256,7 @@ async function ingest(
     if (m) await storeMedia(ctx, project.id, m);
   });
 
-  const inserted = await transactionWithRetry(ctx.db, async (tx) => {
+  const ids = await transactionWithRetry(ctx.db, async (tx) => {
     // Lock order (docs/team.md): the project row before items (releaseHoldout below updates items).
     await shareLockProject(tx, project.id);
     // Without an imported gold set, a random slice of unlabelled pool items is held out for honest accuracy.
@@ -277,9 +278,27 @@ async function ingest(
         .filter((p) => p.label !== undefined && ids.has(p.row.id as string))
         .map((p) => ({ projectId: project.id, itemId: p.row.id as string, label: p.label as string, source: 'imported' as const })),
     );
-    return ids.size;
+    return ids;
   });
+  const inserted = ids.size;
   if (inserted > 0 && project.activeVersion !== null) await enqueuePrelabel(ctx, project.id);
+  if (inserted > 0 && project.activeVersion === null && rawFeaturesCached(project.modality)) {
+    // The cold start's first queue request spreads its picks over these features: computed now, from the
+    // inputs in hand, it need not read a thousand images back from the database.
+    const rows = prepared.filter((p) => p.row.split === 'pool' && !p.row.holdout && p.row.input && ids.has(p.row.id as string));
+    const image = { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels };
+    const feats = rawFeatures(
+      rows.map((p) => ({ input: p.row.input as Uint8Array, data: {} })),
+      project.modality,
+      image,
+    );
+    ctx.embeddings.put(
+      project.id,
+      RAW_FEATURES_VERSION,
+      rows.map((p) => p.row.id as string),
+      feats,
+    );
+  }
   return {
     accepted: inserted,
     duplicates: prepared.length - inserted + inBatchDuplicates,

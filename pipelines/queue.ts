@@ -10,15 +10,17 @@ import {
   likelyOfClass,
   predictionsFor,
   queueRetryAfterMs,
+  itemInputs,
   randomServable,
+  randomServableIds,
   topUncertainServable,
   trainableCountsByLabel,
-  trainingExamples,
+  trainingIds,
   type ItemRow,
 } from '../db/repositories/items.ts';
 import { findVersion } from '../db/repositories/models.ts';
 import { normaliseRows } from '../models/clustering.ts';
-import { coldStartProven, rawFeatures } from './cold-start.ts';
+import { coldStartProven, RAW_FEATURES_VERSION, rawFeatures, rawFeaturesCached } from './cold-start.ts';
 import { modelInputOf } from './inputs.ts';
 import { versionRef } from './model-ref.ts';
 import { dataView } from './media.ts';
@@ -112,9 +114,10 @@ export async function leaseQueue(
     // first batch of a project without one (text, vectors), k-means++ sampling over model-free features,
     // which on fine-foods did better as the seed of margin sampling (docs/benchmarks.md).
     const method = coldStartLabels === 'proof' || coldStartLabels > 0 ? 'typical' : 'spread';
-    const sample = await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES[method] });
+    // Ids first: the inputs (12 KB an image at 64x64 RGB) are read only for items whose features are not cached.
+    const sample = await randomServableIds(ctx.db, { projectId: project.id, keyId, now, limit: COLD_START_CANDIDATES[method] });
     if (sample.length > opts.limit) {
-      const known = humanLabels && method === 'typical' ? await trainingExamples(ctx.db, project.id) : [];
+      const known = humanLabels && method === 'typical' ? await trainingIds(ctx.db, project.id) : [];
       const f = await coverageFeatures(ctx, project, settings, [...sample, ...known]);
       const split = sample.length * f.dim;
       const picked = await ctx.runner.coverage({
@@ -125,7 +128,7 @@ export async function leaseQueue(
         count: opts.limit,
         seed: settings.seed + sample.length + (method === 'typical' ? humanLabels : 0),
       });
-      candidates = picked.map((i) => sample[i].id);
+      candidates = picked.map((i) => sample[i]);
     }
   }
   // Diversity-aware batches: among the most uncertain candidates, pick a spread-out set in embedding space.
@@ -209,25 +212,38 @@ async function activeGold(ctx: PipelineContext, project: ProjectRow): Promise<{ 
  * on few labels, but with the pool's pseudo-labels it already groups look-alikes better than pixels do), rows
  * L2-normalised; model-free features before.
  */
+/**
+ * Features to spread the cold start's picks with, one L2-normalised row per id: the active version's
+ * embeddings, or before any model the model-free features (`rawFeatures`). Both are cached between requests
+ * (images' raw features only: they are the ones whose inputs are dear to read), so a request reads the inputs
+ * of the items not seen before.
+ */
 async function coverageFeatures(
   ctx: PipelineContext,
   project: ProjectRow,
   settings: ReturnType<typeof resolveSettings>,
-  rows: { id: string; input: Uint8Array | null; data: Record<string, unknown> }[],
+  ids: string[],
 ): Promise<{ dim: number; data: Float32Array }> {
-  if (project.activeVersion === null)
-    return rawFeatures(rows, project.modality, { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels });
+  const image = { width: settings.imageWidth, height: settings.imageHeight, channels: settings.channels };
+  // An item deleted since its id was read gets a blank input: it cannot be leased anyway.
+  const load = async (wanted: string[]) => {
+    const byId = new Map((await itemInputs(ctx.db, project.id, wanted)).map((r) => [r.id, r]));
+    return wanted.map((id) => byId.get(id) ?? { id, input: new Uint8Array(image.width * image.height * image.channels), data: {} });
+  };
+  if (project.activeVersion === null) {
+    if (!rawFeaturesCached(project.modality)) return rawFeatures(await load(ids), project.modality, image);
+    return ctx.embeddings.get(project.id, RAW_FEATURES_VERSION, ids, async (missing) =>
+      rawFeatures(await load(missing.map((i) => ids[i])), project.modality, image),
+    );
+  }
   const version = project.activeVersion;
-  const emb = await ctx.embeddings.get(
-    project.id,
-    version,
-    rows.map((r) => r.id),
-    (missing) =>
-      ctx.runner.embed(
-        versionRef(ctx, project.id, version),
-        missing.map((i) => modelInputOf(rows[i], project.modality)),
-      ),
-  );
+  const emb = await ctx.embeddings.get(project.id, version, ids, async (missing) => {
+    const rows = await load(missing.map((i) => ids[i]));
+    return ctx.runner.embed(
+      versionRef(ctx, project.id, version),
+      rows.map((r) => modelInputOf(r, project.modality)),
+    );
+  });
   normaliseRows(emb.data, emb.dim);
   return emb;
 }

@@ -7,12 +7,16 @@
  *
  * The photos are 4000x3000 noise over gradients (so they do not compress to nothing: about 3-4 MB each);
  * `--distinct` of them are made and uploaded under different names in turn (making 200 takes minutes).
+ * With Debian's Chromium installed (`FURROW_CHROMIUM`, default /usr/bin/chromium), it also opens the review page
+ * `--page-loads` times (a fresh browser context each, so nothing is cached) and times the first photo on screen.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 
 const args = process.argv.slice(2);
@@ -24,6 +28,8 @@ const PHOTOS = arg('photos', 200);
 const DISTINCT = arg('distinct', 24);
 const BATCH = arg('batch', 10);
 const PARALLEL = arg('parallel', 2);
+const PAGE_LOADS = arg('page-loads', 5);
+const CHROMIUM = process.env.FURROW_CHROMIUM ?? '/usr/bin/chromium';
 const ADMIN = 'fw_bench_admin_key_0123456789abcdef';
 
 function freePort(): Promise<number> {
@@ -64,6 +70,47 @@ const pct = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
 };
 const r1 = (x: number) => Math.round(x * 10) / 10;
+
+/**
+ * Milliseconds from navigating to the review page (a fresh context: empty cache and storage) to the first
+ * photo painted in the stage (an <img> with its pixels decoded), over `PAGE_LOADS` loads; null without Chromium.
+ */
+async function firstPhotoOnReviewPage(base: string, key: string) {
+  if (!existsSync(CHROMIUM)) return null;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage'],
+  });
+  try {
+    const fromNavigation: number[] = [];
+    const afterLoad: number[] = [];
+    for (let i = 0; i < PAGE_LOADS; i++) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      await page.goto(`${base}/ui/review#key=${encodeURIComponent(key)}`, { waitUntil: 'commit' });
+      // Timed by the page's own clock (0 = navigation start), checked every animation frame.
+      const shown = await page.waitForFunction(() => {
+        const img = document.querySelector('.media-frame img') as HTMLImageElement | null;
+        if (img === null || !img.complete || img.naturalWidth === 0) return false;
+        const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+        return { at: performance.now(), load: nav?.loadEventEnd || nav?.domContentLoadedEventEnd || 0 };
+      });
+      const { at, load } = (await shown.jsonValue()) as { at: number; load: number };
+      fromNavigation.push(at);
+      afterLoad.push(at - load);
+      await context.close();
+    }
+    return {
+      loads: fromNavigation.length,
+      firstPhotoMsFromNavigationMedian: r1(pct(fromNavigation, 50)),
+      firstPhotoMsFromNavigationMax: r1(Math.max(...fromNavigation)),
+      firstPhotoMsAfterLoadEventMedian: r1(pct(afterLoad, 50)),
+      firstPhotoMsAfterLoadEventMax: r1(Math.max(...afterLoad)),
+    };
+  } finally {
+    await browser.close();
+  }
+}
 
 async function main() {
   const made = performance.now();
@@ -153,6 +200,8 @@ async function main() {
     await size(items[0].data.thumbUrl);
     const firstThumbMs = performance.now() - firstPaint;
 
+    const reviewPage = await firstPhotoOnReviewPage(base, annotator);
+
     console.log(
       JSON.stringify(
         {
@@ -177,6 +226,7 @@ async function main() {
             totalKB: r1((qText.length + thumbs + previews) / 1024),
           },
           firstThumbMs: r1(firstThumbMs),
+          reviewPage,
           makeSeconds: r1(makeSeconds),
           cores: (await import('node:os')).availableParallelism(),
           note: "the machine's 2 cores are shared with other work; the server runs in its own process",

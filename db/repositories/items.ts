@@ -572,6 +572,44 @@ export async function randomServable(
     .limit(q.limit);
 }
 
+/** Ids of servable pool items in the project's random order: the cold start's sample, without its inputs. */
+export async function randomServableIds(db: DbOrTx, q: { projectId: string; keyId: string; now: Date; limit: number }): Promise<string[]> {
+  const rows = await db
+    .select({ id: items.id })
+    .from(items)
+    .where(and(servable(q.projectId, q.keyId, q.now), eq(items.holdout, false)))
+    .orderBy(asc(items.rand), asc(items.seq))
+    .limit(q.limit);
+  return rows.map((r) => r.id);
+}
+
+/** Ids of the pool items training learns from (human and imported labels), as `trainingExamples` orders them. */
+export async function trainingIds(db: DbOrTx, projectId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: items.id })
+    .from(items)
+    .where(
+      and(
+        eq(items.projectId, projectId),
+        eq(items.split, 'pool'),
+        eq(items.holdout, false),
+        isNotNull(items.label),
+        inArray(items.labelSource, ['human', 'imported']),
+      ),
+    )
+    .orderBy(asc(items.seq));
+  return rows.map((r) => r.id);
+}
+
+/** Inputs and data of a project's items by id; ids that no longer exist are left out. */
+export async function itemInputs(db: DbOrTx, projectId: string, ids: string[]): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
+  if (!ids.length) return [];
+  return db
+    .select({ id: items.id, input: items.input, data: items.data })
+    .from(items)
+    .where(and(eq(items.projectId, projectId), inArray(items.id, ids)));
+}
+
 /** Human and imported labels on trainable pool items, per class. */
 export async function trainableCountsByLabel(db: DbOrTx, projectId: string): Promise<Map<string, number>> {
   const rows = await db.select({ label: items.label, n: count() }).from(items).where(trainable(projectId)).groupBy(items.label);

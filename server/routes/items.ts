@@ -141,7 +141,13 @@ export function itemRoutes(ctx: PipelineContext): RouteDef[] {
         res.setHeader('Content-Type', m.contentType);
         res.setHeader('Content-Length', String(m.bytes));
         res.setHeader('X-Content-Type-Options', 'nosniff');
-        await pipeline(m.body, res);
+        try {
+          await pipeline(m.body, res);
+        } catch (e) {
+          // The reader went away mid-picture (a review page closed or moved on): nothing failed here.
+          if (!(e instanceof Error && 'code' in e && e.code === 'ERR_STREAM_PREMATURE_CLOSE' && (req.destroyed || res.destroyed))) throw e;
+          ctx.logger.debug('media reader went away', { path: req.path });
+        }
         return undefined;
       },
     }),

@@ -11,6 +11,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
+import { createLogger } from '../../core/logger.ts';
 import { queryRows } from '../../db/repositories/rows.ts';
 import { releaseItemMedia } from '../../pipelines/media.ts';
 import { pngBomb } from '../fixtures/images.ts';
@@ -286,5 +287,50 @@ describe('streamed NDJSON', () => {
     const tooLong = await s.call('POST', `/api/projects/${p}/items`, { raw: `${lines[0]}\n${long}\n`, headers: { 'content-type': 'application/x-ndjson' } });
     expect(tooLong.status).toBe(413);
     expect(tooLong.body.error.message).toMatch(/line 2 is longer than the per-line limit/);
+  });
+});
+
+describe('a reader that goes away mid-picture', () => {
+  let s: TestServer;
+  const logs: string[] = [];
+  let mediaDir: string;
+  beforeAll(async () => {
+    mediaDir = await mkdtemp(path.join(tmpdir(), 'furrow-media-abort-'));
+    s = await startTestServer({ FURROW_MEDIA_DIR: mediaDir }, { logger: createLogger('warn', (l) => logs.push(l)) });
+  }, 120_000);
+  afterAll(async () => {
+    await s?.stop();
+    await rm(mediaDir, { recursive: true, force: true });
+  });
+
+  // A review page closed while its pictures load: the server must not log that as its own failure (before the
+  // fix, each aborted picture logged "unhandled error ... Premature close" at error level).
+  it('is not logged as a server error, and the server keeps answering', async () => {
+    const p = (await s.call('POST', '/api/projects', { body: { name: 'abort', modality: 'image', labels: ['a', 'b'], settings: { goldFraction: 0 } } })).body
+      .id;
+    // Noise does not compress: a PNG of 12 MB, more than loopback's socket buffers take in one go.
+    const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    expect(big.length).toBeGreaterThan(10_000_000);
+    expect((await upload(s, p, [{ name: 'big.png', bytes: big }])).status).toBe(202);
+    const item = (await s.call('GET', `/api/projects/${p}/items?limit=1`)).body.items[0];
+    const url = new URL(`${s.url}/api/projects/${p}/items/${item.id}/media?size=original`);
+    // Cut off at different moments: before the answer starts, and after its first bytes.
+    for (let i = 0; i < 12; i++) {
+      await new Promise<void>((resolve) => {
+        const req = request(url, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }, (res) => {
+          res.pause(); // read nothing more: the server's writes back up
+          setTimeout(() => req.destroy(), 50);
+        });
+        req.on('error', () => {});
+        req.on('close', () => resolve());
+        if (i % 2 === 0) setTimeout(() => req.destroy(), i);
+        req.end();
+      });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await s.call('GET', '/healthz')).status).toBe(200);
+    expect(logs.filter((l) => l.includes('"level":"error"'))).toEqual([]);
   });
 });
