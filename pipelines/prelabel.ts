@@ -44,10 +44,7 @@ export async function runPrelabel(
   // The version's own class count: a class added since it was trained has no output in it (the new class
   // names are appended, so index i is still the class it was trained as).
   const k = await versionClassCount(ctx, project.id, version, project.labels.length);
-  let scored = 0;
-  for (;;) {
-    const batch = await unscoredItems(ctx.db, project.id, version, PRELABEL_BATCH);
-    if (!batch.length) break;
+  const score = async (batch: Awaited<ReturnType<typeof unscoredItems>>): Promise<ScoredItem[]> => {
     const inputs = batch.map((r) => modelInputOf(r, project!.modality));
     let probs: Float32Array;
     let scores: Float32Array | undefined;
@@ -61,7 +58,7 @@ export async function runPrelabel(
       probs = mean;
       scores = Float32Array.from(disagreement, (d, i) => Math.min(1, uncertaintyOf(Array.from(mean.subarray(i * k, (i + 1) * k)), settings.strategy) + d));
     } else probs = await ctx.runner.predict(ref, inputs);
-    const rows: ScoredItem[] = batch.map((r, i) => {
+    return batch.map((r, i) => {
       const p = Array.from(probs.subarray(i * k, (i + 1) * k));
       const best = argmax(p);
       return {
@@ -72,11 +69,52 @@ export async function runPrelabel(
         uncertainty: scores ? scores[i] : uncertaintyOf(p, settings.strategy),
       };
     });
-    project = await findProject(ctx.db, job.projectId);
-    if (!project || project.activeVersion !== version) break;
-    await transactionWithRetry(ctx.db, (tx) => writePredictions(tx, project!.id, version, rows));
-    scored += rows.length;
-    await progress(Math.min(0.95, scored / (scored + PRELABEL_BATCH)));
+  };
+  // A pipeline of three stages, so that the model (a worker thread) is never idle waiting for the database:
+  // while it scores one page, the previous page is written and the next one read. Pages follow `seq`; a pass
+  // that reaches the end starts over from the beginning (after its writes), to catch items that a concurrent
+  // ingest committed behind it, and the job ends when a pass from the beginning finds nothing.
+  let scored = 0;
+  let after = 0;
+  let stale = false;
+  // Started early and awaited later: each is marked handled at once, so an error surfaces where it is
+  // awaited (failing the job), never as an unhandled rejection when the loop leaves early.
+  const early = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => undefined);
+    return p;
+  };
+  const projectId = project.id;
+  const read = () => early(unscoredItems(ctx.db, projectId, version, PRELABEL_BATCH, after));
+  const write = (rows: ScoredItem[]) =>
+    early(
+      (async () => {
+        project = await findProject(ctx.db, job.projectId);
+        if (!project || project.activeVersion !== version) {
+          stale = true;
+          return;
+        }
+        await transactionWithRetry(ctx.db, (tx) => writePredictions(tx, projectId, version, rows));
+        scored += rows.length;
+        await progress(Math.min(0.95, scored / (scored + PRELABEL_BATCH)));
+      })(),
+    );
+  let writing: Promise<void> = Promise.resolve();
+  let reading = read();
+  for (;;) {
+    const batch = await reading;
+    if (!batch.length) {
+      await writing;
+      if (after === 0 || stale) break;
+      after = 0;
+      reading = read();
+      continue;
+    }
+    after = batch[batch.length - 1].seq;
+    reading = read();
+    const rows = await score(batch);
+    await writing;
+    if (stale) break;
+    writing = write(rows);
   }
   const now = await findProject(ctx.db, job.projectId);
   if (!now || now.activeVersion !== version) return { modelVersion: version, scored };

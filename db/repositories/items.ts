@@ -284,11 +284,19 @@ export async function countTrainable(db: DbOrTx, projectId: string): Promise<{ n
 }
 
 /** A page of items (pool and gold) still without a prediction from `version`, oldest first. */
-export async function unscoredItems(db: DbOrTx, projectId: string, version: number, limit: number): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
+export async function unscoredItems(
+  db: DbOrTx,
+  projectId: string,
+  version: number,
+  limit: number,
+  afterSeq = 0,
+): Promise<Pick<ItemRow, 'id' | 'input' | 'data' | 'seq'>[]> {
+  // `afterSeq`: where the previous page ended. Without it a pass over a large project would scan every row
+  // already scored again for each page (a million items: about a billion rows read over a pass).
   return db
-    .select({ id: items.id, input: items.input, data: items.data })
+    .select({ id: items.id, input: items.input, data: items.data, seq: items.seq })
     .from(items)
-    .where(and(eq(items.projectId, projectId), or(isNull(items.predVersion), ne(items.predVersion, version))))
+    .where(and(eq(items.projectId, projectId), gt(items.seq, afterSeq), or(isNull(items.predVersion), ne(items.predVersion, version))))
     .orderBy(asc(items.seq))
     .limit(limit);
 }

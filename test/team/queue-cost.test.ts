@@ -8,7 +8,15 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/client.ts';
-import { countTrainable, holdoutCounts, likelyOfClass, randomServable, topUncertainServable, trainableCountsByLabel } from '../../db/repositories/items.ts';
+import {
+  countTrainable,
+  holdoutCounts,
+  likelyOfClass,
+  randomServable,
+  topUncertainServable,
+  trainableCountsByLabel,
+  unscoredItems,
+} from '../../db/repositories/items.ts';
 import { findProject } from '../../db/repositories/projects.ts';
 import * as schema from '../../db/schema.ts';
 import { labelItem } from '../../pipelines/labeling.ts';
@@ -92,5 +100,23 @@ describe.skipIf(!onPostgres)(`queue and label statements on ${ITEMS.toLocaleStri
     }
     expect(explained).toBeGreaterThan(10);
     expect(offenders, `sequential scans of items:\n${offenders.join('\n\n')}`).toEqual([]);
+  }, 120_000);
+
+  // A pre-label pass reads pages of unscored items. Half-way through a pass over this project (the first half
+  // scored by version 2), reading the next page must touch that page's rows, not every scored row before it:
+  // the read from the start of the project visited 100,000 rows per page, a billion over a million-item pass.
+  it('reads the next pre-label page without rereading the rows already scored', async () => {
+    await client`update items set pred_version = 2 where project_id = ${P} and seq <= (select min(seq) + ${ITEMS / 2} from items where project_id = ${P})`;
+    const [{ mid }] = await client`select min(seq) + ${ITEMS / 2} as mid from items where project_id = ${P}`;
+    captured.length = 0;
+    const page = await unscoredItems(db, P, 2, 512, Number(mid));
+    expect(page).toHaveLength(512);
+    const [{ query, params }] = captured;
+    const [row] = await client.unsafe(`explain (analyze, format json) ${query}`, params as never[]);
+    const visited = (node: PlanNode & { 'Actual Rows'?: number; 'Rows Removed by Filter'?: number }): number =>
+      (node['Relation Name'] === 'items' ? (node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0) : 0) +
+      (node.Plans ?? []).reduce((n, p) => n + visited(p), 0);
+    expect(visited((row['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan)).toBeLessThan(5_000);
+    await client`update items set pred_version = 1 where project_id = ${P}`;
   }, 120_000);
 });
