@@ -57,9 +57,13 @@ describe('expected gain of a label', () => {
     expect(gainOf([1, 1])).toBeGreaterThan(newItemGain(0.8, 2));
     expect(newItemGain(0.55, 2)).toBeGreaterThan(gainOf([2, 0]));
     expect(newItemGain(0.55, 2)).toBeGreaterThan(gainOf([1, 1]));
-    // Before any model, a new item is a coin flip of K classes.
-    expect(newItemGain(null, 2)).toBe(0.5);
-    expect(newItemGain(null, 4)).toBe(0.75);
+    // Before any model, the model's label is a coin flip of K classes; the annotator's is right 80 % of the time.
+    expect(newItemGain(null, 2)).toBeCloseTo(0.3, 12);
+    expect(newItemGain(null, 4)).toBeCloseTo(0.55, 12);
+    // A model surer than the annotators: a new label makes the delivered label worse (it only teaches the model).
+    expect(newItemGain(0.95, 2, 0.8)).toBeCloseTo(-0.15, 12);
+    expect(newItemGain(0.7, 2, 0.9)).toBeCloseTo(0.2, 12);
+    expect(newItemGain(0.97, 2, 0.9)).toBeCloseTo(-0.07, 12);
   });
 });
 
@@ -75,5 +79,39 @@ describe('splitting queue slots between new items and another label', () => {
     expect(relabelsToServe([0.1, 0.05, 0.01], [0.5], 2)).toBe(1);
     // A held relabel keeps its slot whatever the new items are worth.
     expect(relabelsToServe([0.01, 0.01], [0.5, 0.5], 2, 1)).toBe(1);
+  });
+});
+
+describe('a fixed budget of labels (simulated, 2 classes, pool of 10 at 0.7-0.9)', () => {
+  it('expected gain delivers more right labels than the adaptive half-batch rule', async () => {
+    const { createPrng } = await import('../../models/prng.ts');
+    const { needsAnotherLabel } = await import('./overlap.ts');
+    const { simulateBudget, uniformPool } = await import('./simulate.ts');
+    const { MIN_RELABEL_GAIN } = await import('./gain.ts');
+    let half = 0;
+    let gain = 0;
+    for (const seed of [1, 2, 3]) {
+      const common = {
+        seed,
+        items: 2000,
+        pool: uniformPool(createPrng(seed * 7919 + 17), 10, 0.7, 0.9),
+        budget: 3000,
+        batch: 10,
+        cap: 5,
+        newGain: (c: number) => newItemGain(c, 2),
+        relabelGain: (c: readonly number[], n: number) => {
+          const g = relabelGain(oneCoinPosterior(c, 0.8), n, model);
+          return g >= MIN_RELABEL_GAIN ? g : 0;
+        },
+        needsAnother: (c: readonly number[], shares: readonly number[]) => needsAnotherLabel(c, undefined, shares),
+      };
+      const a = simulateBudget({ ...common, policy: 'adaptive-half' });
+      const b = simulateBudget({ ...common, policy: 'expected-gain' });
+      expect(a.labels).toBe(3000);
+      expect(b.labels).toBe(3000);
+      half += a.finalAccuracy / 3;
+      gain += b.finalAccuracy / 3;
+    }
+    expect(gain).toBeGreaterThan(half + 0.02);
   });
 });

@@ -12,7 +12,7 @@
  *   the share of the item's allowance still unused, `(cap - n) / (cap - 1)`: an item that stays split does not
  *   keep its value (it may simply be ambiguous, and the labels spent on it stop paying), and it is 0 at the cap.
  * - A new item: the probability that the label it would otherwise carry, the model's, is wrong (`1 - confidence`,
- *   or `1 - 1/K` before a model has scored it).
+ *   or `1 - 1/K` before a model has scored it), less the probability that the annotator's label is wrong.
  */
 
 /** Gain a label required by the project's settings gets (labelsPerItem, overlapShare, a paused key's vote): above any expected gain (< 1). */
@@ -69,10 +69,15 @@ export function relabelGain(p: number, n: number, m: GainModel): number {
   return Math.max(0, best) * unused;
 }
 
-/** Expected wrong labels avoided by a first human label on a new item: P(the model's label is wrong). */
-export function newItemGain(confidence: number | null, classes: number): number {
-  if (confidence === null || !Number.isFinite(confidence)) return classes >= 2 ? 1 - 1 / classes : 0.5;
-  return Math.min(1, Math.max(0, 1 - confidence));
+/**
+ * Expected wrong labels avoided by a first human label on a new item: the label it would otherwise carry, the
+ * model's, is wrong with probability `1 - confidence` (`1 - 1/K` before a model has scored it); the annotator's
+ * is wrong with probability `1 - accuracy`. Negative when the model is surer than the average annotator: then
+ * the label only teaches the model, a value this scale does not count (docs/quality.md says why).
+ */
+export function newItemGain(confidence: number | null, classes: number, accuracy = DEFAULT_ANNOTATOR_ACCURACY): number {
+  const modelError = confidence === null || !Number.isFinite(confidence) ? (classes >= 2 ? 1 - 1 / classes : 0.5) : Math.min(1, Math.max(0, 1 - confidence));
+  return modelError - (1 - clampAccuracy(accuracy, Math.max(2, classes)));
 }
 
 /**

@@ -112,11 +112,15 @@ export async function leaseQualityItems(
       const filter = { ...overlap, belowGain: REQUIRED_GAIN, exclude: picked.map((r) => r.id) };
       const wanted = await overlapCandidates(tx, { ...filter, limit: room });
       if (wanted.length) {
-        const fresh = await topUncertainConfidences(tx, { projectId: project.id, keyId, now: q.now, limit: room });
+        const [fresh, fit] = await Promise.all([
+          topUncertainConfidences(tx, { projectId: project.id, keyId, now: q.now, limit: room }),
+          latestFit(tx, project.id),
+        ]);
+        const accuracy = fit && fit.labels >= MIN_VOTES_FOR_EM ? (fit.params as unknown as FitParams).meanAccuracy : DEFAULT_ANNOTATOR_ACCURACY;
         const K = project.labels.length;
         const m = relabelsToServe(
           wanted.map((w) => w.gain),
-          fresh.map((f) => newItemGain(f.confidence, K)).sort((a, b) => b - a),
+          fresh.map((f) => newItemGain(f.confidence, K, accuracy)).sort((a, b) => b - a),
           room,
           wanted.filter((w) => w.held).length,
         );

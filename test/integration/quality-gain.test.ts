@@ -73,7 +73,8 @@ describe('new item or another label, by expected gain', () => {
     expect(await gainOf('y')).toMatchObject({ n: 2, needsMore: false, gain: 0 });
     expect((await gainOf('w')).gain).toBeCloseTo(0.048, 5);
 
-    // New items the model is 95 % sure of (a label avoids 0.05 wrong labels): both splits come first.
+    // New items the model is 95 % sure of: an annotator (0.8) would be wrong more often than the model (gain -0.15),
+    // so both splits (0.15) come first.
     await ingest(P, ['n1', 'n2', 'n3']);
     await score(P, 0.95);
     const ofC = await queue(P, c, 2);
@@ -81,7 +82,8 @@ describe('new item or another label, by expected gain', () => {
     for (const it of ofC) await label(P, c, it.id, 'pos');
     expect(await gainOf('x1')).toMatchObject({ n: 3, needsMore: false, gain: 0 });
 
-    // The model is unsure of the new items (0.55: a label avoids 0.45): they beat w (one vote, 0.048), and y (2-0) is never offered.
+    // The model is unsure of the new items (0.55: a label avoids 0.45 - 0.2 = 0.25 wrong labels): they beat w (one
+    // vote, 0.048), and y (2-0) is never offered.
     await score(P, 0.55);
     const ofD = await queue(P, d, 2);
     expect(ofD).toHaveLength(2);
