@@ -115,3 +115,28 @@ describe('a fixed budget of labels (simulated, 2 classes, pool of 10 at 0.7-0.9)
     expect(gain).toBeGreaterThan(half + 0.02);
   });
 });
+
+describe('what the consolidation stores for the queue', () => {
+  it('required labels rank above any expected gain; adaptive ones carry their gain; none at the cap', async () => {
+    const { overlapDemand } = await import('./service.ts');
+    const { REQUIRED_GAIN } = await import('./gain.ts');
+    const s = { goldCheckShare: 0, labelsPerItem: 2, adaptiveOverlap: true, overlapShare: 0, maxLabelsPerItem: 3, showAnnotatorNames: false };
+    const item = (counts: number[], trusted = counts[0] + counts[1]) => ({
+      rand: 0.5,
+      counts,
+      votes: counts[0] + counts[1],
+      trustedVotes: trusted,
+      posterior: null,
+    });
+    expect(overlapDemand(s, item([1, 0]), 0.8)).toEqual({ needsMore: true, gain: REQUIRED_GAIN });
+    // A paused key's vote does not count toward the required two.
+    expect(overlapDemand(s, item([2, 0], 1), 0.8)).toEqual({ needsMore: true, gain: REQUIRED_GAIN });
+    expect(overlapDemand(s, item([1, 1]), 0.8).gain).toBeCloseTo(0.3 / 2, 12);
+    expect(overlapDemand(s, item([2, 0]), 0.8)).toEqual({ needsMore: false, gain: 0 });
+    expect(overlapDemand(s, item([2, 1]), 0.8)).toEqual({ needsMore: false, gain: 0 });
+    expect(overlapDemand({ ...s, adaptiveOverlap: false }, item([1, 1]), 0.8)).toEqual({ needsMore: false, gain: 0 });
+    // An item in the overlap share needs 2 labels even with labelsPerItem 1.
+    expect(overlapDemand({ ...s, labelsPerItem: 1, overlapShare: 0.6 }, item([1, 0]), 0.8)).toEqual({ needsMore: true, gain: REQUIRED_GAIN });
+    expect(overlapDemand({ ...s, labelsPerItem: 1 }, item([1, 0]), 0.8).gain).toBeCloseTo(0.048, 12);
+  });
+});
