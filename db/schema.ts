@@ -256,10 +256,19 @@ export const consolidatedLabels = pgTable(
     method: text('method').$type<'single' | 'majority' | 'dawid-skene'>().notNull(),
     /** Whether overlap wants one more distinct annotator on this item. */
     needsMore: boolean('needs_more').notNull().default(false),
+    /**
+     * Expected wrong final labels one more label avoids (pipelines/quality/gain.ts); REQUIRED_GAIN (1) when the
+     * settings require the label; 0 when no more is wanted. The queue ranks another label against new items by it.
+     */
+    gain: real('gain').notNull().default(0),
     fitId: integer('fit_id'),
     updatedAt: tsz('updated_at').notNull().defaultNow(),
   },
-  (t) => [index('consolidated_needs_more_idx').on(t.projectId, t.needsMore)],
+  (t) => [
+    index('consolidated_needs_more_idx').on(t.projectId, t.needsMore),
+    // The queue reads the items most worth another label first, whatever the number of labelled items.
+    index('consolidated_gain_idx').on(t.projectId, t.gain.desc()).where(sql`${t.needsMore}`),
+  ],
 );
 
 /** A full consolidation (the `consolidate` job): EM parameters per key and the agreement figures. */

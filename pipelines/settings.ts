@@ -29,7 +29,9 @@ export const qualitySettingsSchema = z
     adaptiveOverlap: z
       .boolean()
       .default(false)
-      .describe('Ask another (distinct, blind) annotator while no class leads by 2 votes or the consolidated posterior is below 0.9, up to maxLabelsPerItem.'),
+      .describe(
+        'Items whose consolidated label is uncertain compete with new items for another (distinct, blind) annotator by expected gain (wrong final labels avoided per label), up to maxLabelsPerItem.',
+      ),
     overlapShare: z
       .number()
       .min(0)

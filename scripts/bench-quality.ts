@@ -6,7 +6,9 @@
  *  - adaptive overlap ("ask 2, add one until a label leads by 2, cap 5") vs a fixed 3 labels per item;
  *  - the pause rule over 100 seeded runs of 200 gold checks;
  *  - annotator accuracy estimates (EM, no gold) at ~200 labels each, 3x overlap;
- *  - a full consolidation of 100,000 labels (10 classes, 1,000 annotators): indexing, EM and agreement, timed.
+ *  - a full consolidation of 100,000 labels (10 classes, 1,000 annotators): indexing, EM and agreement, timed;
+ *  - new item or another label: a fixed budget of labels spent by expected gain vs the adaptive half-batch rule,
+ *    delivered-label accuracy per label (simulateBudget).
  * Prints JSON and writes bench/results/quality.json.
  *
  *   npm run bench:quality [-- --seeds 10] [--runs 100] [--out bench/results/quality.json]
@@ -18,8 +20,9 @@ import { createPrng } from '../models/prng.ts';
 import { agreement } from '../pipelines/quality/agreement.ts';
 import { accuracyAgainst, dawidSkene, majorityVoteExpectedAccuracy } from '../pipelines/quality/consolidate.ts';
 import { annotatorStatus, DEFAULT_PAUSE_RULE, type PauseRule } from '../pipelines/quality/gold.ts';
+import { DEFAULT_ANNOTATOR_ACCURACY, MIN_RELABEL_GAIN, newItemGain, oneCoinPosterior, relabelGain } from '../pipelines/quality/gain.ts';
 import { needsAnotherLabel } from '../pipelines/quality/overlap.ts';
-import { type ScenarioName, scenario, simulate, simulateAdaptive, uniformPool } from '../pipelines/quality/simulate.ts';
+import { type ScenarioName, scenario, simulate, simulateAdaptive, simulateBudget, uniformPool } from '../pipelines/quality/simulate.ts';
 import { indexVotes, type LabelRow } from '../pipelines/quality/votes.ts';
 import { round } from './lib/round.ts';
 
@@ -218,7 +221,60 @@ const speed = {
   metOnCpuTime: median.cpu < 3000,
 };
 
-const result = { consolidation, pauseRule: pauseResult, annotatorAccuracy: accuracyEstimates, fullConsolidation: speed, node: process.version };
+// 6. New item or another label: a fixed budget of labels on 2,000 model-scored items (simulateBudget).
+const allocation: Record<string, unknown> = {};
+for (const [name, lo, hi] of [
+  ['pool10-0.7-0.9', 0.7, 0.9],
+  ['pool10-0.55-0.95', 0.55, 0.95],
+] as const)
+  for (const budget of [1000, 3000, 6000]) {
+    const row: Record<string, unknown> = {};
+    let modelOnly = 0;
+    for (const policy of ['adaptive-half', 'expected-gain'] as const) {
+      const r = seeds.map((seed) =>
+        simulateBudget({
+          seed,
+          items: 2000,
+          pool: uniformPool(createPrng(seed * 7919 + 17), 10, lo, hi),
+          budget,
+          batch: 10,
+          cap: 5,
+          policy,
+          // The queue's own functions, with the accuracy it assumes before a fit (0.8).
+          newGain: (c) => newItemGain(c, 2, DEFAULT_ANNOTATOR_ACCURACY),
+          relabelGain: (c, n) => {
+            const g = relabelGain(oneCoinPosterior(c, DEFAULT_ANNOTATOR_ACCURACY), n, { accuracy: DEFAULT_ANNOTATOR_ACCURACY, classes: 2, cap: 5 });
+            return g >= MIN_RELABEL_GAIN ? g : 0;
+          },
+          needsAnother: (c, shares) => needsAnotherLabel(c, undefined, shares),
+        }),
+      );
+      modelOnly = mean(r.map((x) => x.modelOnly));
+      const final = mean(r.map((x) => x.finalAccuracy));
+      row[policy] = {
+        finalAccuracy: round(final),
+        labelledItemAccuracy: round(mean(r.map((x) => x.labelledAccuracy))),
+        labelledItems: round(mean(r.map((x) => x.labelledItems)), 1),
+        labelsPerLabelledItem: round(budget / mean(r.map((x) => x.labelledItems)), 3),
+        wrongLabelsAvoidedPer100Labels: round((100 * (final - modelOnly) * 2000) / budget, 2),
+      };
+    }
+    allocation[`${name}/budget-${budget}`] = { seeds: seeds.length, modelOnly: round(modelOnly), ...row };
+  }
+const newOrAnother = {
+  setting:
+    '2 classes, 2,000 items scored by a calibrated model (confidence 0.5 + 0.5 sqrt(U), mean 0.83, not retrained), pool of 10 annotators, batches of 10, cap 5; an unlabelled item keeps the model label, a labelled one its majority (ties 1/2)',
+  results: allocation,
+};
+
+const result = {
+  consolidation,
+  pauseRule: pauseResult,
+  annotatorAccuracy: accuracyEstimates,
+  fullConsolidation: speed,
+  newItemOrAnotherLabel: newOrAnother,
+  node: process.version,
+};
 const json = JSON.stringify(result, null, 2);
 console.log(json);
 mkdirSync(dirname(args.out), { recursive: true });

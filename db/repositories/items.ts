@@ -432,6 +432,23 @@ export async function topUncertainServable(
     .limit(q.limit);
 }
 
+/**
+ * The model's confidence on the `limit` servable items the uncertainty queue would serve first (ids and
+ * confidences only, through items_queue_idx): what the queue weighs another label on an old item against.
+ */
+export async function topUncertainConfidences(
+  db: DbOrTx,
+  q: { projectId: string; keyId: string; now: Date; limit: number },
+): Promise<{ id: string; confidence: number | null }[]> {
+  if (q.limit <= 0) return [];
+  return db
+    .select({ id: items.id, confidence: items.confidence })
+    .from(items)
+    .where(and(servable(q.projectId, q.keyId, q.now), eq(items.holdout, false)))
+    .orderBy(sql`${items.uncertainty} desc nulls last`, asc(items.rand))
+    .limit(q.limit);
+}
+
 /** The evaluation set's stored predictions from one version: probabilities and the human label. */
 export async function goldPredictions(db: DbOrTx, projectId: string, version: number): Promise<{ probs: number[]; label: string }[]> {
   return db

@@ -2,7 +2,7 @@
  * Storage for workforce quality (docs/quality.md): gold checks served to keys, consolidated labels per item,
  * and full consolidation fits. Kept apart from items.ts so the item queries stay as they are.
  */
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, max, notInArray, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, max, notInArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { apiKeys, auditLog, consolidatedLabels, goldChecks, items, labels, qualityFits } from '../schema.ts';
 import { markLeased, type ItemRow } from './items.ts';
@@ -168,6 +168,7 @@ export async function upsertConsolidated(
           n: sql`excluded.n`,
           method: sql`excluded.method`,
           needsMore: sql`excluded.needs_more`,
+          gain: sql`excluded.gain`,
           fitId: sql`excluded.fit_id`,
           updatedAt: sql`excluded.updated_at`,
         },
@@ -196,37 +197,57 @@ export async function setItemLabelFromConsolidation(db: DbOrTx, itemId: string, 
     .where(and(eq(items.id, itemId), eq(items.labelSource, 'human'), sql`${items.label} is distinct from ${label}`));
 }
 
+/** Which items overlap wants another label on: required ones (gain >= REQUIRED_GAIN), the rest, or both. */
+export interface OverlapFilter {
+  projectId: string;
+  keyId: string;
+  now: Date;
+  /** Only items whose gain is at least this. */
+  minGain?: number;
+  /** Only items whose gain is below this. */
+  belowGain?: number;
+  exclude?: string[];
+}
+
+function overlapWhere(q: OverlapFilter) {
+  return and(
+    eq(consolidatedLabels.projectId, q.projectId),
+    eq(consolidatedLabels.needsMore, true),
+    q.minGain === undefined ? undefined : gte(consolidatedLabels.gain, q.minGain),
+    q.belowGain === undefined ? undefined : lt(consolidatedLabels.gain, q.belowGain),
+    eq(items.split, 'pool'),
+    or(isNull(items.leaseExpiresAt), lt(items.leaseExpiresAt, q.now), eq(items.leasedBy, q.keyId)),
+    sql`not exists (select 1 from ${labels} l where l.item_id = ${items.id} and l.key_id = ${q.keyId})`,
+    // A held-out item this key answered as a gold check is not also a vote of it.
+    sql`not exists (select 1 from ${goldChecks} g where g.item_id = ${items.id} and g.key_id = ${q.keyId})`,
+    q.exclude?.length ? notInArray(items.id, q.exclude) : undefined,
+  );
+}
+
+/** Items this key holds come back first (a reload), then the most worth another label, the least settled, the oldest. */
+function overlapOrder(q: OverlapFilter) {
+  return [
+    sql`(${items.leasedBy} = ${q.keyId} and ${items.leaseExpiresAt} > ${q.now.toISOString()}::timestamptz) desc nulls last`,
+    desc(consolidatedLabels.gain),
+    asc(consolidatedLabels.posterior),
+    asc(items.seq),
+  ];
+}
+
 /**
  * Leases to `keyId` up to `limit` pool items that overlap wants another label on and that this key has never
- * labelled, least settled first; items already leased to this key come first. Same lease columns and
- * `FOR UPDATE SKIP LOCKED` as the ordinary queue, so two annotators never hold the same item.
+ * labelled (nor answered as a gold check), most worth another label first; items already leased to this key come
+ * first. Same lease columns and `FOR UPDATE SKIP LOCKED` as the ordinary queue, so two annotators never hold the
+ * same item. Walks `consolidated_gain_idx` (only the items that want a label, in gain order).
  */
-export async function leaseOverlapItems(
-  db: DbOrTx,
-  q: { projectId: string; keyId: string; limit: number; now: Date; expiresAt: Date; exclude?: string[] },
-): Promise<ItemRow[]> {
+export async function leaseOverlapItems(db: DbOrTx, q: OverlapFilter & { limit: number; expiresAt: Date }): Promise<ItemRow[]> {
   if (q.limit <= 0) return [];
   const rows = await db
     .select({ item: items })
-    .from(items)
-    .innerJoin(consolidatedLabels, eq(consolidatedLabels.itemId, items.id))
-    .where(
-      and(
-        eq(items.projectId, q.projectId),
-        eq(items.split, 'pool'),
-        eq(consolidatedLabels.needsMore, true),
-        or(isNull(items.leaseExpiresAt), lt(items.leaseExpiresAt, q.now), eq(items.leasedBy, q.keyId)),
-        sql`not exists (select 1 from ${labels} l where l.item_id = ${items.id} and l.key_id = ${q.keyId})`,
-        // A held-out item this key answered as a gold check is not also a vote of it.
-        sql`not exists (select 1 from ${goldChecks} g where g.item_id = ${items.id} and g.key_id = ${q.keyId})`,
-        q.exclude?.length ? notInArray(items.id, q.exclude) : undefined,
-      ),
-    )
-    .orderBy(
-      sql`(${items.leasedBy} = ${q.keyId} and ${items.leaseExpiresAt} > ${q.now.toISOString()}::timestamptz) desc nulls last`,
-      asc(consolidatedLabels.posterior),
-      asc(items.seq),
-    )
+    .from(consolidatedLabels)
+    .innerJoin(items, eq(items.id, consolidatedLabels.itemId))
+    .where(overlapWhere(q))
+    .orderBy(...overlapOrder(q))
     .limit(q.limit)
     .for('update', { of: items, skipLocked: true });
   return markLeased(
@@ -235,6 +256,22 @@ export async function leaseOverlapItems(
     q.keyId,
     q.expiresAt,
   );
+}
+
+/**
+ * The same items without leasing them (what the queue weighs against new items): id, gain, and whether this key
+ * already holds it.
+ */
+export async function overlapCandidates(db: DbOrTx, q: OverlapFilter & { limit: number }): Promise<{ id: string; gain: number; held: boolean }[]> {
+  if (q.limit <= 0) return [];
+  const rows = await db
+    .select({ id: items.id, gain: consolidatedLabels.gain, leasedBy: items.leasedBy, leaseExpiresAt: items.leaseExpiresAt })
+    .from(consolidatedLabels)
+    .innerJoin(items, eq(items.id, consolidatedLabels.itemId))
+    .where(overlapWhere(q))
+    .orderBy(...overlapOrder(q))
+    .limit(q.limit);
+  return rows.map((r) => ({ id: r.id, gain: r.gain, held: r.leasedBy === q.keyId && r.leaseExpiresAt !== null && r.leaseExpiresAt > q.now }));
 }
 
 export async function insertFit(db: DbOrTx, projectId: string, labelCount: number, params: Record<string, unknown>): Promise<QualityFitRow> {

@@ -30,6 +30,7 @@ import {
   latestFit,
   leaseOverlapItems,
   openGoldChecks,
+  overlapCandidates,
   pauseClearances,
   qualityEvidenceCount,
   recordGoldAnswer,
@@ -38,13 +39,14 @@ import {
   setItemLabelFromConsolidation,
   upsertConsolidated,
 } from '../../db/repositories/quality.ts';
+import { topUncertainConfidences } from '../../db/repositories/items.ts';
 import { transactionWithRetry } from '../../db/retry.ts';
 import type { PipelineContext } from '../context.ts';
 import { resolveSettings, type QualitySettings } from '../settings.ts';
 import { agreement } from './agreement.ts';
 import { annotatorRecall, dawidSkene, itemPosterior, majorityVote } from './consolidate.ts';
 import { annotatorStatus, DEFAULT_PAUSE_RULE, goldAccuracy, type AnnotatorStatus } from './gold.ts';
-import { DEFAULT_OVERLAP_RULE, needsAnotherLabel } from './overlap.ts';
+import { DEFAULT_ANNOTATOR_ACCURACY, MIN_RELABEL_GAIN, newItemGain, oneCoinPosterior, REQUIRED_GAIN, relabelGain, relabelsToServe } from './gain.ts';
 import { indexVotes, type LabelRow } from './votes.ts';
 
 /** A new annotator's first this-many served items include `ONBOARDING_GOLD_SHARE` gold checks (5 of 20). */
@@ -70,8 +72,9 @@ export function goldChecksDue(served: number, share: number): number {
 
 /**
  * The queue's quality part, run before the ordinary queue fills the rest of the batch: this key's open gold
- * checks and overlap items first (a reload shows the same items), then new gold checks as due, then items
- * overlap wants another label on (at most half the batch, so new items keep flowing).
+ * checks and overlap items first (a reload shows the same items), then new gold checks as due, then items whose
+ * next label the settings require (at most half the batch, so new items keep flowing), then, with adaptive
+ * overlap, the uncertain items whose next label is worth more than the new items it would displace.
  */
 export async function leaseQualityItems(
   ctx: PipelineContext,
@@ -95,10 +98,34 @@ export async function leaseQualityItems(
       const due = goldChecksDue(served.labels + served.gold + fresh, settings.goldCheckShare) - served.gold;
       picked.push(...(await serveNewGoldChecks(tx, { projectId: project.id, keyId, limit: Math.min(due, fresh), expiresAt: q.expiresAt })));
     }
-    // Always looked at (not only when overlap is configured): a paused annotator's labels want a second label too.
+    const overlap = { projectId: project.id, keyId, now: q.now, expiresAt: q.expiresAt };
+    // Labels the settings require (labelsPerItem, overlapShare, a paused key's vote), up to half the batch. Always
+    // looked at (not only when overlap is configured): a paused annotator's labels want a second label too.
     {
       const room = Math.min(q.limit - picked.length, Math.max(1, Math.floor(q.limit / 2)));
-      picked.push(...(await leaseOverlapItems(tx, { projectId: project.id, keyId, limit: room, now: q.now, expiresAt: q.expiresAt })));
+      picked.push(...(await leaseOverlapItems(tx, { ...overlap, minGain: REQUIRED_GAIN, limit: room })));
+    }
+    // Labels adaptive overlap would like: each slot goes to whichever is worth more, another label on an uncertain
+    // item or the next new item of the uncertainty queue, by expected wrong labels avoided (gain.ts).
+    const room = q.limit - picked.length;
+    if (settings.adaptiveOverlap && room > 0) {
+      const filter = { ...overlap, belowGain: REQUIRED_GAIN, exclude: picked.map((r) => r.id) };
+      const wanted = await overlapCandidates(tx, { ...filter, limit: room });
+      if (wanted.length) {
+        const [fresh, fit] = await Promise.all([
+          topUncertainConfidences(tx, { projectId: project.id, keyId, now: q.now, limit: room }),
+          latestFit(tx, project.id),
+        ]);
+        const accuracy = fit && fit.labels >= MIN_VOTES_FOR_EM ? (fit.params as unknown as FitParams).meanAccuracy : DEFAULT_ANNOTATOR_ACCURACY;
+        const K = project.labels.length;
+        const m = relabelsToServe(
+          wanted.map((w) => w.gain),
+          fresh.map((f) => newItemGain(f.confidence, K, accuracy)).sort((a, b) => b - a),
+          room,
+          wanted.filter((w) => w.held).length,
+        );
+        picked.push(...(await leaseOverlapItems(tx, { ...filter, limit: m })));
+      }
     }
     return picked;
   });
@@ -183,6 +210,7 @@ export async function consolidateItem(_ctx: PipelineContext, tx: DbOrTx, project
   for (const v of votes) counts[classOf.get(v.label) ?? 0]++;
   let posterior: number[];
   let method: 'single' | 'majority' | 'dawid-skene';
+  let fromFit = false;
   // EM parameters fitted on a handful of votes are noise: below MIN_VOTES_FOR_EM, or with a voter the fit has not
   // seen, majority vote decides.
   if (params && fit!.labels >= MIN_VOTES_FOR_EM && sameClasses(params.classes, project.labels) && votes.every((v) => params.annotators[v.keyId])) {
@@ -199,6 +227,7 @@ export async function consolidateItem(_ctx: PipelineContext, tx: DbOrTx, project
       ),
     );
     method = votes.length > 1 ? 'dawid-skene' : 'single';
+    fromFit = true;
   } else {
     posterior = counts.map((c) => c / votes.length);
     method = votes.length > 1 ? 'majority' : 'single';
@@ -209,7 +238,18 @@ export async function consolidateItem(_ctx: PipelineContext, tx: DbOrTx, project
   else for (let k = 1; k < K; k++) if (posterior[k] > posterior[best] || (posterior[k] === posterior[best] && counts[k] > counts[best])) best = k;
   const paused = new Set<string>();
   for (const v of votes) if ((await keyStatus(tx, project.id, v.keyId)).status === 'paused') paused.add(v.keyId);
-  const needsMore = wantsAnotherLabel(settings, item.rand, counts, votes.length, votes.filter((v) => !paused.has(v.keyId)).length, posterior);
+  const demand = overlapDemand(
+    settings,
+    {
+      rand: item.rand,
+      counts,
+      votes: votes.length,
+      trustedVotes: votes.filter((v) => !paused.has(v.keyId)).length,
+      posterior: fromFit ? posterior : null,
+    },
+    // A fit's mean accuracy over a handful of votes is noise, as its confusions are.
+    params && fit!.labels >= MIN_VOTES_FOR_EM ? params.meanAccuracy : DEFAULT_ANNOTATOR_ACCURACY,
+  );
   await upsertConsolidated(tx, [
     {
       itemId: item.id,
@@ -218,7 +258,7 @@ export async function consolidateItem(_ctx: PipelineContext, tx: DbOrTx, project
       posterior: posterior[best],
       n: votes.length,
       method,
-      needsMore,
+      ...demand,
       fitId: fit?.id ?? null,
       updatedAt: new Date(),
     },
@@ -235,21 +275,26 @@ export async function applyConsolidatedLabel(tx: DbOrTx, itemId: string, label: 
   await setItemLabelFromConsolidation(tx, itemId, label);
 }
 
-/** Whether overlap wants one more distinct annotator on an item. Paused keys' votes do not count toward the target. */
-export function wantsAnotherLabel(
+/**
+ * Whether overlap wants one more distinct annotator on an item, and what that label is worth (gain.ts). A label the
+ * settings require (fewer trusted votes than `labelsPerItem`, or 2 for an item in the `overlapShare`; paused keys'
+ * votes do not count) has REQUIRED_GAIN. Beyond that, with `adaptiveOverlap`, the item wants another label while
+ * its expected gain is at least MIN_RELABEL_GAIN; the queue then weighs it against new items. Never at the cap.
+ */
+export function overlapDemand(
   s: QualitySettings,
-  rand: number,
-  counts: number[],
-  votes: number,
-  trustedVotes: number,
-  posterior: number[] | null,
-): boolean {
+  item: { rand: number; counts: number[]; votes: number; trustedVotes: number; posterior: number[] | null },
+  accuracy: number,
+): { needsMore: boolean; gain: number } {
   const cap = Math.max(s.maxLabelsPerItem, s.labelsPerItem);
-  if (votes >= cap) return false;
-  const target = Math.max(s.labelsPerItem, rand < s.overlapShare ? 2 : 1);
-  if (trustedVotes < target) return true;
-  if (!s.adaptiveOverlap) return false;
-  return needsAnotherLabel(counts, { ...DEFAULT_OVERLAP_RULE, minLabels: Math.max(2, target), cap }, posterior);
+  if (item.votes >= cap) return { needsMore: false, gain: 0 };
+  const target = Math.max(s.labelsPerItem, item.rand < s.overlapShare ? 2 : 1);
+  if (item.trustedVotes < target) return { needsMore: true, gain: REQUIRED_GAIN };
+  if (!s.adaptiveOverlap) return { needsMore: false, gain: 0 };
+  // Majority vote's "posterior" is a vote share (1.0 for a 1-0 item): the one-coin posterior stands in for it.
+  const top = item.posterior ? Math.max(...item.posterior) : oneCoinPosterior(item.counts, accuracy);
+  const gain = relabelGain(top, item.votes, { accuracy, classes: item.counts.length, cap });
+  return gain >= MIN_RELABEL_GAIN ? { needsMore: true, gain } : { needsMore: false, gain: 0 };
 }
 
 function latestVotePerKey(rows: { itemId: string; keyId: string; label: string }[]): { itemId: string; keyId: string; label: string }[] {
@@ -467,7 +512,11 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
         posterior: post[best],
         n: list.length,
         method: list.length === 1 ? 'single' : mv ? 'majority' : 'dawid-skene',
-        needsMore: wantsAnotherLabel(settings, rand.get(itemId) ?? 1, counts, list.length, trusted, post),
+        ...overlapDemand(
+          settings,
+          { rand: rand.get(itemId) ?? 1, counts, votes: list.length, trustedVotes: trusted, posterior: mv ? null : post },
+          mv ? DEFAULT_ANNOTATOR_ACCURACY : params.meanAccuracy,
+        ),
         fitId: stored.id,
         updatedAt: startedAt,
       });

@@ -152,3 +152,123 @@ export function simulateAdaptive(o: Omit<SimulationOptions, 'labelsPerItem'> & {
   const votes = votesFrom(o.classes, o.items, o.pool.length, item, annotator, label);
   return { votes, truth, pool: o.pool, realisedAccuracy: realised(votes, truth) };
 }
+
+/** How the budget simulation decides between a new item and another label. */
+export type AllocationPolicy =
+  /** The rule before expected gain: items overlap wants (adaptive: ask 2, add until a lead of 2 and a vote share >= 0.9, cap) take up to half of each batch, least settled first; new items by model uncertainty fill the rest. */
+  | 'adaptive-half'
+  /** Each slot to the highest expected gain, another label (`relabelGain`) or a new item (`1 - confidence`). */
+  | 'expected-gain';
+
+export interface BudgetOptions {
+  seed: number;
+  items: number;
+  pool: SimAnnotator[];
+  /** Human labels to spend. */
+  budget: number;
+  /** Items per queue request. */
+  batch: number;
+  cap: number;
+  policy: AllocationPolicy;
+  /** Gain of a new item and of another label: (confidence) -> gain and (counts, n) -> gain. */
+  newGain: (confidence: number) => number;
+  relabelGain: (counts: readonly number[], n: number) => number;
+  /** The adaptive rule: (counts, vote shares) -> wants another label. */
+  needsAnother: (counts: readonly number[], shares: readonly number[]) => boolean;
+}
+
+export interface BudgetResult {
+  /** Expected share of right final labels over all items (an item nobody labelled carries the model's label; a tie counts 1/2). */
+  finalAccuracy: number;
+  /** The same over the items with at least one human label. */
+  labelledAccuracy: number;
+  labelledItems: number;
+  labels: number;
+  /** Share right if every item kept the model's label. */
+  modelOnly: number;
+}
+
+/**
+ * Spends a fixed budget of human labels on a binary pool that a model has already scored: item i's model label is
+ * right with probability confidence_i (calibrated), confidence_i = 0.5 + 0.5 sqrt(u), u ~ U(0, 1) (mean 0.83).
+ * Each queue request comes from a random annotator of the pool and never gets an item it labelled. The model does
+ * not learn from the labels here: the comparison is about delivered labels only.
+ */
+export function simulateBudget(o: BudgetOptions): BudgetResult {
+  const K = 2;
+  const rng = createPrng(o.seed);
+  const confidence = new Float64Array(o.items);
+  const truth = new Int32Array(o.items);
+  const modelRight = new Uint8Array(o.items);
+  for (let i = 0; i < o.items; i++) {
+    truth[i] = rng.int(K);
+    confidence[i] = 0.5 + 0.5 * Math.sqrt(rng.next());
+    modelRight[i] = rng.next() < confidence[i] ? 1 : 0;
+  }
+  // New items in the uncertainty queue's order (least confident first).
+  const fresh = Array.from({ length: o.items }, (_, i) => i).sort((a, b) => confidence[a] - confidence[b] || a - b);
+  let nextFresh = 0;
+  const counts: number[][] = Array.from({ length: o.items }, () => [0, 0]);
+  const by: Set<number>[] = Array.from({ length: o.items }, () => new Set<number>());
+  const labelled: number[] = [];
+  let spent = 0;
+  const give = (i: number, a: number) => {
+    // Each (item, annotator) answer is drawn from its own stream, so both policies see the same answers.
+    const l = answer(o.pool[a], truth[i], K, createPrng(o.seed * 1_000_003 + i * 977 + a));
+    if (!by[i].size) labelled.push(i);
+    counts[i][l]++;
+    by[i].add(a);
+    spent++;
+  };
+  const n = (i: number) => counts[i][0] + counts[i][1];
+  while (spent < o.budget) {
+    const a = rng.int(o.pool.length);
+    const room = Math.min(o.batch, o.budget - spent);
+    const open = labelled.filter((i) => n(i) < o.cap && !by[i].has(a));
+    const picked: number[] = [];
+    if (o.policy === 'adaptive-half') {
+      const wanted = open
+        .filter((i) => o.needsAnother(counts[i], [counts[i][0] / n(i), counts[i][1] / n(i)]))
+        .sort((x, y) => Math.max(...counts[x]) / n(x) - Math.max(...counts[y]) / n(y));
+      const half = Math.min(room, Math.max(1, Math.floor(room / 2)));
+      picked.push(...wanted.slice(0, half));
+      while (picked.length < room && nextFresh < fresh.length) picked.push(fresh[nextFresh++]);
+      for (const i of wanted.slice(half)) if (picked.length < room) picked.push(i);
+    } else {
+      const relabels = open
+        .map((i) => ({ i, g: o.relabelGain(counts[i], n(i)) }))
+        .filter((r) => r.g > 0)
+        .sort((x, y) => y.g - x.g);
+      let r = 0;
+      while (picked.length < room) {
+        const newG = nextFresh < fresh.length ? o.newGain(confidence[fresh[nextFresh]]) : Number.NEGATIVE_INFINITY;
+        if (r < relabels.length && relabels[r].g > newG) picked.push(relabels[r++].i);
+        else if (nextFresh < fresh.length) picked.push(fresh[nextFresh++]);
+        else break;
+      }
+    }
+    if (!picked.length) break;
+    for (const i of picked) give(i, a);
+  }
+  let right = 0;
+  let rightLabelled = 0;
+  let model = 0;
+  for (let i = 0; i < o.items; i++) {
+    model += modelRight[i];
+    if (!by[i].size) {
+      right += modelRight[i];
+      continue;
+    }
+    const c = counts[i];
+    const r = c[truth[i]] > c[1 - truth[i]] ? 1 : c[truth[i]] === c[1 - truth[i]] ? 0.5 : 0;
+    right += r;
+    rightLabelled += r;
+  }
+  return {
+    finalAccuracy: right / o.items,
+    labelledAccuracy: labelled.length ? rightLabelled / labelled.length : Number.NaN,
+    labelledItems: labelled.length,
+    labels: spent,
+    modelOnly: model / o.items,
+  };
+}

@@ -1208,7 +1208,7 @@ export interface operations {
                          */
                         quality?: {
                             /**
-                             * @description Ask another (distinct, blind) annotator while no class leads by 2 votes or the consolidated posterior is below 0.9, up to maxLabelsPerItem.
+                             * @description Items whose consolidated label is uncertain compete with new items for another (distinct, blind) annotator by expected gain (wrong final labels avoided per label), up to maxLabelsPerItem.
                              * @default false
                              */
                             adaptiveOverlap?: boolean;
@@ -4520,7 +4520,7 @@ export interface operations {
                          */
                         quality?: {
                             /**
-                             * @description Ask another (distinct, blind) annotator while no class leads by 2 votes or the consolidated posterior is below 0.9, up to maxLabelsPerItem.
+                             * @description Items whose consolidated label is uncertain compete with new items for another (distinct, blind) annotator by expected gain (wrong final labels avoided per label), up to maxLabelsPerItem.
                              * @default false
                              */
                             adaptiveOverlap?: boolean;
