@@ -56,7 +56,7 @@ function makeData(n: number, seed: number, easy: number): OracleExample[] {
       return { data: { text: words.join(' ') }, label };
     }
     const word = WORDS[label][1 + Math.floor(rnd() * (WORDS[label].length - 1))];
-    return { data: { text: sentence(rnd, word, 5) }, label };
+    return { data: { text: sentence(rnd, word, 2) }, label };
   });
 }
 
