@@ -1,10 +1,13 @@
 import { transactionWithRetry } from '../db/retry.ts';
 import { ConflictError } from '../core/errors.ts';
-import { activeJobs, insertJob, queuedJobs, recentJobs, type JobRow } from '../db/repositories/jobs.ts';
+import { activeJobs, insertJob, mergeJobPayload, queuedJobs, recentJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { auditableExamples, replaceDisputes } from '../db/repositories/items.ts';
+import { findVersion } from '../db/repositories/models.ts';
 import { findProject, type ProjectRow } from '../db/repositories/projects.ts';
+import { DEFAULT_ARCH, type ModelSpec } from '../models/classifier.ts';
+import { candidateKey, candidateSpec, forcedCandidate, type SelectionRecord } from '../models/selection.ts';
 import type { PipelineContext } from './context.ts';
-import { modelInputOf, modelSpecFor } from './inputs.ts';
+import { classifierModality, modelInputOf, modelSpecFor } from './inputs.ts';
 import { crossValidationFolds, findLabelIssues } from './label-errors.ts';
 import { resolveSettings } from './settings.ts';
 import { emitWebhookEvent } from './webhooks.ts';
@@ -13,6 +16,48 @@ import { emitWebhookEvent } from './webhooks.ts';
 export const AUDIT_FOLDS = 4;
 /** Fewest trainable labels worth auditing. */
 export const MIN_AUDIT_LABELS = 40;
+
+/** The model an audit cross-validates with, and where that choice comes from (recorded on the audit job). */
+export interface AuditModel {
+  /** Candidate key, e.g. 'linear (C=1)'; the arch tag when no candidate is known. */
+  candidate: string;
+  arch: string;
+  C?: number;
+  /** 'active-version': the candidate the active version chose; 'setting': settings.model names one; 'default': the modality's default arch. */
+  source: 'active-version' | 'setting' | 'default';
+  /** The active version whose choice is used (source 'active-version'). */
+  version?: number;
+}
+
+/**
+ * The spec an audit trains: the candidate the project's active version chose (metrics.selection), so the
+ * audit judges labels with the model the project actually uses; without one (no version yet, or a version
+ * trained before model selection), the candidate settings.model forces, else the modality's default arch.
+ */
+export async function auditModelFor(ctx: PipelineContext, project: ProjectRow, base: ModelSpec): Promise<{ spec: ModelSpec; model: AuditModel }> {
+  const active = project.activeVersion === null ? undefined : await findVersion(ctx.db, project.id, project.activeVersion);
+  const selection = (active?.metrics as { selection?: SelectionRecord } | undefined)?.selection;
+  if (active && selection?.arch) {
+    const spec: ModelSpec = { ...base, arch: selection.arch, ...(selection.C !== undefined ? { C: selection.C } : {}) };
+    return {
+      spec,
+      model: {
+        candidate: selection.chosen,
+        arch: selection.arch,
+        ...(selection.C !== undefined ? { C: selection.C } : {}),
+        source: 'active-version',
+        version: active.version,
+      },
+    };
+  }
+  const forced = forcedCandidate(classifierModality(project.modality), resolveSettings(project.settings).model);
+  if (forced) {
+    const spec = candidateSpec(base, forced);
+    return { spec, model: { candidate: candidateKey(forced), arch: forced.arch, ...(spec.C !== undefined ? { C: spec.C } : {}), source: 'setting' } };
+  }
+  const arch = DEFAULT_ARCH[base.modality];
+  return { spec: { ...base, arch }, model: { candidate: arch, arch, source: 'default' } };
+}
 
 /** Queues a label audit unless one is already waiting. */
 export async function requestAudit(ctx: PipelineContext, project: ProjectRow, reason: 'manual' | 'auto'): Promise<JobRow> {
@@ -43,7 +88,7 @@ export async function maybeAutoAudit(ctx: PipelineContext, project: ProjectRow, 
 }
 
 /**
- * Cross-validated label audit: trains AUDIT_FOLDS models, each on all labelled pool items but one fold, so
+ * Cross-validated label audit with the project's model (auditModelFor): trains AUDIT_FOLDS models, each on all labelled pool items but one fold, so
  * every pool label gets a prediction from a model that never saw it; evaluation items (never trained on) get
  * the mean of the fold models. The whole cross-validation runs `settings.auditRepeats` times with other folds
  * and seeds, and the out-of-sample predictions are averaged: one model trained on a few thousand labels is
@@ -56,7 +101,8 @@ export async function runAudit(ctx: PipelineContext, job: JobRow, progress: (p: 
   const project = await findProject(ctx.db, job.projectId);
   if (!project) throw new Error('the project no longer exists');
   const settings = resolveSettings(project.settings);
-  const spec = modelSpecFor(project, settings);
+  const { spec, model } = await auditModelFor(ctx, project, modelSpecFor(project, settings));
+  await mergeJobPayload(ctx.db, job.id, { model });
   const k = project.labels.length;
   const index = new Map(project.labels.map((l, i) => [l, i]));
   const examples = await auditableExamples(ctx.db, project.id);

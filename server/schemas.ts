@@ -161,6 +161,16 @@ export const jobResponse = z.object({
   modelVersion: z.number().int().optional(),
   /** Train jobs: which model candidate was trained and why (e.g. no cross-validation was possible). */
   selection: z.object({ method: z.string(), chosen: z.string(), reason: z.string() }).optional(),
+  /** Audit jobs (once started): the model candidate its cross-validation trains and where that choice came from. */
+  model: z
+    .object({
+      candidate: z.string(),
+      arch: z.string(),
+      C: z.number().optional(),
+      source: z.enum(['active-version', 'setting', 'default']),
+      version: z.number().int().optional(),
+    })
+    .optional(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

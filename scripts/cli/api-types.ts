@@ -908,6 +908,14 @@ export interface operations {
                         id: string;
                         /** @enum {string} */
                         kind: "train" | "prelabel" | "audit" | "consolidate";
+                        model?: {
+                            arch: string;
+                            C?: number;
+                            candidate: string;
+                            /** @enum {string} */
+                            source: "active-version" | "setting" | "default";
+                            version?: number;
+                        };
                         modelVersion?: number;
                         progress: number;
                         projectId: string;
@@ -2976,6 +2984,14 @@ export interface operations {
                             id: string;
                             /** @enum {string} */
                             kind: "train" | "prelabel" | "audit" | "consolidate";
+                            model?: {
+                                arch: string;
+                                C?: number;
+                                candidate: string;
+                                /** @enum {string} */
+                                source: "active-version" | "setting" | "default";
+                                version?: number;
+                            };
                             modelVersion?: number;
                             progress: number;
                             projectId: string;

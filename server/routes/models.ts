@@ -5,7 +5,7 @@ import type { PipelineContext } from '../../pipelines/context.ts';
 import { activateVersion, metricsReport, modelsReport } from '../../pipelines/report.ts';
 import { transcriptionMetrics } from '../../pipelines/speech/transcription.ts';
 import { requestTraining } from '../../pipelines/train.ts';
-import { requestAudit } from '../../pipelines/audit.ts';
+import { requestAudit, type AuditModel } from '../../pipelines/audit.ts';
 import { route, type RouteDef } from '../route.ts';
 import { activateResponse, emptyQuery, jobAccepted, jobResponse, metricsResponse, modelsResponse, trainBody } from '../schemas.ts';
 
@@ -19,6 +19,7 @@ export function jobView(j: JobRow) {
     ...(j.error ? { error: j.error } : {}),
     ...(j.modelVersion !== null ? { modelVersion: j.modelVersion } : {}),
     ...(j.kind === 'train' && j.payload?.selection ? { selection: j.payload.selection as { method: string; chosen: string; reason: string } } : {}),
+    ...(j.kind === 'audit' && j.payload?.model ? { model: j.payload.model as AuditModel } : {}),
     createdAt: j.createdAt.toISOString(),
     startedAt: j.startedAt?.toISOString() ?? null,
     finishedAt: j.finishedAt?.toISOString() ?? null,
