@@ -15,6 +15,7 @@ import { initBackend } from '../models/backend.ts';
 import { createClassifier, type ModelSpec } from '../models/classifier.ts';
 import { createPrng } from '../models/prng.ts';
 import { accuracyOf, CANDIDATES, candidateSpec } from '../models/selection.ts';
+import { coldStartProven } from '../pipelines/cold-start.ts';
 import { uncertaintyOf } from '../pipelines/strategies.ts';
 
 const args = new Command()
@@ -22,7 +23,7 @@ const args = new Command()
   .option('--dir <path>', 'data directory', '/var/tmp/furrow-bench-data')
   .option('--budgets <list>', 'label budgets', '50,100,200,300,500')
   .option('--seeds <list>', 'seeds', '1,2,3')
-  .option('--strategies <list>', 'strategies', 'random,margin,margin-explore10,margin-explore50,entropy,least-confidence')
+  .option('--strategies <list>', 'strategies', 'random,margin,margin-explore10,margin-explore50,margin-proof50,entropy,least-confidence')
   .parse()
   .opts();
 
@@ -41,10 +42,26 @@ const load = (task: string, split: string): Row[] =>
     .map((l) => JSON.parse(l) as Row);
 
 /** The items a strategy picks among the unlabelled ones, given the model's probabilities over the pool. */
-function pick(strategy: string, probs: Float32Array | null, k: number, unlabelled: number[], n: number, rnd: ReturnType<typeof createPrng>): number[] {
+function pick(
+  strategy: string,
+  probs: Float32Array | null,
+  k: number,
+  unlabelled: number[],
+  n: number,
+  rnd: ReturnType<typeof createPrng>,
+  gold: { n: number; accuracy: number },
+): number[] {
   const shuffled = Array.from(rnd.shuffle(Int32Array.from(unlabelled)));
   if (strategy === 'random' || probs === null) return shuffled.slice(0, n);
-  const explore = strategy.startsWith('margin-explore') ? Number(strategy.slice('margin-explore'.length)) / 100 : 0;
+  // margin-proof50: half random picks until the model proves itself on gold (the image cold start's rule), then 10%.
+  const explore =
+    strategy === 'margin-proof50'
+      ? coldStartProven(gold, k, 0)
+        ? 0.1
+        : 0.5
+      : strategy.startsWith('margin-explore')
+        ? Number(strategy.slice('margin-explore'.length)) / 100
+        : 0;
   const base = explore ? 'margin' : strategy;
   const nRandom = Math.round(n * explore);
   const score = (i: number) => uncertaintyOf(probs.subarray(i * k, (i + 1) * k), base as 'margin' | 'entropy' | 'least-confidence');
@@ -74,12 +91,17 @@ for (const task of String(args.tasks).split(',')) {
   const testLabels = Int32Array.from(test, (r) => index.get(r.label)!);
   for (const seed of String(args.seeds).split(',').map(Number)) {
     // The same 20 start labels for every strategy of a seed.
-    const start = Array.from(createPrng(seed).shuffle(Int32Array.from({ length: train.length }, (_, i) => i)).subarray(0, START));
+    const start = Array.from(
+      createPrng(seed)
+        .shuffle(Int32Array.from({ length: train.length }, (_, i) => i))
+        .subarray(0, START),
+    );
     for (const strategy of String(args.strategies).split(',')) {
       const rnd = createPrng(seed * 1009 + 7);
       const labelled = new Set(start);
       const curve: Record<number, number> = {};
       let probs: Float32Array | null = null;
+      let gold = { n: test.length, accuracy: 0 };
       const fit = async () => {
         const ids = [...labelled];
         const c = createClassifier(spec, seed);
@@ -90,7 +112,8 @@ for (const task of String(args.tasks).split(',')) {
             { seed, unlabeled: poolInputs.filter((_, i) => !labelled.has(i)).slice(0, 2000) },
           );
           probs = await c.predictProba(poolInputs);
-          return accuracyOf(await c.predictProba(testInputs), testLabels, k);
+          gold = { n: test.length, accuracy: accuracyOf(await c.predictProba(testInputs), testLabels, k) };
+          return gold.accuracy;
         } finally {
           c.dispose();
         }
@@ -101,7 +124,7 @@ for (const task of String(args.tasks).split(',')) {
         if (next === undefined) break;
         while (labelled.size < next) {
           const unlabelled = Array.from({ length: train.length }, (_, i) => i).filter((i) => !labelled.has(i));
-          for (const i of pick(strategy, probs, k, unlabelled, Math.min(BATCH, next - labelled.size), rnd)) labelled.add(i);
+          for (const i of pick(strategy, probs, k, unlabelled, Math.min(BATCH, next - labelled.size), rnd, gold)) labelled.add(i);
         }
         curve[next] = Number((await fit()).toFixed(4));
       }
