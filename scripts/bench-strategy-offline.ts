@@ -102,7 +102,7 @@ for (const task of String(args.tasks).split(',')) {
       const curve: Record<number, number> = {};
       let probs: Float32Array | null = null;
       let gold = { n: test.length, accuracy: 0 };
-      const fit = async () => {
+      const refit = async () => {
         const ids = [...labelled];
         const c = createClassifier(spec, seed);
         try {
@@ -118,7 +118,7 @@ for (const task of String(args.tasks).split(',')) {
           c.dispose();
         }
       };
-      await fit();
+      await refit();
       for (;;) {
         const next = budgets.find((b) => b > labelled.size);
         if (next === undefined) break;
@@ -126,7 +126,7 @@ for (const task of String(args.tasks).split(',')) {
           const unlabelled = Array.from({ length: train.length }, (_, i) => i).filter((i) => !labelled.has(i));
           for (const i of pick(strategy, probs, k, unlabelled, Math.min(BATCH, next - labelled.size), rnd, gold)) labelled.add(i);
         }
-        curve[next] = Number((await fit()).toFixed(4));
+        curve[next] = Number((await refit()).toFixed(4));
       }
       console.log(JSON.stringify({ task, seed, strategy, model: 'tfidf-lr C=10', curve }));
     }
