@@ -111,11 +111,12 @@ describe.skipIf(!onPostgres)('50 concurrent annotators over two API processes an
       }
       const [{ active }] = await queryRows<{ active: number | null }>(database.db, sql`select active_version as active from projects where id = ${P}`);
       const ended = new Date(outcome.endedAt).toISOString();
+      // A version went live when its training job finished (created_at is its transaction's start, not its commit).
       const versions = await queryRows<{ version: number; status: string; during: boolean; labels: number; before_end: number }>(
         database.db,
-        sql`select version, status, created_at < ${ended}::timestamptz as during, trained_on_labels as labels,
-                   round(extract(epoch from ${ended}::timestamptz - created_at))::int as before_end
-            from model_versions where project_id = ${P} order by version`,
+        sql`select v.version, v.status, j.finished_at < ${ended}::timestamptz as during, v.trained_on_labels as labels,
+                   round(extract(epoch from ${ended}::timestamptz - j.finished_at))::int as before_end
+            from model_versions v join jobs j on j.id = v.job_id where v.project_id = ${P} order by v.version`,
       );
       const jobs = await queryRows<{ kind: string; status: string; pid: string; seconds: number }>(
         database.db,
@@ -172,6 +173,9 @@ describe.skipIf(!onPostgres)('50 concurrent annotators over two API processes an
       expect(Math.min(...requestsTo)).toBeGreaterThan(0);
       // The worker trained while the annotators worked; no job failed; API processes never ran a job.
       expect(versions.filter((v) => v.during).length).toBeGreaterThan(0);
+      // Each API process picked up an activation while the annotators worked: its queue answers carried predictions
+      // (there was no version when they started).
+      for (const s of versionsServedBy) expect(s.size).toBeGreaterThan(0);
       expect(jobs.filter((j) => j.status !== 'succeeded')).toEqual([]);
       expect(new Set(jobs.map((j) => Number(j.pid)))).toEqual(new Set([worker.child.pid]));
       // Every API process serves the version that is active now.
