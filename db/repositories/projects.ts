@@ -33,8 +33,8 @@ export async function lockProject(db: DbOrTx, id: string): Promise<ProjectRow | 
 
 /**
  * Locks the project row FOR NO KEY UPDATE for the rest of the transaction: serialises training requests, version
- * numbering and activation with each other, and does not conflict with the FOR KEY SHARE of label and lease
- * writers. Not FOR UPDATE: PostgreSQL lets a new FOR KEY SHARE locker past a waiting FOR UPDATE when the row's
+ * numbering and activation with each other, and does not conflict with the FOR KEY SHARE that label, gold-check,
+ * ingest and auto-label writers take. Not FOR UPDATE: PostgreSQL lets a new FOR KEY SHARE locker past a waiting FOR UPDATE when the row's
  * current lockers are all key-sharers, so with annotators labelling without a pause a training's commit waited
  * until they stopped (test/reliability/team-concurrency.test.ts: version 1 went live only after the last label).
  */
