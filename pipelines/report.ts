@@ -4,7 +4,7 @@ import { countDisputed } from '../db/repositories/items.ts';
 import { findVersion, listVersions, type ModelVersionSummary } from '../db/repositories/models.ts';
 import { goldSetFingerprint } from '../db/repositories/version-scores.ts';
 import { accuracyInterval, type CurrentGoldScore } from './rescore.ts';
-import { findProject, lockProject, projectCounts, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
+import { findProject, lockProjectVersions, projectCounts, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import type { GoldMetrics } from './evaluate.ts';
 import type { SelectionRecord } from '../models/selection.ts';
@@ -173,7 +173,7 @@ function modelChoice(s: SelectionRecord | undefined, arch: string) {
 /** Rolls the served model forward or back to a stored, evaluated version, then re-scores the pool with it. */
 export async function activateVersion(ctx: PipelineContext, project: ProjectRow, version: number) {
   await transactionWithRetry(ctx.db, async (tx) => {
-    await lockProject(tx, project.id);
+    await lockProjectVersions(tx, project.id);
     const v = await findVersion(tx, project.id, version);
     if (!v) throw new NotFoundError(`Model version ${version}`);
     if (v.status !== 'ready')

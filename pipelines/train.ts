@@ -3,7 +3,7 @@ import { ConflictError } from '../core/errors.ts';
 import { activeJobs, insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { confidentPoolItems, countTrainable, goldExamples, trainingExamples, unlabelledSample } from '../db/repositories/items.ts';
 import { insertVersion, listVersions, nextVersionNumber } from '../db/repositories/models.ts';
-import { findProject, lockProject, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
+import { findProject, lockProjectVersions, setActiveVersion, type ProjectRow } from '../db/repositories/projects.ts';
 import type { PipelineContext } from './context.ts';
 import { goldMetrics, type GoldMetrics } from './evaluate.ts';
 import { chooseModel } from './model-selection.ts';
@@ -23,7 +23,7 @@ import { emitWebhookEvent } from './webhooks.ts';
 export async function requestTraining(ctx: PipelineContext, project: ProjectRow, reason: 'manual' | 'auto'): Promise<JobRow> {
   const settings = resolveSettings(project.settings);
   const job = await transactionWithRetry(ctx.db, async (tx) => {
-    await lockProject(tx, project.id);
+    await lockProjectVersions(tx, project.id);
     const { n, classes } = await countTrainable(tx, project.id);
     // A transcription project learns from its transcripts, which are no classes.
     const transcription = project.modality === 'audio';
@@ -158,7 +158,7 @@ export async function runTrain(ctx: PipelineContext, job: JobRow, progress: (p: 
   await progress(0.95);
   const status = finite ? 'ready' : 'rejected';
   const version = await transactionWithRetry(ctx.db, async (tx) => {
-    await lockProject(tx, project.id);
+    await lockProjectVersions(tx, project.id);
     const v = await nextVersionNumber(tx, project.id);
     await insertVersion(tx, {
       projectId: project.id,

@@ -21,16 +21,34 @@ export async function findProject(db: DbOrTx, id: string): Promise<ProjectRow | 
   return row;
 }
 
-/** Locks the project row for the rest of the transaction (serialises version numbering and activation). */
+/**
+ * Locks the project row FOR UPDATE for the rest of the transaction: waits for, and then blocks, every writer of
+ * the project's items (they take the row FOR KEY SHARE first). For changes no label may cross: deleting the
+ * project, changing classes.
+ */
 export async function lockProject(db: DbOrTx, id: string): Promise<ProjectRow | undefined> {
   const [row] = await db.select().from(projects).where(eq(projects.id, id)).for('update');
   return row;
 }
 
 /**
+ * Locks the project row FOR NO KEY UPDATE for the rest of the transaction: serialises training requests, version
+ * numbering and activation with each other, and does not conflict with the FOR KEY SHARE that label, gold-check,
+ * ingest and auto-label writers take. Not FOR UPDATE: PostgreSQL lets a new FOR KEY SHARE locker past a waiting
+ * FOR UPDATE when the row's current lockers are all key-sharers, so with annotators labelling without a pause a
+ * training's commit waited until they stopped (test/reliability/team-concurrency.test.ts: version 1 went live only
+ * after the last label).
+ */
+export async function lockProjectVersions(db: DbOrTx, id: string): Promise<ProjectRow | undefined> {
+  const [row] = await db.select().from(projects).where(eq(projects.id, id)).for('no key update');
+  return row;
+}
+
+/**
  * Takes the project row FOR KEY SHARE for the rest of the transaction: the first lock of every transaction
- * that writes a project's items (see docs/team.md, "Lock order"). It waits while a training commit or an
- * activation holds the row FOR UPDATE, and never blocks another writer of the same project's items.
+ * that writes a project's items (see docs/team.md, "Lock order"). It waits while a project deletion or a change
+ * of classes holds the row FOR UPDATE, and never blocks another writer of the same project's items, a training
+ * commit or an activation (FOR NO KEY UPDATE).
  */
 export async function shareLockProject(db: DbOrTx, id: string): Promise<void> {
   await db.select({ id: projects.id }).from(projects).where(eq(projects.id, id)).for('key share');

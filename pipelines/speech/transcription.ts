@@ -12,7 +12,7 @@ import { ConflictError, describeError, SpeechEngineUnavailableError, ValidationE
 import { goldExamples, trainingExamples, unscoredItems } from '../../db/repositories/items.ts';
 import { mergeJobPayload, type JobRow } from '../../db/repositories/jobs.ts';
 import { insertVersion, listVersions, loadWeights, mergeVersionMetrics, nextVersionNumber } from '../../db/repositories/models.ts';
-import { findProject, insertProject, lockProject, setActiveVersion, shareLockProject, type ProjectRow } from '../../db/repositories/projects.ts';
+import { findProject, insertProject, lockProjectVersions, setActiveVersion, shareLockProject, type ProjectRow } from '../../db/repositories/projects.ts';
 import {
   applyAutoTranscripts,
   countTranscriptLabels,
@@ -274,7 +274,7 @@ export async function runAdapt(
           : `gold WER ${score.wer} < ${activeOnSame.wer} of version ${project.activeVersion}: activated`
       : `gold WER ${score.wer} is not lower than ${activeOnSame!.wer} of version ${project.activeVersion}: stored, not activated`;
     const version = await transactionWithRetry(ctx.db, async (tx) => {
-      await lockProject(tx, project.id);
+      await lockProjectVersions(tx, project.id);
       const v = await nextVersionNumber(tx, project.id);
       const model: SpeechModel = { ...built, version: v };
       await insertVersion(tx, {
