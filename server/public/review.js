@@ -115,7 +115,7 @@ function prepare(entry) {
     sizeImage(img, d.width, d.height);
     // The page's first picture goes alone: the browser opens at most 6 connections to the server, and a first
     // page of 12 items would otherwise queue its thumbnail behind the others (measured: ~60 ms later on screen).
-    const thumb = (firstThumb ?? Promise.resolve()).then(() => loadVariant(entry, 'thumb'));
+    const thumb = firstThumb ? firstThumb.then(() => loadVariant(entry, 'thumb')) : loadVariant(entry, 'thumb');
     firstThumb ??= thumb;
     thumb.then(() => loadVariant(entry, 'preview'));
   } else if (typeof d.image === 'string') {
