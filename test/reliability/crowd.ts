@@ -206,9 +206,9 @@ export async function runCrowd(o: CrowdOptions, crowd: Crowd, send: CrowdSend, q
         await sleep(400);
         continue;
       }
-      const todo = quitter ? batch.slice(0, Math.floor(batch.length / 2)) : batch;
-      if (quitter) for (const it of batch.slice(todo.length)) quitterItems.set(it.id, a);
-      for (const it of todo) {
+      const toLabel = quitter ? batch.slice(0, Math.floor(batch.length / 2)) : batch;
+      if (quitter) for (const it of batch.slice(toLabel.length)) quitterItems.set(it.id, a);
+      for (const it of toLabel) {
         const label = truth(it.data.text);
         const idem = a % 2 === 0 ? `${a}:${it.id}` : undefined;
         const u = rng();
