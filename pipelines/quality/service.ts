@@ -487,7 +487,7 @@ export async function runConsolidation(ctx: PipelineContext, job: JobRow): Promi
   const cleared = await pauseClearances(ctx.db, project.id);
   for (const [k, results] of perKey) status.set(k, statusSinceClearing(results, cleared.get(k)).status);
   // Item rand for the overlap share, read once.
-  const rand = await itemRands(ctx.db, project.id);
+  const rand = await itemRands(ctx.db, project.id, indexed.itemIds);
   await transactionWithRetry(ctx.db, async (tx) => {
     // Lock order (docs/team.md): the project row first, then items by ascending id (the upsert's foreign-key
     // checks and the label writes below both go through the items in id order).

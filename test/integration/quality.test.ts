@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consolidatedLabels, goldChecks, items } from '../../db/schema.ts';
 import type { JobRow } from '../../db/repositories/jobs.ts';
+import { itemRands } from '../../db/repositories/quality.ts';
 import { runConsolidation } from '../../pipelines/quality/service.ts';
 import { startTestServer, type TestServer } from '../helpers.ts';
 
@@ -65,6 +66,20 @@ describe('workforce quality: gold checks, overlap, consolidation, annotator scor
     }
     return served;
   }
+
+  // A full consolidation reads the overlap-share number of the items it covers only: it read every item of the
+  // project (a million rows on a million-item project with a few hundred labels, 2026-12-05 bench:team).
+  it('reads the rand of the items asked for, not of the whole project', async () => {
+    const P = await project({}, 30);
+    const rows = await s.ctx.db.select({ id: items.id, rand: items.rand }).from(items).where(eq(items.projectId, P));
+    const wanted = rows.slice(0, 3);
+    const got = await itemRands(
+      s.ctx.db,
+      P,
+      wanted.map((r) => r.id),
+    );
+    expect([...got.entries()].sort()).toEqual(wanted.map((r) => [r.id, r.rand] as [string, number]).sort());
+  });
 
   it('serves gold checks as ordinary items, never twice to the same key, more of them to a new annotator, and scores them', async () => {
     const gold = Array.from({ length: 12 }, (_, i) => ({ text: `gold item ${i} is ${i % 2 ? 'pos' : 'neg'}`, label: i % 2 ? 'pos' : 'neg' }));
