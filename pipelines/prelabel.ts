@@ -1,5 +1,6 @@
 import { insertJob, queuedJobs, type JobRow } from '../db/repositories/jobs.ts';
 import { unscoredItems, writePredictions, type ScoredItem } from '../db/repositories/items.ts';
+import { analyzeItemsIfStale } from '../db/repositories/rows.ts';
 import { findProject } from '../db/repositories/projects.ts';
 import { transactionWithRetry } from '../db/retry.ts';
 import type { PipelineContext } from './context.ts';
@@ -116,6 +117,9 @@ export async function runPrelabel(
     if (stale) break;
     writing = write(rows);
   }
+  // A pass over many new items leaves PostgreSQL's statistics of `items` stale until autovacuum comes by, and the
+  // queue's plans with them (docs/team.md, "A million items").
+  if (ctx.config.databaseUrl && scored > 0) await analyzeItemsIfStale(ctx.db);
   const now = await findProject(ctx.db, job.projectId);
   if (!now || now.activeVersion !== version) return { modelVersion: version, scored };
   // Every version on today's gold set, so that versions (and a rollback) are compared on the same items.

@@ -1,4 +1,4 @@
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { DbOrTx } from '../client.ts';
 
@@ -27,4 +27,21 @@ export async function writeInChunks<T>(rows: readonly T[], write: (chunk: T[]) =
     if (i > 0) await nextTurn();
     await write(rows.slice(i, i + size));
   }
+}
+
+/**
+ * Refreshes the planner's statistics of `items` when they are stale: at least 10,000 rows and a fifth of the
+ * table written since the last ANALYZE (PostgreSQL only; `pg_stat_user_tables`). Autovacuum gets there too, but
+ * only after its own delay: right after a million-row ingest and its pre-label pass the table had never been
+ * analyzed, the planner took the project's rows for a handful, and each lease walked a million rows (queue
+ * p50 23-38 s under 50 annotators; docs/team.md). Returns whether it analyzed.
+ */
+export async function analyzeItemsIfStale(db: DbOrTx): Promise<boolean> {
+  const [row] = await queryRows<{ stale: boolean }>(
+    db,
+    sql`select n_mod_since_analyze >= greatest(10000, 0.2 * n_live_tup) as stale from pg_stat_user_tables where relname = 'items'`,
+  );
+  if (!row?.stale) return false;
+  await queryRows(db, sql`analyze items`);
+  return true;
 }

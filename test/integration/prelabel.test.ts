@@ -75,3 +75,40 @@ describe('pre-label job', () => {
     expect(progress.length).toBeGreaterThanOrEqual(4);
   }, 120_000);
 });
+
+/**
+ * After a pre-label pass over many new items, PostgreSQL's statistics of `items` are refreshed at once: left to
+ * autovacuum, a million-item project went unanalyzed through the first minutes of labelling and every lease
+ * walked the project's rows (bench:team, docs/team.md). The check is on `last_analyze`, which only an explicit
+ * ANALYZE sets (autovacuum sets `last_autoanalyze`).
+ */
+describe.skipIf(!process.env.DATABASE_URL)('pre-label pass on PostgreSQL', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(() => s?.stop());
+
+  it('analyzes the items table when the pass leaves its statistics stale', async () => {
+    const P = (
+      await s.call('POST', '/api/projects', {
+        body: { name: 'stats', modality: 'vector', labels: ['a', 'b'], settings: { vectorDim: 2, retrainEvery: 0, goldFraction: 0, model: 'linear' } },
+      })
+    ).body.id;
+    for (let b = 0; b < 3; b++) {
+      const items = Array.from({ length: 4000 }, (_, j) => {
+        const i = b * 4000 + j;
+        return { externalId: `v${i}`, vector: [i % 2, (i * 7) % 5], ...(i < 40 ? { label: i % 2 ? 'b' : 'a' } : {}) };
+      });
+      expect((await s.call('POST', `/api/projects/${P}/items`, { body: { items } })).status).toBe(202);
+    }
+    const job = await s.call('POST', `/api/projects/${P}/train`, { body: {} });
+    expect((await waitForJob(s, job.body.jobId)).status).toBe('succeeded');
+    await waitForIdle(s, P);
+    const [row] = await queryRows<{ analyzed: boolean }>(
+      s.ctx.db,
+      sql`select last_analyze is not null as analyzed from pg_stat_user_tables where relname = 'items'`,
+    );
+    expect(row.analyzed).toBe(true);
+  }, 300_000);
+});
