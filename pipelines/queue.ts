@@ -11,7 +11,6 @@ import {
   predictionsFor,
   queueRetryAfterMs,
   itemInputs,
-  randomServable,
   randomServableIds,
   topUncertainServable,
   trainableCountsByLabel,
@@ -172,9 +171,7 @@ export async function leaseQueue(
     if (m > 0) {
       const main = candidates ?? (await topUncertainServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit })).map((r) => r.id);
       const taken = new Set(main.slice(0, opts.limit - m));
-      const random = (await randomServable(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit + m }))
-        .map((r) => r.id)
-        .filter((id) => !taken.has(id));
+      const random = (await randomServableIds(ctx.db, { projectId: project.id, keyId, now, limit: opts.limit + m })).filter((id) => !taken.has(id));
       candidates = mixExploration(main, random.slice(0, m), opts.limit);
     }
   }

@@ -86,6 +86,19 @@ export async function runOracleArm(s: TestServer, task: OracleTask, arm: 'defaul
 }
 
 /** Mean of a curve. */
-export function meanOf(a: number[]): number {
+function meanOf(a: number[]): number {
   return a.reduce((x, y) => x + y, 0) / a.length;
+}
+
+/**
+ * Runs the default arm and the random arm on the same task, prints both curves as one JSON line (`test` names
+ * it), and expects the default to end more accurate than random and to be ahead over the whole curve.
+ */
+export async function expectDefaultBeatsRandom(s: TestServer, test: string, task: OracleTask): Promise<void> {
+  const furrow = await runOracleArm(s, task, 'default');
+  const random = await runOracleArm(s, task, 'random');
+  console.log(JSON.stringify({ test, seed: task.seed, labels: task.rounds, furrow, random }));
+  expect(furrow[furrow.length - 1]).toBeGreaterThan(random[random.length - 1]);
+  // And over the whole curve, not only at its end.
+  expect(meanOf(furrow)).toBeGreaterThan(meanOf(random));
 }

@@ -257,15 +257,7 @@ export async function trainingExamples(db: DbOrTx, projectId: string): Promise<L
   return db
     .select({ id: items.id, input: items.input, data: items.data, label: sql<string>`${items.label}` })
     .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        eq(items.holdout, false),
-        isNotNull(items.label),
-        inArray(items.labelSource, ['human', 'imported']),
-      ),
-    )
+    .where(trainable(projectId))
     .orderBy(asc(items.seq));
 }
 
@@ -584,20 +576,7 @@ export async function markReviewed(db: DbOrTx, itemId: string): Promise<void> {
   await db.update(items).set({ reviewed: true, disputedLabel: null, disputeScore: null, disputedAt: null }).where(eq(items.id, itemId));
 }
 
-/** A random sample (by the items' seeded rank) of what an annotator could be served now, with inputs. */
-export async function randomServable(
-  db: DbOrTx,
-  q: { projectId: string; keyId: string; now: Date; limit: number },
-): Promise<Pick<ItemRow, 'id' | 'input' | 'data'>[]> {
-  return db
-    .select({ id: items.id, input: items.input, data: items.data })
-    .from(items)
-    .where(and(servable(q.projectId, q.keyId, q.now), eq(items.holdout, false)))
-    .orderBy(asc(items.rand), asc(items.seq))
-    .limit(q.limit);
-}
-
-/** Ids of servable pool items in the project's random order: the cold start's sample, without its inputs. */
+/** Ids of servable pool items in the project's random order (the cold start's sample, exploration picks). */
 export async function randomServableIds(db: DbOrTx, q: { projectId: string; keyId: string; now: Date; limit: number }): Promise<string[]> {
   const rows = await db
     .select({ id: items.id })
@@ -610,19 +589,7 @@ export async function randomServableIds(db: DbOrTx, q: { projectId: string; keyI
 
 /** Ids of the pool items training learns from (human and imported labels), as `trainingExamples` orders them. */
 export async function trainingIds(db: DbOrTx, projectId: string): Promise<string[]> {
-  const rows = await db
-    .select({ id: items.id })
-    .from(items)
-    .where(
-      and(
-        eq(items.projectId, projectId),
-        eq(items.split, 'pool'),
-        eq(items.holdout, false),
-        isNotNull(items.label),
-        inArray(items.labelSource, ['human', 'imported']),
-      ),
-    )
-    .orderBy(asc(items.seq));
+  const rows = await db.select({ id: items.id }).from(items).where(trainable(projectId)).orderBy(asc(items.seq));
   return rows.map((r) => r.id);
 }
 

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mulberry32 } from '../../scripts/lib/sampling.ts';
 import { startTestServer, type TestServer } from '../helpers.ts';
-import { meanOf, runOracleArm, type OracleExample } from '../oracle-loop.ts';
+import { expectDefaultBeatsRandom, type OracleExample } from '../oracle-loop.ts';
 
 /**
  * The image version of test/integration/active-learning.test.ts: the same oracle loop through the HTTP API on
@@ -58,11 +58,6 @@ describe('active learning beats random sampling on images (seeded, small)', () =
       gold: makeData(GOLD, SEED * 1000 + 2, 1 / LOOKS),
       rounds: ROUNDS,
     };
-    const furrow = await runOracleArm(s, task, 'default');
-    const random = await runOracleArm(s, task, 'random');
-    console.log(JSON.stringify({ test: 'active-learning-image', seed: SEED, labels: ROUNDS, furrow, random }));
-    expect(furrow[furrow.length - 1]).toBeGreaterThan(random[random.length - 1]);
-    // And over the whole curve, not only at its end.
-    expect(meanOf(furrow)).toBeGreaterThan(meanOf(random));
+    await expectDefaultBeatsRandom(s, 'active-learning-image', task);
   }, 900_000);
 });

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mulberry32 } from '../../scripts/lib/sampling.ts';
 import { startTestServer, type TestServer } from '../helpers.ts';
-import { meanOf, runOracleArm } from '../oracle-loop.ts';
+import { expectDefaultBeatsRandom } from '../oracle-loop.ts';
 
 /**
  * The small, seeded version of `npm run bench:al`: the same oracle loop through the HTTP API, on a
@@ -66,11 +66,6 @@ describe('active learning beats random sampling (seeded, small)', () => {
       gold: makeData(GOLD, SEED * 1000 + 2, 1).map((g) => ({ data: { vector: g.vector }, label: g.label })),
       rounds: ROUNDS,
     };
-    const furrow = await runOracleArm(s, task, 'default');
-    const random = await runOracleArm(s, task, 'random');
-    console.log(JSON.stringify({ test: 'active-learning', seed: SEED, labels: ROUNDS, furrow, random }));
-    expect(furrow[furrow.length - 1]).toBeGreaterThan(random[random.length - 1]);
-    // And over the whole curve, not only at its end.
-    expect(meanOf(furrow)).toBeGreaterThan(meanOf(random));
+    await expectDefaultBeatsRandom(s, 'active-learning', task);
   }, 900_000);
 });

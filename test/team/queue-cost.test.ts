@@ -12,7 +12,7 @@ import {
   countTrainable,
   holdoutCounts,
   likelyOfClass,
-  randomServable,
+  randomServableIds,
   topUncertainConfidences,
   topUncertainServable,
   trainableCountsByLabel,
@@ -101,7 +101,7 @@ describe.skipIf(!onPostgres)(`queue and label statements on ${ITEMS.toLocaleStri
     await holdoutCounts(db, P);
     await trainableCountsByLabel(db, P);
     await countTrainable(db, P);
-    await randomServable(db, { projectId: P, keyId, now, limit: 100 });
+    await randomServableIds(db, { projectId: P, keyId, now, limit: 100 });
     await topUncertainServable(db, { projectId: P, keyId, now, limit: 100 });
     await likelyOfClass(db, { projectId: P, keyId, now, label: 'b', limit: 5 });
     await topUncertainConfidences(db, { projectId: P, keyId, now, limit: 10 });
